@@ -1,0 +1,56 @@
+"""Conversations: records (pydantic), the message tree, the JSON-file store and its locking.
+
+Imports neither Flask nor an SDK.
+"""
+
+from .errors import (
+    ConversationError,
+    ConversationExists,
+    HistoryUnavailable,
+    InvalidId,
+    InvalidParent,
+    NotFound,
+    StorageBusy,
+    StorageError,
+    StorageFull,
+)
+from .json_store import JsonConversationStore
+from .models import (
+    ROOT,
+    Conversation,
+    ConversationSummary,
+    Legacy,
+    Message,
+    MessageError,
+    Totals,
+    Usage,
+    new_conversation_id,
+    new_message_id,
+)
+from .paths import user_dir, validate_conversation_id, validate_user
+
+__all__ = [
+    "ROOT",
+    "Conversation",
+    "ConversationError",
+    "ConversationExists",
+    "ConversationSummary",
+    "HistoryUnavailable",
+    "InvalidId",
+    "InvalidParent",
+    "JsonConversationStore",
+    "Legacy",
+    "Message",
+    "MessageError",
+    "NotFound",
+    "StorageBusy",
+    "StorageError",
+    "StorageFull",
+    "Totals",
+    "Usage",
+    "new_conversation_id",
+    "new_message_id",
+    "user_dir",
+    "validate_conversation_id",
+    "validate_user",
+]

@@ -1,0 +1,282 @@
+"""Conversation records (pydantic v2) and the pure message-tree operations on them.
+
+No I/O here; imports neither Flask nor an SDK.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from .errors import NotFound
+
+ROOT = "root"
+SCHEMA_VERSION = 1
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["in_progress", "completed", "incomplete", "stopped", "failed"]
+FinishStatus = Literal["completed", "incomplete", "stopped", "failed"]
+ContextMode = Literal["first", "chained", "replayed", "compacted"]
+
+# Fields that only an assistant message carries on disk (API.md's user message has none of them).
+_ASSISTANT_ONLY = (
+    "status",
+    "model",
+    "provider",
+    "context_mode",
+    "usage",
+    "cost_usd",
+    "reasoning_summary",
+    "error",
+    "request_id",
+    "latency_ms",
+    "metadata",
+)
+
+
+def new_conversation_id() -> str:
+    """Return a fresh conversation id (`c_` + 24 hex digits)."""
+    return "c_" + secrets.token_hex(12)
+
+
+def new_message_id() -> str:
+    """Return a fresh message id (`m_` + 24 hex digits)."""
+    return "m_" + secrets.token_hex(12)
+
+
+class Usage(BaseModel):
+    """Token counts of one model response."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int | None = None
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.total_tokens is None:
+            self.total_tokens = self.input_tokens + self.output_tokens
+
+
+class Totals(BaseModel):
+    """Sums over the whole message tree of a conversation."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_messages: int = 0
+
+
+class MessageError(BaseModel):
+    """Why an assistant message failed or ended early (`code` from API.md's error table)."""
+
+    code: str
+    message: str = ""
+
+
+class Legacy(BaseModel):
+    """Where a migrated conversation came from."""
+
+    thread_id: str
+    history: Literal["imported", "unavailable", "fetched"]
+
+
+class Message(BaseModel):
+    """One node of the message tree; user messages serialise without the assistant-only fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    parent_id: str | None = None
+    role: Role
+    text: str = ""
+    timestamp: float
+    response_id: str | None = None
+    status: MessageStatus | None = None
+    model: str | None = None
+    provider: str | None = None
+    context_mode: ContextMode | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    reasoning_summary: str | None = None
+    error: MessageError | None = None
+    request_id: str | None = None
+    latency_ms: dict[str, int | float | None] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _serialise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.role == "user":
+            for key in _ASSISTANT_ONLY:
+                data.pop(key, None)
+        return data
+
+    @property
+    def finished(self) -> bool:
+        """Return True for an assistant message whose turn has ended."""
+        return self.role == "assistant" and self.status not in (None, "in_progress")
+
+
+class ConversationSummary(BaseModel):
+    """What the conversation list shows; `history_available` is False for a damaged file."""
+
+    id: str
+    chat_name: str
+    created_at: float
+    last_update: float
+    model: str = ""
+    provider: str = ""
+    message_count: int = 0
+    totals: Totals = Field(default_factory=Totals)
+    legacy: Legacy | None = None
+    history_available: bool = True
+
+
+class Conversation(BaseModel):
+    """One conversation as stored in `<user>/<id>.json`, with pure tree methods."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    object: Literal["conversation"] = "conversation"
+    chat_name: str
+    created_at: float
+    last_update: float
+    model: str
+    provider: str
+    instructions: str = ""
+    last_response_id: str | None = None
+    current_message_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    legacy: Legacy | None = None
+    totals: Totals = Field(default_factory=Totals)
+    messages: list[Message] = Field(default_factory=list)
+    rev: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def message_count(self) -> int:
+        """Return the number of messages in the whole tree."""
+        return len(self.messages)
+
+    def message(self, mid: str) -> Message:
+        """Return the message `mid` or raise NotFound."""
+        for msg in self.messages:
+            if msg.id == mid:
+                return msg
+        raise NotFound("message")
+
+    def path_to(self, mid: str) -> list[Message]:
+        """Return the messages from the root down to `mid` (inclusive)."""
+        by_id = {m.id: m for m in self.messages}
+        if mid not in by_id:
+            raise NotFound("message")
+        path: list[Message] = []
+        node: Message | None = by_id[mid]
+        while node is not None:
+            path.append(node)
+            if len(path) > len(by_id):  # a cycle: refuse rather than loop
+                raise NotFound("message")
+            node = by_id.get(node.parent_id) if node.parent_id is not None else None
+        path.reverse()
+        return path
+
+    def branch(self) -> list[Message]:
+        """Return the branch on screen: root to `current_message_id` (empty when there is none)."""
+        if self.current_message_id is None:
+            return []
+        return self.path_to(self.current_message_id)
+
+    def sibling_ids(self, mid: str) -> list[str]:
+        """Return the ids of the messages sharing `mid`'s parent, oldest first, itself included."""
+        parent = self.message(mid).parent_id
+        return [m.id for m in self.messages if m.parent_id == parent]
+
+    def newest_leaf_under(self, mid: str) -> str:
+        """Return the newest leaf in the subtree of `mid` (`ROOT` means the whole tree)."""
+        if mid == ROOT:
+            if not self.messages:
+                raise NotFound("message")
+            subtree = {m.id for m in self.messages}
+        else:
+            self.message(mid)
+            subtree = {mid}
+            for msg in self.messages:  # creation order: a parent always comes before its children
+                if msg.parent_id in subtree:
+                    subtree.add(msg.id)
+        parents = {m.parent_id for m in self.messages}
+        for msg in reversed(self.messages):
+            if msg.id in subtree and msg.id not in parents:
+                return msg.id
+        return mid
+
+    def chain_from(self, mid: str | None) -> str | None:
+        """Return the response id a turn under `mid` would chain from, or None (replay)."""
+        if mid is None:
+            return None
+        try:
+            msg = self.message(mid)
+        except NotFound:
+            return None
+        if msg.role == "assistant" and msg.status in ("completed", "incomplete"):
+            return msg.response_id
+        return None
+
+    def compute_totals(self) -> Totals:
+        """Return the token and cost sums over the whole tree."""
+        totals = Totals()
+        cost = 0.0
+        for msg in self.messages:
+            if msg.role != "assistant":
+                continue
+            if msg.usage is not None:
+                totals.input_tokens += msg.usage.input_tokens
+                totals.cached_tokens += msg.usage.cached_tokens
+                totals.output_tokens += msg.usage.output_tokens
+                totals.reasoning_tokens += msg.usage.reasoning_tokens
+            if msg.cost_usd is not None:
+                cost += msg.cost_usd
+            elif msg.finished:
+                totals.unpriced_messages += 1
+        totals.cost_usd = round(cost, 10)
+        return totals
+
+    def refresh_derived(self) -> None:
+        """Recompute `totals` and `last_response_id` from the tree (done on every save)."""
+        self.totals = self.compute_totals()
+        self.last_response_id = self.chain_from(self.current_message_id)
+
+    def check_tree(self) -> str | None:
+        """Return why the tree is inconsistent, or None when it is sound."""
+        seen: set[str] = set()
+        for msg in self.messages:
+            if msg.id in seen:
+                return "duplicate message id"
+            if msg.parent_id is not None and msg.parent_id not in seen:
+                return "parent missing or after its child"
+            seen.add(msg.id)
+        if self.current_message_id is not None and self.current_message_id not in seen:
+            return "current message missing"
+        return None
+
+    def summary(self, *, history_available: bool = True) -> ConversationSummary:
+        """Return the listing record of this conversation."""
+        return ConversationSummary(
+            id=self.id,
+            chat_name=self.chat_name,
+            created_at=self.created_at,
+            last_update=self.last_update,
+            model=self.model,
+            provider=self.provider,
+            message_count=self.message_count,
+            totals=self.totals,
+            legacy=self.legacy,
+            history_available=history_available,
+        )
