@@ -90,6 +90,11 @@ def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {"chat_name": name if isinstance(name, str) else "", "messages": messages}
 
 
+def new_token() -> str:
+    """Return a fresh share token: 32 random bytes (256 bits), 43 URL-safe characters."""
+    return secrets.token_urlsafe(32)
+
+
 class ShareStore:
     """Share links on disk, plus a small per-owner index so owners can list and revoke them."""
 
@@ -129,7 +134,7 @@ class ShareStore:
         ):
             raise InvalidShare("invalid conversation id")
         clean = _clean_snapshot(snapshot)
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         digest = token_hash(token)
         now = time.time()
         record = {
