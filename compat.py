@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import time
 import warnings
@@ -23,12 +24,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, mo
 
 from conversation_manager import (
     ConversationError,
+    ConversationExists,
     HistoryUnavailable,
     InvalidId,
     JsonConversationStore,
     Legacy,
     Message,
-    NotFound,
     StorageBusy,
     StorageFull,
     user_dir,
@@ -561,18 +562,12 @@ def _duplicates(files: list[OldFile]) -> set[str]:
     return doubled | {tid for tid, n in seen.items() if n > 1}
 
 
-def _present(store: JsonConversationStore | None, dest: Path, plan: ConversationPlan) -> str | None:
-    """'present', 'damaged' or None; a dry run only looks at the file system (reads nothing)."""
-    if store is None:
-        path = user_dir(dest, plan.user) / f"{plan.conversation_id}.json"
-        return "present" if path.exists() else None
-    try:
-        store.get(plan.user, plan.conversation_id)
-    except NotFound:
-        return None
-    except HistoryUnavailable:
-        return "damaged"
-    return "present"
+def _exists(dest: Path, plan: ConversationPlan) -> bool:
+    """Whether the conversation's file is there: a cheap look that reads and writes nothing.
+
+    The store's `create` has the last word under its lock (ConversationExists, HistoryUnavailable).
+    """
+    return os.path.lexists(user_dir(dest, plan.user) / f"{plan.conversation_id}.json")
 
 
 def _create(store: JsonConversationStore, plan: ConversationPlan, defaults: Defaults) -> None:
@@ -603,15 +598,13 @@ def _migrate_one(
 
     try:
         plan = plan_conversation(record)
-        state = _present(store, dest, plan)
+        present = _exists(dest, plan)
     except ValueError as exc:
         return skip("invalid_entry", str(exc)[:200])
     except InvalidId:
         return skip("invalid_thread_id", record.thread_id[:80])
-    if state is not None:
+    if present:
         report.count_present(record.user)
-        if state == "damaged":
-            report.damaged_present.append({"user": record.user, "thread_id": record.thread_id})
         return None
 
     if fetcher is not None and store is not None:
@@ -641,10 +634,14 @@ def _migrate_one(
             raise
         except StorageBusy:
             return skip("storage_busy", "the store's lock was not had in time; rerun")
+        except ConversationExists:  # another run created it meanwhile
+            report.count_present(record.user)
+            return None
+        except HistoryUnavailable:  # its file was damaged and set aside by the app: left alone
+            report.count_present(record.user)
+            report.damaged_present.append({"user": record.user, "thread_id": record.thread_id})
+            return None
         except ConversationError as exc:
-            if _present(store, dest, plan) is not None:  # another run created it meanwhile
-                report.count_present(record.user)
-                return None
             return skip("storage_error", type(exc).__name__)
     report.migrated += 1
     report.user_counts(record.user)["migrated"] += 1
