@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import stat
 import threading
 import time
@@ -484,8 +485,9 @@ class JsonConversationStore:
                     os.unlink(path)
                 for copy in damaged:
                     if copy.is_dir() and not copy.is_symlink():
-                        continue  # a directory set aside is left to the administrator
-                    os.unlink(copy)
+                        shutil.rmtree(copy)  # fd-based on Linux: never follows a symlink inside
+                    else:
+                        os.unlink(copy)
                 if not existed and not damaged:
                     raise NotFound()
                 if self.durable:
