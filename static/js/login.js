@@ -1,0 +1,55 @@
+// Log in (or create the first account) with JSON, so errors show in place; without JS the form posts.
+
+const form = document.getElementById("login-form");
+const errorBox = document.getElementById("login-error");
+
+const WORDS = {
+  invalid_credentials: "Wrong user name or password.",
+  name_taken: "That user name is taken.",
+  invalid_id: "User names are 3 to 32 characters: lower-case letters, digits, _ and -.",
+  weak_password: "The password must be at least 12 characters long.",
+  signup_closed: "Creating accounts is closed on this server.",
+  rate_limited: "Too many attempts. Wait a moment and try again.",
+};
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+}
+
+form?.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const data = new FormData(form);
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const res = await fetch(form.getAttribute("action"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRF-Token": data.get("csrf_token") || "",
+      },
+      body: JSON.stringify({ username: data.get("username"), password: data.get("password") }),
+    });
+    if (res.ok) {
+      window.location.assign("/");
+      return;
+    }
+    let code = null;
+    let message = null;
+    try {
+      const body = await res.json();
+      code = body?.error?.code;
+      message = body?.error?.message;
+    } catch {
+      /* keep the status */
+    }
+    showError(WORDS[code] || message || `The server answered ${res.status}.`);
+  } catch {
+    showError("The server could not be reached.");
+  } finally {
+    button.disabled = false;
+  }
+});
