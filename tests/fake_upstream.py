@@ -129,6 +129,19 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     return behaviour(kind, **params)
 
 
+class Headers(dict[str, str]):
+    """Request headers with case-insensitive lookup (keys stored lower-case)."""
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(str(key).lower())
+
+
 @dataclass
 class Recorded:
     """One request as the fake upstream saw it, plus what happened on its stream."""
@@ -136,7 +149,7 @@ class Recorded:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    headers: Headers
     body: Any
     time: float
     behaviour: str = "ok"
@@ -313,7 +326,7 @@ def _mask_key(auth: str) -> str:
     return f"{key[:10]}***{key[-4:]}" if len(key) > 14 else "***"
 
 
-def _response_obj(  # noqa: PLR0917
+def _response_obj(
     rid: str,
     body: dict[str, Any],
     model: str,
@@ -392,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=url.path,
             query=parse_qs(url.query),
-            headers={k: v for k, v in self.headers.items()},
+            headers=Headers((k.lower(), v) for k, v in self.headers.items()),
             body=body,
             time=time.time(),
         )
