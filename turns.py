@@ -1,0 +1,523 @@
+"""Run one chat turn: check the request, plan the context, commit, stream in a worker, save the reply.
+
+Also re-attach, stop, delete-while-running and crash repair. Imports no Flask; SDKs only via adapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pricing
+
+import conversation_manager as cm
+import responses_client as rc
+import stream_processor as sp
+from context_builder import ContextPlan, plan_context
+
+log = logging.getLogger(__name__)
+
+CHAT_NAME_CHARS = 60
+STOP_WAIT_SECONDS = 10.0
+SAVE_ATTEMPTS = 5
+
+
+class TurnError(Exception):
+    """A turn refused before the model is called; `code` is the API's error code."""
+
+    code = "bad_request"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.__class__.__doc__)
+        self.detail = detail
+
+
+class EmptyMessage(TurnError):
+    """The message is empty."""
+
+    code = "empty_message"
+
+
+class MessageTooLong(TurnError):
+    """The message is longer than this server accepts."""
+
+    code = "message_too_long"
+
+
+class NoProvider(TurnError):
+    """No model provider is configured: set OPENAI_API_KEY."""
+
+    code = "no_provider"
+
+
+class TurnInProgress(TurnError):
+    """A turn is already running in this conversation."""
+
+    code = "turn_in_progress"
+
+
+class NoTurn(TurnError):
+    """No turn to re-attach to or to stop."""
+
+    code = "no_turn"
+
+
+class BadTurnRequest(TurnError):
+    """The request does not describe a turn."""
+
+    code = "bad_request"
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """A validated `POST /chat` body, with the user it is for."""
+
+    user: str
+    message: str | None
+    conversation_id: str | None = None
+    chat_name: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    parent_message_id: str | None = None
+    regenerate: bool = False
+
+
+@dataclass(frozen=True)
+class StartedTurn:
+    """A turn whose worker runs; the web layer follows its journal."""
+
+    conversation_id: str
+    assistant_message_id: str
+    paths: sp.TurnPaths
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """The chat defaults and limits of this deployment."""
+
+    default_model: str
+    default_provider: str
+    instructions: str
+    max_message_chars: int = 100_000
+    max_output_tokens: int | None = 16_000
+    context_tokens: int = 128_000
+    keepalive_seconds: float = 15.0
+
+
+class ChatService:
+    """Turns, re-attach, stop and crash repair over one store and a set of providers."""
+
+    def __init__(
+        self,
+        store: cm.JsonConversationStore,
+        providers: dict[str, rc.Provider],
+        settings: ChatSettings,
+        registry: sp.TurnRegistry | None = None,
+        price: Callable[[str, str, dict[str, int]], float | None] = pricing.cost_usd,
+    ) -> None:
+        self.store = store
+        self.providers = providers
+        self.settings = settings
+        self.registry = registry or sp.TurnRegistry()
+        self.price = price
+
+    # -- paths and loading ---------------------------------------------------------------------
+
+    def paths(self, user: str, conversation_id: str) -> sp.TurnPaths:
+        cm.validate_conversation_id(conversation_id)
+        return sp.TurnPaths(cm.user_dir(self.store.data_dir, user) / ".turns", conversation_id)
+
+    def load(self, user: str, conversation_id: str) -> cm.Conversation:
+        """Load a conversation, marking a reply left `in_progress` by a dead worker as interrupted."""
+        conversation = self.store.get(user, conversation_id)
+        stale = [m for m in conversation.messages if m.status == "in_progress"]
+        if not stale:
+            return conversation
+        paths = self.paths(user, conversation_id)
+        if sp.turn_is_live(paths):
+            return conversation
+        return self._repair(user, conversation_id, stale, paths)
+
+    def _repair(
+        self, user: str, conversation_id: str, stale: list[cm.Message], paths: sp.TurnPaths
+    ) -> cm.Conversation:
+        turn_id, text = sp.journal_text(paths.journal)
+        conversation = None
+        for message in stale:
+            kept = text if turn_id == message.id and len(text) > len(message.text) else message.text
+            conversation = self.store.mark_interrupted(user, conversation_id, message.id, kept)
+            log.warning(
+                "turn_interrupted", extra={"conversation": conversation_id, "message": message.id}
+            )
+        assert conversation is not None
+        return conversation
+
+    # -- starting a turn -----------------------------------------------------------------------
+
+    def provider_for(self, name: str | None) -> rc.Provider:
+        if not self.providers:
+            raise NoProvider()
+        provider = self.providers.get(name or self.settings.default_provider)
+        if provider is None:
+            if name is None:
+                return next(iter(self.providers.values()))
+            raise BadTurnRequest(f"unknown provider {name!r}")
+        return provider
+
+    def start(self, req: TurnRequest) -> StartedTurn:
+        """Check and commit a turn, start its worker, and return what the web layer follows."""
+        text = req.message if req.message is not None else ""
+        if req.regenerate:
+            if text.strip():
+                raise BadTurnRequest("regenerate takes no message")
+            if not req.parent_message_id or req.parent_message_id == cm.ROOT:
+                raise BadTurnRequest("regenerate needs the user message as parent_message_id")
+        elif not text.strip():
+            raise EmptyMessage()
+        if len(text) > self.settings.max_message_chars:
+            raise MessageTooLong(f"at most {self.settings.max_message_chars} characters")
+
+        if req.conversation_id is not None:
+            conversation = self.load(req.user, req.conversation_id)
+            provider = self.provider_for(req.provider or conversation.provider)
+        else:
+            if req.regenerate or req.parent_message_id not in (None, cm.ROOT):
+                raise cm.NotFound("parent message")
+            provider = self.provider_for(req.provider)
+            conversation = self.store.create(
+                req.user,
+                chat_name=(req.chat_name or "").strip()[:200] or _name_from(text),
+                model=req.model or self.settings.default_model,
+                provider=provider.name,
+                instructions=self.settings.instructions,
+            )
+        cid = conversation.id
+        paths = self.paths(req.user, cid)
+        try:
+            lock_fd = sp.acquire_turn_lock(paths)
+        except sp.TurnBusy:
+            raise TurnInProgress() from None
+        try:
+            conversation = self.store.get(req.user, cid)
+            stale = [m for m in conversation.messages if m.status == "in_progress"]
+            if stale:  # we hold the lock, so nobody is writing these any more
+                conversation = self._repair(req.user, cid, stale, paths)
+            return self._commit_and_run(req, conversation, provider, paths, lock_fd, text)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(lock_fd)
+            raise
+
+    def _commit_and_run(
+        self,
+        req: TurnRequest,
+        conversation: cm.Conversation,
+        provider: rc.Provider,
+        paths: sp.TurnPaths,
+        lock_fd: int,
+        text: str,
+    ) -> StartedTurn:
+        model = req.model or conversation.model or self.settings.default_model
+        if req.regenerate:
+            user_message = conversation.message(req.parent_message_id)  # type: ignore[arg-type]
+            if user_message.role != "user":
+                raise cm.InvalidParent("regenerate answers a user message")
+            plan_parent, text, place_under = (
+                user_message.parent_id,
+                user_message.text,
+                user_message.id,
+            )
+        elif req.parent_message_id == cm.ROOT:
+            plan_parent = place_under = None
+        elif req.parent_message_id is not None:
+            parent = conversation.message(req.parent_message_id)
+            if parent.role != "assistant":
+                raise cm.InvalidParent("a new message goes under an assistant message")
+            plan_parent = place_under = parent.id
+        else:
+            plan_parent = place_under = conversation.current_message_id
+
+        plan = plan_context(
+            conversation,
+            plan_parent,
+            text,
+            provider=provider.name,
+            stateful=provider.stateful,
+            context_tokens=self.settings.context_tokens,
+        )
+        conversation, user_message, assistant = self.store.begin_turn(
+            req.user,
+            conversation.id,
+            text=None if req.regenerate else text,
+            parent_id=place_under,
+            model=model,
+            provider=provider.name,
+            context_mode=plan.context_mode,
+        )
+        user_message_id = place_under if req.regenerate else user_message.id  # type: ignore[union-attr]
+        first = {
+            "conversation_id": conversation.id,
+            "chat_name": conversation.chat_name,
+            "user_message_id": user_message_id,
+            "assistant_message_id": assistant.id,
+            "model": model,
+            "provider": provider.name,
+            "context_mode": plan.context_mode,
+        }
+        run = _TurnRun(
+            service=self,
+            user=req.user,
+            conversation=conversation,
+            assistant_id=assistant.id,
+            provider=provider,
+            model=model,
+            plan=plan,
+            plan_parent=plan_parent,
+            text=text,
+        )
+        self.registry.start(
+            paths, lock_fd, assistant.id, ("conversation", first), run, rc.CancelToken()
+        )
+        return StartedTurn(conversation.id, assistant.id, paths)
+
+    # -- following, stopping, deleting ---------------------------------------------------------
+
+    def follow(self, started: StartedTurn) -> Iterator[bytes]:
+        """The SSE bytes of a turn just started, from its first frame."""
+        return sp.follow(
+            started.paths,
+            is_live=lambda: sp.turn_is_live(started.paths),
+            keepalive_seconds=self.settings.keepalive_seconds,
+        )
+
+    def events(self, user: str, conversation_id: str, last_event_id: str | None) -> Iterator[bytes]:
+        """Re-attach to the turn in flight, or to the one that just ended; raise `NoTurn` otherwise."""
+        self.load(user, conversation_id)  # 404 / 409 for unknown or damaged conversations
+        paths = self.paths(user, conversation_id)
+        header = sp.read_header(paths.journal)
+        live = sp.turn_is_live(paths)
+        if header is None or not (live or sp.finished_turn_available(paths)):
+            raise NoTurn()
+        after = 0
+        if last_event_id:
+            turn_id, _, n = last_event_id.strip().rpartition(":")
+            if turn_id == header.get("turn_id") and n.isdigit():
+                after = int(n)
+        frames = sp.follow(
+            paths,
+            after=after,
+            is_live=lambda: sp.turn_is_live(paths),
+            keepalive_seconds=self.settings.keepalive_seconds,
+        )
+        return self._repair_after(user, conversation_id, frames)
+
+    def _repair_after(self, user: str, cid: str, frames: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from frames
+        finally:
+            # A worker that died leaves its reply in_progress: finish it as interrupted.
+            with contextlib.suppress(cm.ConversationError):
+                self.load(user, cid)
+
+    def stop(self, user: str, conversation_id: str) -> None:
+        """Stop the turn in flight and return once its partial reply is saved."""
+        self.store.get(user, conversation_id)
+        paths = self.paths(user, conversation_id)
+        if not sp.turn_is_live(paths):
+            raise NoTurn()
+        self.registry.request_stop(paths)
+        self.registry.wait_finished(paths, STOP_WAIT_SECONDS)
+        self.load(user, conversation_id)
+
+    def delete(self, user: str, conversation_id: str) -> None:
+        """Stop a running turn first, then delete the conversation and its turn files."""
+        cm.validate_conversation_id(conversation_id)
+        paths = self.paths(user, conversation_id)
+        if sp.turn_is_live(paths):
+            self.registry.request_stop(paths)
+            self.registry.wait_finished(paths, STOP_WAIT_SECONDS)
+        self.store.delete(user, conversation_id)
+        for path in (paths.journal, paths.stop):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _name_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= CHAT_NAME_CHARS else line[: CHAT_NAME_CHARS - 1].rstrip() + "…"
+
+
+SAFE_MESSAGES = {
+    "rate_limited": "The model provider is busy right now. Try again in a moment.",
+    "upstream_unavailable": "The model provider could not be reached. Try again.",
+    "interrupted": "The answer was interrupted. Try again.",
+    "upstream_error": "The model provider returned an error. Try again.",
+    "upstream_auth": "The server's API key was refused by the model provider.",
+    "quota_exceeded": "The model provider's quota for this server is used up.",
+    "context_too_long": "This conversation is too long for the model. Start a new one.",
+    "unknown_model": "The model provider does not know this model.",
+    "bad_request": "The model provider refused the request.",
+    "storage_full": "The server's disk is full: the answer could not be saved.",
+    "internal": "Something went wrong on our side. Try again.",
+}
+
+
+@dataclass
+class _TurnRun:
+    """The body of one turn's worker: stream, then save whatever ended it."""
+
+    service: ChatService
+    user: str
+    conversation: cm.Conversation
+    assistant_id: str
+    provider: rc.Provider
+    model: str
+    plan: ContextPlan
+    plan_parent: str | None
+    text: str
+
+    def __call__(self, control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
+        reply = sp.Reply()
+        context_mode = self.plan.context_mode
+        request = rc.ResponseRequest(
+            model=self.model,
+            input=self.plan.input,
+            instructions=self.conversation.instructions,
+            previous_response_id=self.plan.previous_response_id,
+            store=self.provider.stateful,
+            max_output_tokens=self.service.settings.max_output_tokens,
+        )
+        error: rc.ProviderError | None = None
+        try:
+            try:
+                sp.relay(self.provider.stream(request, control.cancel), reply, control.emit)
+            except rc.PreviousResponseNotFound:
+                # The chain expired upstream: resend the branch's history, once, never in a loop.
+                replan = plan_context(
+                    self.conversation,
+                    self.plan_parent,
+                    self.text,
+                    provider=self.provider.name,
+                    stateful=self.provider.stateful,
+                    context_tokens=self.service.settings.context_tokens,
+                    force_replay=True,
+                )
+                context_mode = replan.context_mode
+                self.plan = replan
+                retry = replace(request, input=replan.input, previous_response_id=None)
+                sp.relay(self.provider.stream(retry, control.cancel), reply, control.emit)
+        except rc.ProviderError as exc:
+            error = exc
+            log.warning(
+                "upstream_error",
+                extra={"code": exc.code, "status": exc.status, "request_id": exc.request_id},
+            )
+        return self._save(control, reply, error, context_mode)
+
+    def _outcome(
+        self, control: sp.TurnControl, reply: sp.Reply, error: rc.ProviderError | None
+    ) -> tuple[str, dict[str, str] | None]:
+        if control.stopped:
+            return "stopped", None
+        if error is not None:
+            return "failed", {"code": error.code, "message": SAFE_MESSAGES.get(error.code, "")}
+        if reply.status == "completed":
+            return "completed", None
+        if reply.status == "incomplete":
+            reason = reply.reason or "incomplete"
+            return "incomplete", {"code": reason, "message": f"The model stopped early ({reason})."}
+        return "failed", {"code": "interrupted", "message": SAFE_MESSAGES["interrupted"]}
+
+    def _cost(self, reply: sp.Reply) -> float | None:
+        if reply.usage:
+            return self.service.price(self.model, self.provider.name, reply.usage)
+        # No response was ever created upstream: nothing was billed. Otherwise the price is unknown.
+        return 0.0 if reply.response_id is None else None
+
+    def _save(
+        self,
+        control: sp.TurnControl,
+        reply: sp.Reply,
+        error: rc.ProviderError | None,
+        context_mode: str,
+    ) -> tuple[str, dict[str, Any]]:
+        status, message_error = self._outcome(control, reply, error)
+        cost = self._cost(reply)
+        metadata: dict[str, Any] = {}
+        if self.plan.trimmed_messages:
+            metadata["trimmed_messages"] = self.plan.trimmed_messages
+        if reply.refusal:
+            metadata["refusal"] = True
+        if reply.model and reply.model != self.model:
+            metadata["resolved_model"] = reply.model
+        # Chain only onto replies that ended well; a failed or stopped one is replayed instead.
+        response_id = reply.response_id if status in ("completed", "incomplete") else None
+        if response_id is None and reply.response_id:
+            metadata["upstream_response_id"] = reply.response_id
+        saved_error = None
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                self.service.store.finish_assistant_message(
+                    self.user,
+                    self.conversation.id,
+                    self.assistant_id,
+                    text=reply.text,
+                    status=status,
+                    response_id=response_id,
+                    usage=reply.usage,
+                    cost_usd=cost,
+                    error=message_error,
+                    reasoning_summary=reply.reasoning or None,
+                    request_id=error.request_id if error else None,
+                    latency_ms=reply.latency_ms(),
+                    metadata=metadata,
+                    context_mode=context_mode,
+                    model=self.model,
+                )
+                break
+            except cm.StorageBusy:
+                time.sleep(0.2 * (attempt + 1))
+            except cm.NotFound:
+                break  # deleted while it ran: never re-created
+            except cm.StorageFull:
+                saved_error = "storage_full"
+                break
+            except cm.ConversationError:
+                log.exception(
+                    "could not save the reply", extra={"conversation": self.conversation.id}
+                )
+                saved_error = "internal"
+                break
+        else:
+            saved_error = "internal"
+
+        if saved_error is not None:
+            return "error", self._error_frame(saved_error, retryable=saved_error != "storage_full")
+        if status == "failed":
+            assert message_error is not None
+            retryable = error.retryable if error is not None else True
+            return "error", self._error_frame(message_error["code"], retryable=retryable)
+        return "done", {
+            "message_id": self.assistant_id,
+            "response_id": response_id,
+            "status": status,
+            "usage": reply.usage,
+            "cost_usd": cost,
+            "model": self.model,
+            "provider": self.provider.name,
+            "context_mode": context_mode,
+            "error": message_error,
+        }
+
+    def _error_frame(self, code: str, *, retryable: bool) -> dict[str, Any]:
+        return {
+            "code": code,
+            "message": SAFE_MESSAGES.get(code, SAFE_MESSAGES["internal"]),
+            "retryable": retryable,
+            "message_id": self.assistant_id,
+        }
