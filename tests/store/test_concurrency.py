@@ -1,0 +1,151 @@
+"""C5/C6/C8: processes and threads serialise on the per-user lock; a dead holder frees it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import conversation_manager
+from conversation_manager import JsonConversationStore, StorageBusy, json_store
+
+from .conftest import USER, new_conversation
+from .workers import append_turns
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_six_processes_forty_turns_each(data_dir: Path) -> None:
+    store = JsonConversationStore(data_dir)
+    conv = new_conversation(store)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=append_turns, args=(str(data_dir), USER, conv.id, w, 40))
+        for w in range(6)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    loaded = store.get(USER, conv.id)
+    users = [m for m in loaded.messages if m.role == "user"]
+    assert len(users) == 240 and loaded.message_count == 480
+    assert len({m.id for m in loaded.messages}) == 480
+    assert all(m.status == "completed" for m in loaded.messages if m.role == "assistant")
+    for w in range(6):
+        order = [int(m.text.split("-")[1]) for m in users if m.text.startswith(f"w{w}-")]
+        assert order == list(range(40))
+    assert store.list(USER)[0].message_count == 480
+
+
+def test_threads_sharing_the_lock_never_overlap(store: JsonConversationStore) -> None:
+    conv = new_conversation(store)
+    udir = store._udir(USER, create=False)
+    assert udir is not None
+    inside = 0
+    overlaps = 0
+    guard = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, overlaps
+        for _ in range(50):
+            with store._locked(udir):
+                with guard:
+                    inside += 1
+                    overlaps += inside > 1
+                time.sleep(0.0005)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == 0
+
+    def turns(n: int) -> None:
+        for i in range(10):
+            store.begin_turn(
+                USER,
+                conv.id,
+                text=f"t{n}-{i}",
+                parent_id=None,
+                model="m",
+                provider="openai",
+                context_mode="first",
+            )
+
+    threads = [threading.Thread(target=turns, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get(USER, conv.id).message_count == 160
+
+
+def test_code_never_sets_thread_local_false(
+    store: JsonConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = Path(conversation_manager.__file__).parent
+    for source in package.glob("*.py"):
+        assert not re.search(r"thread_local\s*=\s*False", source.read_text()), source
+    made: list[tuple[str, dict[str, object]]] = []
+    real = json_store.FileLock
+
+    def recording(path: str, *args: object, **kwargs: object) -> object:
+        made.append((path, kwargs))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json_store, "FileLock", recording)
+    conv = new_conversation(store)
+    store.rename(USER, conv.id, "a")
+    store.rename(USER, conv.id, "b")
+    store.list(USER)
+    assert made and all(
+        kw.get("thread_local", True) is True and not args_has_false(kw) for _, kw in made
+    )
+    assert len({p for p, _ in made}) == len(made)  # one lock object per path, reused
+
+
+def args_has_false(kwargs: dict[str, object]) -> bool:
+    return kwargs.get("thread_local") is False
+
+
+def test_killed_lock_holder(data_dir: Path) -> None:
+    store = JsonConversationStore(data_dir, lock_timeout=0.3)
+    conv = new_conversation(store)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.workers", str(data_dir), USER],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(StorageBusy) as info:
+            store.rename(USER, conv.id, "blocked")
+        assert info.value.retry_after >= 1
+        assert time.monotonic() - started < 5
+        assert store.get(USER, conv.id).chat_name == "Test"  # reads need no lock
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            store.rename(USER, conv.id, "after")
+            break
+        except StorageBusy:
+            assert time.monotonic() < deadline
+    assert store.get(USER, conv.id).chat_name == "after"
