@@ -282,7 +282,8 @@ class SessionStore:
             return None
         now = time.time()
         user = record.get("user") if isinstance(record, dict) else None
-        if not isinstance(user, str) or now >= float(record.get("expires", 0)):
+        expires = record.get("expires") if isinstance(record, dict) else None
+        if not isinstance(user, str) or not isinstance(expires, int | float) or now >= expires:
             return None
         if self.idle_timeout is not None and now - mtime >= self.idle_timeout:
             return None
@@ -347,7 +348,12 @@ class SessionStore:
         count = 0
         with locked(self.dir / ".sessions", self.lock_timeout):
             for path, record in self._records():
-                expired = now >= float(record.get("expires", 0) or 0)
+                expires = record.get("expires")
+                expired = (
+                    not isinstance(expires, int | float)
+                    or now >= expires
+                    or not isinstance(record.get("user"), str)
+                )
                 if not expired and self.idle_timeout is not None:
                     with contextlib.suppress(FileNotFoundError):
                         expired = now - path.stat().st_mtime >= self.idle_timeout

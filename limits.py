@@ -165,8 +165,13 @@ class Budget:
             data = None
         if not isinstance(data, dict):
             data = {}
-        data.setdefault("day", {})
-        data.setdefault("month", {})
+        for period in ("day", "month"):
+            buckets = data.get(period)
+            data[period] = {
+                k: v
+                for k, v in (buckets.items() if isinstance(buckets, dict) else ())
+                if isinstance(v, dict)
+            }
         return data
 
     def spent(self, user: str, *, period: Period, now: float | None = None) -> Spend:

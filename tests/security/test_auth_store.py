@@ -393,3 +393,14 @@ def test_session_and_account_files_are_private(data_dir: Path) -> None:
         assert files
         for path in files:
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_damaged_session_file_is_no_session(data_dir: Path) -> None:
+    sessions = SessionStore(data_dir, 3600)
+    sid = sessions.create("alice")
+    path = data_dir / ".app" / "sessions" / f"{hashlib.sha256(sid.encode()).hexdigest()}.json"
+    for junk in ("{not json", "[]", '{"user": "alice", "expires": "never"}', '{"expires": 9e99}'):
+        path.write_text(junk)
+        assert sessions.lookup(sid) is None
+    assert sessions.sweep_expired() == 1
+    assert not path.exists()

@@ -138,3 +138,14 @@ def test_damaged_counter_files_do_not_lock_users_out(data_dir: Path) -> None:
     Budget(data_dir).record("alice", cost_usd=1.0, tokens=1)
     data = json.loads((data_dir / ".app" / "limits" / "usage-alice.json").read_text())
     assert set(data) == {"day", "month"}
+
+
+def test_damaged_usage_structure_is_reset(data_dir: Path) -> None:
+    path = data_dir / ".app" / "limits" / "usage-alice.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"day": [], "month": {"2026-11": 5}}')
+    budget = Budget(data_dir)
+    budget.check("alice", limit=1.0, period="month")
+    budget.record("alice", cost_usd=2.0, tokens=1)
+    with pytest.raises(BudgetExceeded):
+        budget.check("alice", limit=1.0, period="month")
