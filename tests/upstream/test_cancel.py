@@ -1,0 +1,124 @@
+"""Stop: a CancelToken or closing the generator closes the upstream connection, even while silent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from responses_client import CancelToken, OpenAIProvider, ResponseRequest, TextDelta
+from tests.fake_upstream import FakeUpstream, behaviour
+
+
+def req(model: str = "gpt-test") -> ResponseRequest:
+    return ResponseRequest(model=model, input="hi", instructions="Be brief.")
+
+
+class Consumer(threading.Thread):
+    """Iterates a stream in another thread, as the turn worker does."""
+
+    def __init__(self, provider: OpenAIProvider, request: ResponseRequest, token: CancelToken):
+        super().__init__(daemon=True)
+        self.gen = provider.stream(request, token)
+        self.events: list[object] = []
+        self.error: BaseException | None = None
+        self.texts = threading.Semaphore(0)
+
+    def run(self) -> None:
+        try:
+            for ev in self.gen:
+                self.events.append(ev)
+                if isinstance(ev, TextDelta):
+                    self.texts.release()
+        except BaseException as exc:  # the test asserts there is none
+            self.error = exc
+
+
+def wait_for_request(fake: FakeUpstream, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not fake.requests and time.monotonic() < end:
+        time.sleep(0.01)
+    assert fake.requests
+
+
+def test_cancel_before_stream_sends_nothing(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    token = CancelToken()
+    token.cancel()
+    assert list(provider.stream(req(), token)) == []
+    assert fake.requests == []
+
+
+def test_cancel_before_first_event(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    provider_long = OpenAIProvider("k", base_url=fake.base_url, read_timeout=30.0)
+    token = CancelToken()
+    c = Consumer(provider_long, req("fake-stall_start"), token)
+    c.start()
+    wait_for_request(fake)
+    time.sleep(0.2)  # the read is now blocked on a silent upstream
+    started = time.monotonic()
+    token.cancel()
+    c.join(5)
+    assert not c.is_alive() and c.error is None
+    assert time.monotonic() - started < 2
+    rec = fake.requests[0]
+    assert rec.wait_done(5) and rec.client_closed and rec.events_written == 0
+    provider_long.close()
+
+
+def test_cancel_mid_answer(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    fake.n_deltas = 400
+    fake.delta_delay = 0.01
+    token = CancelToken()
+    c = Consumer(provider, req(), token)
+    c.start()
+    for _ in range(5):
+        assert c.texts.acquire(timeout=5)
+    token.cancel()
+    c.join(5)
+    assert not c.is_alive() and c.error is None
+    rec = fake.requests[0]
+    assert rec.wait_done(5) and rec.client_closed
+    assert rec.events_written < 400
+    assert not rec.completed
+    assert len(fake.requests) == 1
+
+
+def test_cancel_while_model_is_silent(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    long = OpenAIProvider("k", base_url=fake.base_url, read_timeout=60.0)
+    fake.script([behaviour("gap", seconds=30, after=2)])
+    token = CancelToken()
+    c = Consumer(long, req(), token)
+    c.start()
+    for _ in range(2):
+        assert c.texts.acquire(timeout=5)
+    time.sleep(0.2)
+    started = time.monotonic()
+    token.cancel()
+    c.join(5)
+    assert not c.is_alive() and c.error is None
+    assert time.monotonic() - started < 2
+    rec = fake.requests[0]
+    assert rec.wait_done(5) and rec.client_closed and not rec.completed
+    long.close()
+
+
+def test_generator_close_closes_connection(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    fake.n_deltas = 400
+    fake.delta_delay = 0.01
+    gen = provider.stream(req())
+    seen = 0
+    for ev in gen:
+        seen += isinstance(ev, TextDelta)
+        if seen == 3:
+            break
+    gen.close()
+    rec = fake.requests[0]
+    assert rec.wait_done(5) and rec.client_closed and not rec.completed
+    assert rec.events_written < 400
+
+
+def test_cancel_after_finish_is_harmless(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    token = CancelToken()
+    assert list(provider.stream(req(), token))
+    token.cancel()  # the pooled connection must not be shut down under the next request
+    assert list(provider.stream(req()))
+    assert [r.completed for r in fake.requests] == [True, True]
