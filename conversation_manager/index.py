@@ -72,31 +72,42 @@ def read_index(udir: Path) -> IndexState:
     except OSError:
         log.warning("index_unreadable", extra={"event": "index_unreadable"})
         return IndexState({}, 0, ok=False)
-    entries: dict[str, IndexEntry] = {}
-    lines = 0
+    raw_lines = [line for line in data.split(b"\n") if line]
+    try:  # one parse for the whole log; per line only when some line is torn or garbage
+        records: list[Any] = json.loads(b"[" + b",".join(raw_lines) + b"]")
+    except ValueError:
+        records = [_loads_or_none(line) for line in raw_lines]
+    latest: dict[str, Any] = {}
     bad = 0
-    for raw in data.split(b"\n"):
-        if not raw:
+    for number, record in enumerate(records):
+        cid = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(cid, str) or not is_valid_conversation_id(cid):
+            if not (number == 0 and isinstance(record, dict) and "index" in record):
+                bad += 1
             continue
-        lines += 1
+        if record.get("deleted"):
+            latest.pop(cid, None)
+        else:
+            latest[cid] = record
+    entries: dict[str, IndexEntry] = {}
+    for cid, record in latest.items():  # only the last entry of each id is validated
         try:
-            record = json.loads(raw)
-            cid = record["id"]
-            if not isinstance(cid, str) or not is_valid_conversation_id(cid):
-                raise ValueError("bad id")
-            if record.get("deleted"):
-                entries.pop(cid, None)
-                continue
             ino, mtime_ns, size = (int(x) for x in record["k"])
             summary = ConversationSummary.model_validate(record["s"])
             if summary.id != cid:
                 raise ValueError("id mismatch")
         except (ValueError, KeyError, TypeError, ValidationError):
-            if not (lines == 1 and raw.startswith(b'{"index"')):
-                bad += 1
+            bad += 1
             continue
         entries[cid] = IndexEntry((ino, mtime_ns, size), summary)
-    return IndexState(entries, lines, ok=bad <= 1)
+    return IndexState(entries, len(raw_lines), ok=bad <= 1)
+
+
+def _loads_or_none(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def rewrite_index(udir: Path, entries: dict[str, IndexEntry], *, durable: bool) -> None:
