@@ -475,7 +475,7 @@ class TurnRegistry:
             try:
                 event, data = body(turn.control)
             except Exception:
-                log.exception("turn body failed", extra={"turn": turn.journal.turn_id})
+                log.exception("turn_body_failed turn=%s", turn.journal.turn_id)
                 event, data = (
                     "error",
                     {

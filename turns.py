@@ -151,9 +151,7 @@ class ChatService:
         for message in stale:
             kept = text if turn_id == message.id and len(text) > len(message.text) else message.text
             conversation = self.store.mark_interrupted(user, conversation_id, message.id, kept)
-            log.warning(
-                "turn_interrupted", extra={"conversation": conversation_id, "message": message.id}
-            )
+            log.warning("turn_interrupted conversation=%s message=%s", conversation_id, message.id)
         assert conversation is not None
         return conversation
 
@@ -328,8 +326,9 @@ class ChatService:
         """Stop the turn in flight and return once its partial reply is saved."""
         self.store.get(user, conversation_id)
         paths = self.paths(user, conversation_id)
-        if not sp.turn_is_live(paths):
-            raise NoTurn()
+        last = sp.last_frame(paths.journal)
+        if not sp.turn_is_live(paths) or (last is not None and last[1] in sp.TERMINAL_EVENTS):
+            raise NoTurn()  # a turn whose last frame is written has ended, lock or not
         self.registry.request_stop(paths)
         self.registry.wait_finished(paths, STOP_WAIT_SECONDS)
         self.load(user, conversation_id)
@@ -414,8 +413,11 @@ class _TurnRun:
         except rc.ProviderError as exc:
             error = exc
             log.warning(
-                "upstream_error",
-                extra={"code": exc.code, "status": exc.status, "request_id": exc.request_id},
+                "turn_failed conversation=%s code=%s status=%s request_id=%s",
+                self.conversation.id,
+                exc.code,
+                exc.status,
+                exc.request_id,
             )
         return self._save(control, reply, error, context_mode)
 
@@ -488,9 +490,7 @@ class _TurnRun:
                 saved_error = "storage_full"
                 break
             except cm.ConversationError:
-                log.exception(
-                    "could not save the reply", extra={"conversation": self.conversation.id}
-                )
+                log.exception("reply_not_saved conversation=%s", self.conversation.id)
                 saved_error = "internal"
                 break
         else:

@@ -80,10 +80,11 @@ def slow(upstream):
 
 
 def start_turn(browser: Browser, **body: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """Open a turn and read up to its first delta; `response.head` keeps what was read."""
     conn, response = browser.open("POST", "/chat", {"message": "tell me a story", **body})
     assert response.status == 200
-    head = read_until(response, b"event: delta")
-    first = parse_sse(head.split(b"\n\n")[0] + b"\n\n")[0]
+    response.head = read_until(response, b"event: delta")
+    first = parse_sse(response.head.split(b"\n\n")[0] + b"\n\n")[0]
     return conn, response, first.data
 
 
@@ -147,7 +148,7 @@ def test_stop_closes_the_upstream_and_saves_stopped(live_server, slow, data_dir)
     record = slow.responses_requests()[0]
     assert record.wait_done(5) and record.client_closed and not record.completed
     assert time.monotonic() - t0 < 5
-    frames = parse_sse(read_until(response, b"event: done") + response.read())
+    frames = parse_sse(response.head + response.read())
     conn.close()
     assert frames[-1].event == "done" and frames[-1].data["status"] == "stopped"
     assert reply_text(frames) == saved["text"]
