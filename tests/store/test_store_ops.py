@@ -274,7 +274,8 @@ def test_index_torn_last_line_is_ignored(store: JsonConversationStore, data_dir:
     assert b'{"id":"c_torn","k":[1,2' in lines  # alone on its line, not glued to the next entry
 
 
-def test_index_compacts(store: JsonConversationStore, data_dir: Path) -> None:
+def test_index_compacts(data_dir: Path) -> None:
+    store = JsonConversationStore(data_dir, durable=False)
     conv = new_conversation(store)
     for i in range(400):
         store.rename(USER, conv.id, f"name {i} " + "x" * 200)
