@@ -539,12 +539,12 @@ function decorateFinished(art, m, isLast) {
   if (m.role === "user") {
     actions.append(actionButton("Edit", "Edit this message and send it as a new branch", () => startEdit(art)));
   } else if (m.status !== "in_progress") {
-    actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text || "", b)));
+    if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
     actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => regenerate(m)));
   }
   foot.append(actions);
 
-  if (m.role === "assistant" && m.status !== "in_progress" && (m.usage || m.cost_usd !== undefined)) {
+  if (m.role === "assistant" && m.status !== "in_progress" && m.usage) {
     const u = el("span", "msg-usage");
     const parts = [];
     const t = fmtTokens(m.usage);

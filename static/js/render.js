@@ -130,10 +130,35 @@ function decorateCodeBlock(pre) {
   wrap.append(bar, pre);
 }
 
+function escapeHtml(s) {
+  return String(s)
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}
+
+// Raw HTML in the model's Markdown is shown as text, never parsed: an on* attribute parsed even in
+// DOMPurify's inert document counts as a CSP violation in Chromium, and nothing a reply needs is lost.
+// Block HTML becomes an html code block; inline tags stay visible as text.
+const md = new marked.Marked({
+  async: false,
+  gfm: true,
+  breaks: false,
+  renderer: {
+    html(token) {
+      const raw = token.text ?? token.raw ?? "";
+      if (token.block) return `<pre><code class="language-html">${escapeHtml(raw.replace(/\n+$/, ""))}</code></pre>\n`;
+      return escapeHtml(raw);
+    },
+  },
+});
+
 /** Markdown text -> a sanitized DocumentFragment (no highlighting, no page decorations). */
 export function sanitizeMarkdown(text) {
   installHooks();
-  const html = marked.parse(String(text ?? ""), { async: false, gfm: true, breaks: false });
+  const html = md.parse(String(text ?? ""));
   return DOMPurify.sanitize(html, PURIFY_CONFIG);
 }
 
