@@ -430,7 +430,7 @@ Fetcher = Callable[[str], list[OldMessage]]
 
 def make_fetcher(*, max_retries: int = 1, timeout: float = 30.0) -> Fetcher:
     """Build a fetcher over the openai SDK (OPENAI_API_KEY and OPENAI_BASE_URL from the env)."""
-    import openai  # noqa: PLC0415 - only an opt-in fetch may load the SDK
+    import openai  # here, not at the top: only the opt-in fetch loads the SDK
 
     client = openai.OpenAI(max_retries=max_retries, timeout=timeout)
 
@@ -442,7 +442,7 @@ def make_fetcher(*, max_retries: int = 1, timeout: float = 30.0) -> Fetcher:
 
 def fetch_thread_messages(client: Any, thread_id: str) -> list[OldMessage]:
     """List a thread's messages oldest first through all pages; SDK objects never leave here."""
-    import openai  # noqa: PLC0415
+    import openai
 
     out: list[OldMessage] = []
     try:
