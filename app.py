@@ -143,9 +143,17 @@ MESSAGES = {
 }
 
 
-def error_response(status: int, code: str, message: str | None = None, **extra: Any) -> Response:
-    """Build the API's JSON error body."""
-    body = {"error": {"code": code, "message": message or MESSAGES.get(code, code)}}
+def error_response(
+    status: int,
+    code: str,
+    message: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> Response:
+    """Build the API's JSON error body (`fields` adds data such as `resets_at`)."""
+    body = {
+        "error": {"code": code, "message": message or MESSAGES.get(code, code), **(fields or {})}
+    }
     response = jsonify(body)
     response.status_code = status
     for header, value in extra.items():
@@ -167,9 +175,14 @@ def handle_error(exc: BaseException) -> Response:
             message = None
             if isinstance(exc, turns.TurnError) and exc.detail:
                 message = f"{MESSAGES.get(code, code)} ({exc.detail})"
+            fields = {}
+            resets_at = getattr(exc, "resets_at", None)
+            if resets_at is not None:
+                fields["resets_at"] = resets_at
             if retry is not None:
-                return error_response(status, code, message, Retry_After=retry)
-            return error_response(status, code, message)
+                fields["retry_after"] = retry
+                return error_response(status, code, message, fields, Retry_After=retry)
+            return error_response(status, code, message, fields)
     if isinstance(exc, HTTPException):
         code = "method_not_allowed" if exc.code == 405 else "not_found"
         if exc.code not in (404, 405):
@@ -306,7 +319,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             max_output_tokens=settings["CHAT_MAX_OUTPUT_TOKENS"],
             context_tokens=settings["CHAT_CONTEXT_TOKENS"],
             keepalive_seconds=settings["CHAT_KEEPALIVE_SECONDS"],
+            turns_per_minute=settings["CHAT_TURNS_PER_MINUTE"],
+            concurrent_turns=settings["CHAT_CONCURRENT_TURNS"],
+            budget_limit=settings["CHAT_BUDGET_LIMIT"],
+            budget_unit=settings["CHAT_BUDGET_UNIT"],
+            budget_period=settings["CHAT_BUDGET_PERIOD"],
         ),
+        turns.Limits(limits.RateLimiter(data_dir), limits.Budget(data_dir)),
     )
     sessions = auth.SessionStore(data_dir, settings["CHAT_SESSION_LIFETIME"])
     app.extensions["chat"] = chat
@@ -314,8 +333,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sessions"] = sessions
     app.extensions["accounts"] = auth.AccountStore(data_dir, sessions=sessions)
     app.extensions["shares"] = shares.ShareStore(data_dir)
-    app.extensions["rate_limiter"] = limits.RateLimiter(data_dir)
-    app.extensions["budget"] = limits.Budget(data_dir)
 
     app.register_error_handler(Exception, handle_error)
     app.before_request(_cross_site_guard)

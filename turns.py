@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pricing
-
 import conversation_manager as cm
+import pricing
 import responses_client as rc
 import stream_processor as sp
 from context_builder import ContextPlan, plan_context
+from limits import Budget, LimitError, RateLimiter, check_concurrent
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,19 @@ class ChatSettings:
     max_output_tokens: int | None = 16_000
     context_tokens: int = 128_000
     keepalive_seconds: float = 15.0
+    turns_per_minute: int | None = 20
+    concurrent_turns: int | None = 2
+    budget_limit: float | None = None
+    budget_unit: str = "usd"
+    budget_period: str = "day"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The disk-backed per-user limits, shared by every worker process."""
+
+    rate: RateLimiter
+    budget: Budget
 
 
 class ChatService:
@@ -117,12 +130,14 @@ class ChatService:
         store: cm.JsonConversationStore,
         providers: dict[str, rc.Provider],
         settings: ChatSettings,
+        limits: Limits | None = None,
         registry: sp.TurnRegistry | None = None,
         price: Callable[[str, str, dict[str, int]], float | None] = pricing.cost_usd,
     ) -> None:
         self.store = store
         self.providers = providers
         self.settings = settings
+        self.limits = limits
         self.registry = registry or sp.TurnRegistry()
         self.price = price
 
@@ -155,6 +170,52 @@ class ChatService:
         assert conversation is not None
         return conversation
 
+    def live_turns(self, user: str) -> int:
+        """Count this user's turns running now, in any process."""
+        turns_dir = cm.user_dir(self.store.data_dir, user) / ".turns"
+        # A live turn's journal was written within the read timeout; older ones need no probe.
+        recent = time.time() - 3600
+        count = 0
+        try:
+            entries = list(os.scandir(turns_dir))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if not entry.name.endswith(".jsonl") or entry.name.startswith("."):
+                continue
+            try:
+                if entry.stat().st_mtime < recent:
+                    continue
+            except FileNotFoundError:
+                continue
+            paths = sp.TurnPaths(turns_dir, entry.name.removesuffix(".jsonl"))
+            count += sp.turn_is_live(paths)
+        return count
+
+    def check_limits(self, user: str) -> None:
+        """Refuse a turn over the user's budget, concurrent turns or turns per minute (429)."""
+        if self.limits is None:
+            return
+        s = self.settings
+        self.limits.budget.check(
+            user,
+            limit=s.budget_limit,
+            unit=s.budget_unit,  # type: ignore[arg-type]
+            period=s.budget_period,  # type: ignore[arg-type]
+        )
+        if s.concurrent_turns:
+            check_concurrent(self.live_turns(user), limit=s.concurrent_turns)
+        self.limits.rate.check_and_record_turn(user, per_minute=s.turns_per_minute)
+
+    def record_spend(self, user: str, cost_usd: float | None, usage: dict[str, int] | None) -> None:
+        if self.limits is None or (cost_usd == 0.0 and not usage):
+            return
+        tokens = (usage or {}).get("total_tokens", 0)
+        try:
+            self.limits.budget.record(user, cost_usd=cost_usd, tokens=tokens)
+        except LimitError:
+            log.warning("spend_not_recorded user=%s", user)
+
     # -- starting a turn -----------------------------------------------------------------------
 
     def provider_for(self, name: str | None) -> rc.Provider:
@@ -183,10 +244,12 @@ class ChatService:
         if req.conversation_id is not None:
             conversation = self.load(req.user, req.conversation_id)
             provider = self.provider_for(req.provider or conversation.provider)
+            self.check_limits(req.user)
         else:
             if req.regenerate or req.parent_message_id not in (None, cm.ROOT):
                 raise cm.NotFound("parent message")
             provider = self.provider_for(req.provider)
+            self.check_limits(req.user)
             conversation = self.store.create(
                 req.user,
                 chat_name=(req.chat_name or "").strip()[:200] or _name_from(text),
@@ -496,6 +559,7 @@ class _TurnRun:
         else:
             saved_error = "internal"
 
+        self.service.record_spend(self.user, cost, reply.usage)
         if saved_error is not None:
             return "error", self._error_frame(saved_error, retryable=saved_error != "storage_full")
         if status == "failed":

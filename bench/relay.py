@@ -182,7 +182,7 @@ def run(args: argparse.Namespace, paced: float) -> dict[str, float]:
             app_total.append(total)
         cpu = cpu_seconds(worker) - cpu0
         for _ in range(args.turns):
-            first, total, deltas = sdk_turn(sdk, "bench")
+            first, total, _ = sdk_turn(sdk, "bench")
             sdk_first.append(first)
             sdk_total.append(total)
         # Frames the browser got in one more turn (deltas are coalesced per network read).
