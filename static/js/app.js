@@ -745,6 +745,7 @@ async function sendFromComposer() {
 
 /** Run one turn: POST /chat, stream the reply into a pending article, then reload the branch. */
 async function startTurn(body, { userText = null, fromComposer = false } = {}) {
+  state.loadSeq++; // a conversation still loading must not replace this turn's view
   clearBanners();
   showEmpty(false);
   if (dom.messages.querySelector(".notice-info:not(.legacy-notice), .loading")) {
@@ -985,6 +986,11 @@ function bind() {
     }
   });
   dom.input.addEventListener("input", autosize);
+  // The skip link focuses the message box without touching the address (the hash names the conversation).
+  document.querySelector(".skip-link")?.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    dom.input.focus();
+  });
   dom.stop.addEventListener("click", stopTurn);
   dom.newChat.addEventListener("click", newChat);
   dom.filter.addEventListener("input", renderList);
@@ -1012,12 +1018,10 @@ async function init() {
   if (!isPhone()) dom.body.classList.add("sidebar-open");
   dom.toggleSidebar.setAttribute("aria-expanded", String(dom.body.classList.contains("sidebar-open")));
   autosize();
-  const models = loadModels();
-  await refreshList();
+  // Decide what is on screen before any await, so a message typed early is never wiped by a late load.
   const id = decodeURIComponent(window.location.hash.slice(1));
-  if (id) await openConversation(id);
-  else newChat();
-  await models;
+  const opened = id ? openConversation(id) : (newChat(), null);
+  await Promise.all([refreshList(), loadModels(), opened]);
   dom.body.classList.add("ready");
 }
 

