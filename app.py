@@ -5,19 +5,23 @@ The only module (with its blueprints) that imports Flask. Views parse input, cal
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import posixpath
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from hmac import compare_digest
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pydantic
 from flask import Flask, Response, g, jsonify, render_template, request, session
 from flask.cli import get_debug_flag
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import auth
 import conversation_manager as cm
@@ -67,6 +71,11 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_BUDGET_UNIT": (str, "usd"),
     "CHAT_BUDGET_PERIOD": (str, "day"),
     "CHAT_CORS_ORIGINS": (str, None),
+    "CHAT_TRUSTED_PROXIES": (int, 0),
+    "CHAT_SESSION_IDLE_TIMEOUT": (float, None),
+    "CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT": (int, auth.DEFAULT_MAX_FAILURES_PER_ACCOUNT),
+    "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": (int, auth.DEFAULT_MAX_FAILURES_PER_ADDRESS),
+    "CHAT_LOGIN_FAILURE_WINDOW": (float, auth.DEFAULT_FAILURE_WINDOW),
     "SECRET_KEY": (str, None),
 }
 
@@ -112,6 +121,8 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (limits.StorageBusy, 503, "storage_busy"),
     (auth.StorageBusy, 503, "storage_busy"),
     (shares.StorageBusy, 503, "storage_busy"),
+    (shares.ShareNotFound, 404, "not_found"),
+    (shares.InvalidShare, 400, "bad_request"),
     (pydantic.ValidationError, 400, "bad_request"),
     (RequestEntityTooLarge, 413, "body_too_large"),
 ]
@@ -141,6 +152,77 @@ MESSAGES = {
     "unsupported_media_type": "Send JSON, or a form from this site.",
     "method_not_allowed": "That method is not allowed here.",
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Logging: secrets and share tokens never reach a log line
+
+_SHARE_PATH_RE = re.compile(r"/share/([^\s?#\"']+)")
+_KEY_LIKE_RE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\s+\S+")
+_FRAGMENT = 8  # no run of this many characters of a secret may appear in a log line
+_secrets_to_redact: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
+
+
+def share_path_for_logs(match: re.Match[str]) -> str:
+    """Replace a share token in a path with the first 8 hex digits of its sha256."""
+    digest = hashlib.sha256(unquote(match.group(1)).encode()).hexdigest()[:8]
+    return f"/share/{digest}"
+
+
+def redact(text: str) -> str:
+    """Remove configured secrets (and any 8-character piece of them), key-like words and share
+    tokens from a log text."""
+    if _secret_re is not None:
+        text = _secret_re.sub("[redacted]", text)
+    text = _KEY_LIKE_RE.sub("[redacted]", text)
+    return _SHARE_PATH_RE.sub(share_path_for_logs, text)
+
+
+def _add_secrets_to_redact(values: list[Any]) -> None:
+    global _secret_re  # noqa: PLW0603 - one process-wide redaction set, like logging itself
+    for value in values:
+        if isinstance(value, str) and len(value) >= _FRAGMENT:
+            _secrets_to_redact.add(value)
+    pieces = {s[i : i + _FRAGMENT] for s in _secrets_to_redact for i in range(len(s) - 7)}
+    if pieces:
+        alternatives = "|".join(re.escape(p) for p in sorted(pieces))
+        _secret_re = re.compile(rf"\S*(?:{alternatives})\S*")
+
+
+_exception_formatter = logging.Formatter()
+
+
+def _redacting_record_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the template only
+            message = str(record.msg)
+        record.msg, record.args = redact(message), ()
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatters reuse exc_text, so the traceback (and its __cause__ chain, which can
+            # hold upstream text) is rendered here once, redacted.
+            record.exc_text = redact(_exception_formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    factory.chat_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_log_redaction(secret_values: list[Any]) -> None:
+    """Redact `secret_values` and share tokens from every log record of this process.
+
+    A record factory, not a filter: logger filters do not see records propagated from child
+    loggers, and handlers (gunicorn's, pytest's) are added by others.
+    """
+    _add_secrets_to_redact(secret_values)
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "chat_redacting", False):
+        logging.setLogRecordFactory(_redacting_record_factory(current))
 
 
 def error_response(
@@ -278,9 +360,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "debug mode is refused in production; set CHAT_ENV=development to use it locally"
         )
 
+    install_log_redaction(
+        [settings["OPENAI_API_KEY"], settings["SECRET_KEY"]]
+        + [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_SECRET"))]
+    )
+
     app = Flask(__name__)
     app.config.update(settings)
     app.debug = settings["CHAT_ENV"] == "development" and get_debug_flag()
+    app.config["CORS_ORIGINS"] = parse_cors_origins(settings["CHAT_CORS_ORIGINS"])
+    if settings["CHAT_TRUSTED_PROXIES"] > 0:
+        hops = settings["CHAT_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     data_dir = Path(settings["CHAT_DATA_DIR"]).resolve()
     static_dir = Path(app.static_folder or "static").resolve()
     if data_dir == static_dir or static_dir in data_dir.parents:
@@ -327,17 +418,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
         turns.Limits(limits.RateLimiter(data_dir), limits.Budget(data_dir)),
     )
-    sessions = auth.SessionStore(data_dir, settings["CHAT_SESSION_LIFETIME"])
+    sessions = auth.SessionStore(
+        data_dir,
+        settings["CHAT_SESSION_LIFETIME"],
+        idle_timeout_seconds=settings["CHAT_SESSION_IDLE_TIMEOUT"],
+    )
     app.extensions["chat"] = chat
     app.extensions["store"] = store
     app.extensions["sessions"] = sessions
-    app.extensions["accounts"] = auth.AccountStore(data_dir, sessions=sessions)
+    app.extensions["accounts"] = auth.AccountStore(
+        data_dir,
+        sessions=sessions,
+        max_failures_per_account=settings["CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        max_failures_per_address=settings["CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        failure_window_seconds=settings["CHAT_LOGIN_FAILURE_WINDOW"],
+    )
     app.extensions["shares"] = shares.ShareStore(data_dir)
 
     app.register_error_handler(Exception, handle_error)
+    app.before_request(_static_guard)
+    app.before_request(_cors_preflight)
     app.before_request(_cross_site_guard)
     app.before_request(_load_user)
     app.after_request(_security_headers)
+    app.after_request(_cors_headers)
     app.register_blueprint(web_auth.bp)
     web_auth.register_cli(app)
     _register_chat_routes(app)
@@ -374,13 +478,81 @@ def _has_body() -> bool:
     )
 
 
+def parse_cors_origins(raw: str | None) -> frozenset[str]:
+    """Parse `CHAT_CORS_ORIGINS` (comma-separated `scheme://host[:port]`); refuse `*` and paths."""
+    origins = set()
+    for raw_item in (raw or "").split(","):
+        item = raw_item.strip().rstrip("/")
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if item == "*" or parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise RuntimeError(
+                f"CHAT_CORS_ORIGINS: {item!r} is not an origin like https://app.example.com "
+                "(a wildcard is refused)"
+            )
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
+def _allowed_cors_origin() -> str | None:
+    """The request's `Origin` when it is one of the configured CORS origins, else None."""
+    from flask import current_app
+
+    origin = request.headers.get("Origin")
+    if origin and origin.lower() in current_app.config["CORS_ORIGINS"]:
+        return origin
+    return None
+
+
+CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
+CORS_HEADERS = "Content-Type, Last-Event-ID"
+
+
+def _cors_preflight() -> Response | None:
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return None
+    if _allowed_cors_origin() is None:
+        return error_response(403, "cross_site")
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+    response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _cors_headers(response: Response) -> Response:
+    from flask import current_app
+
+    if not current_app.config["CORS_ORIGINS"]:
+        return response
+    response.vary.add("Origin")
+    origin = _allowed_cors_origin()
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+    return response
+
+
+def _static_guard() -> Response | None:
+    """Never serve the old app's `static/chats/` (its conversations), however the path is spelt."""
+    if request.endpoint != "static" and not request.path.lower().startswith("/static"):
+        return None
+    name = (request.view_args or {}).get("filename") or request.path.removeprefix("/static")
+    normal = posixpath.normpath("/" + unquote(str(name)).replace("\\", "/")).lower()
+    if normal == "/chats" or normal.startswith("/chats/"):
+        return error_response(404, "not_found")
+    return None
+
+
 def _cross_site_guard() -> Response | None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
     origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != _own_host():
+    cors_allowed = _allowed_cors_origin() is not None
+    if origin is not None and not cors_allowed and urlsplit(origin).netloc.lower() != _own_host():
         return error_response(403, "cross_site")
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+    if not cors_allowed and request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         return error_response(403, "cross_site")
     if not _has_body():
         return None
@@ -501,7 +673,9 @@ def _register_chat_routes(app: Flask) -> None:
 
     @app.delete("/conversations/<cid>")
     def delete(cid: str) -> Response:
+        cm.validate_conversation_id(cid)
         chat.delete(g.user, cid)
+        app.extensions["shares"].revoke_conversation(g.user, cid)
         return Response(status=204)
 
     @app.post("/conversations/<cid>/stop")
@@ -512,6 +686,41 @@ def _register_chat_routes(app: Flask) -> None:
     @app.get("/conversations/<cid>/events")
     def events(cid: str) -> Response:
         return sse_response(chat.events(g.user, cid, request.headers.get("Last-Event-ID")))
+
+    @app.post("/conversations/<cid>/share")
+    def create_share(cid: str) -> Response:
+        conversation = chat.load(g.user, cid)
+        snapshot = {
+            "chat_name": conversation.chat_name,
+            "messages": [
+                {"role": m.role, "text": m.text, "timestamp": m.timestamp}
+                for m in conversation.branch()
+            ],
+        }
+        share_store: shares.ShareStore = app.extensions["shares"]
+        token = share_store.create(g.user, cid, snapshot)
+        share_id = shares.token_hash(token)[: shares.SHARE_ID_CHARS]
+        response = jsonify({"share_id": share_id, "url": f"/share/{token}", "token": token})
+        response.status_code = 201
+        return response
+
+    @app.get("/conversations/<cid>/shares")
+    def list_shares(cid: str) -> Response:
+        chat.load(g.user, cid)
+        entries = app.extensions["shares"].list(g.user, cid)
+        return jsonify(
+            {
+                "shares": [
+                    {"share_id": s.share_id, "created": s.created, "expires_at": s.expires_at}
+                    for s in entries
+                ]
+            }
+        )
+
+    @app.delete("/shares/<share_id>")
+    def revoke_share(share_id: str) -> Response:
+        app.extensions["shares"].revoke(g.user, share_id)
+        return Response(status=204)
 
     @app.get("/share/<token>")
     def share_page(token: str) -> Response:

@@ -1,0 +1,234 @@
+"""Accounts and sessions over HTTP: cookie flags (S1), renewal (S2), logout (S3), password change
+(S4, also across two gunicorn processes), throttling, the `users create` CLI, production config (S18)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.chat.test_in_flight import Browser
+from tests.conftest import PASSWORD, login
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = Path(sys.executable).with_name("flask")
+NEW_PASSWORD = "another long passphrase 42"
+
+
+def set_cookie(response) -> tuple[str, str, dict[str, str]]:
+    """Return (name, value, attributes lower-cased) of the single Set-Cookie header."""
+    headers = response.headers.getlist("Set-Cookie")
+    assert len(headers) == 1, headers
+    raw = headers[0]
+    name, _, rest = raw.partition("=")
+    value = rest.split(";")[0]
+    attrs = {}
+    for part in raw.split(";")[1:]:
+        key, _, val = part.strip().partition("=")
+        attrs[key.lower()] = val
+    return name, value, attrs
+
+
+def test_cookie_flags_plain_http(app):
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    response = app.test_client().post("/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    name, _, attrs = set_cookie(response)
+    assert name == "chat_session"
+    assert "httponly" in attrs and attrs["samesite"] == "Lax" and attrs["path"] == "/"
+    assert "domain" not in attrs and "secure" not in attrs
+    assert "expires" in attrs  # a bounded lifetime, not a 31-day default
+    assert app.permanent_session_lifetime.total_seconds() == app.config["CHAT_SESSION_LIFETIME"]
+
+
+def test_cookie_flags_https(make_app):
+    app = make_app(CHAT_HTTPS=True)
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    client = app.test_client()
+    response = client.post(
+        "/login", json={"username": "alice", "password": PASSWORD}, base_url="https://localhost"
+    )
+    assert response.status_code == 200
+    name, _, attrs = set_cookie(response)
+    assert name == "__Host-session"
+    assert "secure" in attrs and "httponly" in attrs and attrs["samesite"] == "Lax"
+    assert attrs["path"] == "/" and "domain" not in attrs
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_login_renews_the_cookie_and_a_pre_login_cookie_is_no_session(app):
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    client = app.test_client()
+    page = client.get("/login")  # the login page hands out a pre-login cookie (CSRF token)
+    _, before, _ = set_cookie(page)
+    response = client.post("/login", json={"username": "alice", "password": PASSWORD})
+    _, after, _ = set_cookie(response)
+    assert before and after and before != after
+    attacker = app.test_client()
+    attacker.set_cookie("chat_session", before)
+    assert attacker.get("/get-all-conversations").status_code == 401
+    assert attacker.get("/account").status_code == 401
+    assert client.get("/account").get_json() == {"username": "alice"}
+
+
+def test_logout_then_replay_the_old_cookie_gets_401(app):
+    client = login(app.test_client(), app)
+    old = client.get_cookie("chat_session").value
+    assert client.post("/logout", json={}).status_code == 204
+    replay = app.test_client()
+    replay.set_cookie("chat_session", old)
+    assert replay.get("/get-all-conversations").status_code == 401
+    assert replay.get("/get-all-conversations").get_json()["error"]["code"] == "unauthenticated"
+    assert replay.get("/").status_code == 302
+
+
+def test_password_change_ends_the_other_sessions(app):
+    a = login(app.test_client(), app)
+    b = login(app.test_client(), app)
+    response = a.post(
+        "/account/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 204
+    assert a.get("/account").status_code == 200  # the session that changed it lives on
+    assert b.get("/account").status_code == 401
+    fresh = app.test_client()
+    assert fresh.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
+    assert (
+        fresh.post("/login", json={"username": "alice", "password": NEW_PASSWORD}).status_code
+        == 200
+    )
+
+
+def test_password_change_refusals(app):
+    a = login(app.test_client(), app)
+    short = a.post("/account/password", json={"current_password": PASSWORD, "new_password": "x"})
+    assert short.status_code == 400 and short.get_json()["error"]["code"] == "weak_password"
+    wrong = a.post(
+        "/account/password",
+        json={"current_password": "not the password", "new_password": NEW_PASSWORD},
+    )
+    assert wrong.status_code == 401 and wrong.get_json()["error"]["code"] == "invalid_credentials"
+    assert app.test_client().post("/account/password", json={}).status_code == 401
+
+
+def test_same_answer_for_unknown_user_wrong_password_and_bad_name(app):
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    answers = []
+    for name, password in [
+        ("alice", "wrong password!!"),
+        ("nobody", PASSWORD),
+        ("../etc", PASSWORD),
+        ("ALICE", PASSWORD),
+    ]:
+        response = app.test_client().post("/login", json={"username": name, "password": password})
+        answers.append((response.status_code, response.get_json()))
+    assert all(a == answers[0] for a in answers), answers
+    assert answers[0][0] == 401 and answers[0][1]["error"]["code"] == "invalid_credentials"
+
+
+def test_login_throttling_answers_429_with_retry_after(make_app):
+    app = make_app(CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT=3)
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    client = app.test_client()
+    codes = [
+        client.post("/login", json={"username": "alice", "password": "wrong password!"}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [401, 401, 401]
+    # Even the right password is refused now, without being checked.
+    response = client.post("/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.get_json()["error"]["code"] == "rate_limited"
+
+
+def test_password_change_is_throttled_too(make_app):
+    app = make_app(CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT=2)
+    a = login(app.test_client(), app)
+    body = {"current_password": "guessing guessing", "new_password": NEW_PASSWORD}
+    assert [a.post("/account/password", json=body).status_code for _ in range(2)] == [401, 401]
+    response = a.post("/account/password", json=body)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CHAT_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [str(FLASK), "--app", "app", "users", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_users_create(data_dir, make_app):
+    ok = run_cli(data_dir, "create", "carol", stdin=PASSWORD + "\n" + PASSWORD + "\n")
+    assert ok.returncode == 0, ok.stderr
+    app = make_app()
+    assert "carol" in app.extensions["accounts"].list_users()
+    assert app.extensions["accounts"].verify("carol", PASSWORD, ip=None)
+
+    for name, password, word in [
+        ("carol", PASSWORD, "exists"),
+        ("Bad.Name", PASSWORD, "invalid"),
+        ("dave", "short", "short"),
+    ]:
+        result = run_cli(data_dir, "create", name, stdin=password + "\n")
+        assert result.returncode != 0
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and word in lines[0], result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+    assert app.extensions["accounts"].list_users() == ["carol"]
+
+
+def test_production_config_hygiene(data_dir, monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("CHAT_DATA_DIR", str(data_dir))
+    app = create_app()
+    assert app.debug is False and app.testing is False
+    assert app.config["DEBUG"] is False and app.config["TESTING"] is False
+    key = app.config["SECRET_KEY"]
+    assert isinstance(key, bytes) and len(key) >= 32
+    assert len(set(key)) > 16  # random, not a constant fill
+    assert (data_dir / ".app" / "secret_key").stat().st_mode & 0o077 == 0
+    assert create_app().config["SECRET_KEY"] == key  # generated once, then kept
+    assert app.test_client().get("/console").status_code == 404
+
+
+def test_debug_is_refused_in_production(data_dir, monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("CHAT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="debug"):
+        create_app()
+    monkeypatch.setenv("CHAT_ENV", "development")
+    assert create_app().debug is True
+
+
+def test_password_change_ends_sessions_in_another_gunicorn_process(gunicorn_pair, app):
+    one, two = gunicorn_pair()
+    on_one = Browser(one.url, app)
+    on_two = Browser(two.url, app)  # the same user, logged in through the other process
+    assert on_two.request("GET", "/account")[0] == 200
+    status, _, _ = on_one.request(
+        "POST",
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert status == 204
+    assert on_two.request("GET", "/account")[0] == 401
+    assert on_one.request("GET", "/account")[0] == 200
+    # Logging out through one process ends the session in the other, too.
+    assert on_one.request("POST", "/logout", {})[0] == 204
+    replay = Browser.__new__(Browser)
+    replay.host, replay.port, replay.cookie = on_two.host, on_two.port, on_one.cookie
+    assert replay.request("GET", "/account")[0] == 401
