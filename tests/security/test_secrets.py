@@ -1,0 +1,162 @@
+"""Secrets never reach a response, an SSE event or a log line (S13), in process and under gunicorn."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import threading
+
+import filelock
+import pytest
+
+from conversation_manager import atomic_files
+from tests.chat.test_in_flight import Browser
+from tests.conftest import SENTINEL_KEY, login, parse_sse
+from tests.security.conftest import start_gunicorn, stop_gunicorn
+
+FRAGMENTS = {SENTINEL_KEY[i : i + 8] for i in range(len(SENTINEL_KEY) - 7)}
+
+
+def leaks(text: str) -> list[str]:
+    """The 8-character pieces of the sentinel key found in `text`."""
+    return sorted(f for f in FRAGMENTS if f in text)
+
+
+def drive(app, data_dir, monkeypatch) -> list[str]:
+    """Call every kind of route and failure; return every body and SSE event seen."""
+    seen: list[str] = []
+    anonymous = app.test_client()
+    a = login(app.test_client(), app)
+
+    def keep(response):
+        seen.append(response.get_data(as_text=True))
+        seen.extend(f"{k}: {v}" for k, v in response.headers.items())
+        return response
+
+    for path in ("/", "/login", "/healthz", "/models", "/get-all-conversations", "/account"):
+        keep(a.get(path))
+        keep(anonymous.get(path))
+    ok = keep(a.post("/chat", json={"message": "hello"}))
+    cid = parse_sse(ok.data)[0].data["conversation_id"]
+    keep(a.get("/chat", query_string={"conversation_id": cid}))
+    keep(a.get(f"/conversations/{cid}/events"))
+    # The upstream answers 401 with a message that echoes part of the key.
+    failed = keep(a.post("/chat", json={"message": "hi", "model": "fake-401"}))
+    last = parse_sse(failed.data)[-1]
+    assert last.event == "error" and last.data["code"] == "upstream_auth"
+    for model in ("fake-500", "fake-429", "fake-quota", "fake-context", "fake-error_nested"):
+        keep(a.post("/chat", json={"message": "hi", "model": model}))
+    share = keep(a.post(f"/conversations/{cid}/share", json={})).get_json()
+    keep(anonymous.get(share["url"]))
+    keep(a.get(f"/conversations/{cid}/shares"))
+    keep(a.post("/login", json={"username": "alice", "password": SENTINEL_KEY}))
+    keep(anonymous.post("/login", json={"username": SENTINEL_KEY, "password": SENTINEL_KEY}))
+
+    # A forced 500 whose exception text carries the key.
+    store = app.extensions["store"]
+    with monkeypatch.context() as m:
+
+        def explode(*args, **kwargs):
+            raise RuntimeError(f"boom while using {SENTINEL_KEY}")
+
+        m.setattr(store, "list", explode)
+        response = keep(a.get("/get-all-conversations"))
+        assert response.status_code == 500
+        assert response.get_json()["error"]["code"] == "internal"
+
+    # The disk is full.
+    with monkeypatch.context() as m:
+
+        def full(fd, data):
+            raise OSError(errno.ENOSPC, f"No space left ({SENTINEL_KEY})")
+
+        m.setattr(atomic_files, "_write_all", full)
+        response = keep(a.patch(f"/conversations/{cid}", json={"chat_name": "renamed"}))
+        assert response.status_code == 507
+        assert response.get_json()["error"]["code"] == "storage_full"
+
+    # A lock held elsewhere: 503 with Retry-After.
+    holder = filelock.FileLock(str(data_dir / "alice" / ".lock"))
+    acquired, release = threading.Event(), threading.Event()
+
+    def hold():
+        with holder:
+            acquired.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert acquired.wait(5)
+        response = keep(a.patch(f"/conversations/{cid}", json={"chat_name": "renamed"}))
+        assert response.status_code == 503 and "Retry-After" in response.headers
+        assert response.get_json()["error"]["code"] == "storage_busy"
+    finally:
+        release.set()
+        thread.join(10)
+    keep(a.delete(f"/conversations/{cid}"))
+    keep(a.post("/logout", json={}))
+    return seen
+
+
+def test_no_secret_in_bodies_events_or_logs(make_app, data_dir, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = make_app(CHAT_LOCK_TIMEOUT=0.3, CHAT_UPSTREAM_MAX_RETRIES=0)
+    seen = drive(app, data_dir, monkeypatch)
+    assert len(seen) > 40
+    for text in seen:
+        assert leaks(text) == [], text[:300]
+    log_text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "unhandled error" in log_text  # the forced 500 was logged, with its traceback ...
+    assert "Traceback" in caplog.text
+    assert leaks(log_text) == []  # ... but without the key
+
+
+def test_the_redaction_covers_exception_chains_and_share_paths(make_app, caplog):
+    make_app()
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("some.library")
+    try:
+        try:
+            raise ValueError(f"upstream said: Incorrect API key provided: {SENTINEL_KEY[:10]}***")
+        except ValueError as exc:
+            raise RuntimeError("provider failed") from exc
+    except RuntimeError:
+        log.exception("call failed for %s", SENTINEL_KEY)
+    token = "A" * 20 + "b" * 23
+    log.info('"GET /share/%s HTTP/1.1" 200', token)
+    text = caplog.text
+    assert "provider failed" in text and "upstream said" in text
+    assert leaks(text) == []
+    assert token not in text and "/share/" in text
+
+
+def test_gunicorn_output_holds_no_secret_and_no_share_token(data_dir, upstream, app, tmp_path):
+    server = start_gunicorn(data_dir, upstream.base_url, tmp_path / "g.log")
+    try:
+        browser = Browser(server.url, app)
+        status, _, body = browser.request("POST", "/chat", {"message": "hi"})
+        cid = parse_sse(body)[0].data["conversation_id"]
+        status, _, body = browser.request("POST", "/chat", {"message": "x", "model": "fake-401"})
+        assert parse_sse(body)[-1].data["code"] == "upstream_auth"
+        assert leaks(body.decode()) == []
+        status, _, body = browser.request("POST", f"/conversations/{cid}/share", {})
+        assert status == 201
+        token = json.loads(body)["token"]
+        status, _, page = browser.request("GET", f"/share/{token}")
+        assert status == 200 and b"hi" in page
+        browser.request("GET", f"/share/{token}?x=1", headers={"Referer": f"/share/{token}"})
+        browser.request("GET", "/get-all-conversations", headers={"Authorization": SENTINEL_KEY})
+        browser.request("POST", "/login", {"username": "alice", "password": SENTINEL_KEY})
+    finally:
+        stop_gunicorn(server)
+    output = server.log()
+    assert "GET /share/" in output  # the access log is on ...
+    assert token not in output and token[:12] not in output  # ... without the token
+    assert leaks(output) == [], output[-2000:]
+
+
+@pytest.mark.parametrize("path", ["/console", "/console?__debugger__=yes&cmd=resource&f=style.css"])
+def test_no_debugger_console(app, path):
+    assert app.test_client().get(path).status_code == 404
