@@ -540,7 +540,8 @@ function decorateFinished(art, m, isLast) {
     actions.append(actionButton("Edit", "Edit this message and send it as a new branch", () => startEdit(art)));
   } else if (m.status !== "in_progress") {
     if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
-    actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => regenerate(m)));
+    const retryShown = m.status === "failed" && m.error && RETRYABLE.has(m.error.code);
+    if (!retryShown) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => regenerate(m)));
   }
   foot.append(actions);
 

@@ -53,3 +53,16 @@ form?.addEventListener("submit", async (ev) => {
     button.disabled = false;
   }
 });
+
+// When sign-up is open, the same form can create an account instead.
+document.getElementById("to-signup")?.addEventListener("click", (ev) => {
+  form.setAttribute("action", "/signup");
+  form.dataset.mode = "signup";
+  document.querySelector(".login-card h1").textContent = "Create an account";
+  form.querySelector("button[type=submit]").textContent = "Create account";
+  const pw = document.getElementById("password");
+  pw.setAttribute("autocomplete", "new-password");
+  pw.setAttribute("minlength", "12");
+  ev.currentTarget.closest(".login-switch").hidden = true;
+  document.getElementById("username").focus();
+});

@@ -510,3 +510,31 @@ def test_model_picker_thinking_section_and_incomplete(server: Server, open_page:
     send(page, "Write a lot")
     wait_idle(page)
     expect(last_reply(page).locator(".msg-status")).to_contain_text("The answer stopped early")
+
+
+def test_dropped_stream_reattaches_after_last_event_id(server: Server, open_page: Any) -> None:
+    user = server.new_user("dropped")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    words = " ".join(f"piece{i}" for i in range(40))
+    server.upstream.reply = words
+    server.upstream.chunk_size = 8
+
+    def cut_short(route: Any) -> None:
+        # The whole answer is fetched, but the browser only gets its first frames: a dropped connection.
+        response = route.fetch()
+        frames = response.body().split(b"\n\n")
+        route.fulfill(response=response, body=b"\n\n".join(frames[:4]) + b"\n\n")
+
+    page.route("**/chat", lambda r: cut_short(r) if r.request.method == "POST" else r.fallback())
+    reattached: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: reattached.append(r.headers.get("last-event-id")) if "/events" in r.url else None,
+    )
+    send(page, "Stream, then drop")
+    expect(last_reply(page).locator(".msg-body")).to_have_text(words)
+    wait_idle(page)
+    expect(last_reply(page).locator(".msg-status")).to_be_hidden()
+    assert reattached, "the page did not re-attach"
+    assert reattached[0] and re.fullmatch(r"m_[\w-]+:\d+", reattached[0]), reattached
