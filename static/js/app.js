@@ -927,8 +927,17 @@ async function stopTurn() {
   dom.stop.disabled = true;
   announce("Stopping.");
   try {
-    if (turn.conversationId) await api.stop(turn.conversationId);
-    else turn.controller.abort();
+    if (turn.conversationId) {
+      await api.stop(turn.conversationId);
+    } else {
+      // Not even the conversation frame has arrived: stop reading; the list shows what the server kept.
+      turn.controller.abort();
+      state.turn = null;
+      setBusy(false);
+      turn.article.classList.remove("pending");
+      turn.article.querySelector(".typing")?.remove();
+      refreshList();
+    }
   } catch (e) {
     if (e.code === "no_turn") {
       // The turn had ended already; the stream is closing on its own.

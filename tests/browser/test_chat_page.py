@@ -416,6 +416,7 @@ def test_first_run_signup_page(tmp_path: Any, open_page: Any, serve_app: Any) ->
     page.goto(url + "/login")
     expect(page.locator("h1")).to_have_text("Create the first account")
     expect(page.locator("#login-form")).to_have_attribute("action", "/signup")
+    shot(page, "11-first-run")
     page.fill("#username", "firstuser")
     page.fill("#password", "a long enough password")
     page.click("#login-form button[type=submit]")
@@ -452,6 +453,7 @@ def test_share_page_renders_sanitized(server: Server, open_page: Any) -> None:
     )
     expect(page.locator(".msg-assistant strong")).to_have_text("Sure.")
     expect(page.locator(".msg-assistant .blocked-image-note")).to_be_visible()
+    shot(page, "12-share")
     assert page.locator("[onerror], a[href^='javascript']").count() == 0
 
 
