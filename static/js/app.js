@@ -871,7 +871,7 @@ async function followStream(turn, stream, userArt, isNew) {
   if (ended?.event === "error") {
     const d = ended.data || {};
     art._msg.status = "failed";
-    showMessageError(art, d.code, d.message, d.retryable !== false && RETRYABLE.has(d.code));
+    showMessageError(art, d.code, d.message, d.retryable ?? RETRYABLE.has(d.code));
     announce(errorWords(d.code, d.message));
   } else if (ended?.event === "done") {
     announce(ended.data?.status === "stopped" ? "Stopped." : "Answer complete.");
@@ -913,7 +913,7 @@ async function openAfterTurn(id, liveError = null) {
       // The stored error has no "retryable": keep what the live event said.
       const last = dom.messages.querySelector("article.msg-assistant:last-of-type");
       if (last && last._msg.status === "failed") {
-        showMessageError(last, liveError.code, liveError.message, liveError.retryable !== false && RETRYABLE.has(liveError.code));
+        showMessageError(last, liveError.code, liveError.message, liveError.retryable ?? RETRYABLE.has(liveError.code));
       }
     }
   } catch (e) {
