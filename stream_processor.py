@@ -102,35 +102,61 @@ def accumulate(events: Iterable[Any], reply: Reply) -> Iterator[Any]:
         yield event
 
 
-def coalesce(events: Iterable[Any], max_chars: int = 4096) -> Iterator[tuple[str, str]]:
+def coalesce(
+    events: Iterable[Any],
+    *,
+    max_chars: int = 4096,
+    min_interval: float = 0.03,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[tuple[str, str]]:
     """Merge consecutive deltas into `("delta" | "reasoning", text)` frames.
 
-    A frame is flushed when the upstream's buffered data is used up (`Idle`), when the kind of delta
-    changes, when another event arrives, or past `max_chars`; so the browser gets one frame per network
-    read rather than one per token, and nothing waits for a timer.
+    The first text of each kind goes out at once; after that, pending text is flushed when the upstream's buffer
+    is used up (`Idle`) and `min_interval` has passed since the last flush, before any other event,
+    past `max_chars`, at the end, and before an error propagates. So a fast stream costs the browser
+    (and this server) a frame every 30 ms rather than one per token. The price: while the upstream
+    is silent mid-answer, up to `min_interval` worth of text waits for its next event.
     """
     pending_kind: str | None = None
     pending: list[str] = []
     size = 0
-    for event in events:
-        kind = type(event).__name__
-        if kind in ("TextDelta", "ReasoningDelta"):
-            frame_kind = "delta" if kind == "TextDelta" else "reasoning"
-            if not event.text:
-                continue
-            if pending_kind not in (None, frame_kind):
-                yield pending_kind, "".join(pending)
-                pending, size = [], 0
-            pending_kind = frame_kind
-            pending.append(event.text)
-            size += len(event.text)
-            if size < max_chars:
-                continue
+    last_flush: float | None = None
+    flushed_kinds: set[str] = set()
+
+    def flush() -> tuple[str, str]:
+        nonlocal pending, size, pending_kind, last_flush
+        frame = (pending_kind, "".join(pending))
+        flushed_kinds.add(pending_kind)  # type: ignore[arg-type]
+        pending, size, pending_kind = [], 0, None
+        last_flush = clock()
+        return frame  # type: ignore[return-value]
+
+    try:
+        for event in events:
+            kind = type(event).__name__
+            if kind in ("TextDelta", "ReasoningDelta"):
+                if not event.text:
+                    continue
+                frame_kind = "delta" if kind == "TextDelta" else "reasoning"
+                if pending_kind not in (None, frame_kind):
+                    yield flush()
+                pending_kind = frame_kind
+                pending.append(event.text)
+                size += len(event.text)
+                # The first text of each kind (reasoning, then the answer) goes out at once.
+                if frame_kind not in flushed_kinds or size >= max_chars:
+                    yield flush()
+            elif kind == "Idle":
+                if pending and (last_flush is None or clock() - last_flush >= min_interval):
+                    yield flush()
+            elif pending:
+                yield flush()
+    except Exception:
         if pending:
-            yield pending_kind, "".join(pending)  # type: ignore[misc]
-            pending, size, pending_kind = [], 0, None
+            yield flush()
+        raise
     if pending:
-        yield pending_kind, "".join(pending)  # type: ignore[misc]
+        yield flush()
 
 
 def relay(events: Iterable[Any], reply: Reply, emit: Callable[[str, dict[str, Any]], None]) -> None:
@@ -398,15 +424,33 @@ def turn_is_live(paths: TurnPaths) -> bool:
 # The turn worker
 
 
+class TurnAborted(Exception):
+    """The turn's commit failed before its first frame: nothing may be journalled or saved."""
+
+
 class TurnControl:
-    """What a turn's body sees: emit frames, and whether (and how) it was asked to stop."""
+    """What a turn's body sees: emit frames, and whether (and how) it was asked to stop.
+
+    The body may start (and open its upstream request) before the turn is committed; `emit` and
+    `wait_ready` block until the web layer has either begun the journal or aborted the turn.
+    """
 
     def __init__(self, journal: Journal, cancel: Any) -> None:
         self._journal = journal
         self.cancel = cancel
         self._stopped = threading.Event()
+        self._ready = threading.Event()
+        self._aborted = False
+
+    def wait_ready(self) -> None:
+        """Block until the turn is committed; raise `TurnAborted` if it never will be."""
+        self._ready.wait()
+        if self._aborted:
+            raise TurnAborted()
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
+        if not self._ready.is_set() or self._aborted:
+            self.wait_ready()
         self._journal.append(event, data)
 
     @property
@@ -433,6 +477,23 @@ class Turn:
         self.thread: threading.Thread | None = None
         self.done = threading.Event()
 
+    def begin(self, first_event: str, first_data: dict[str, Any]) -> None:
+        """The turn is committed: start its journal with the first frame and let the body emit."""
+        try:
+            self.journal.begin(first_event, first_data)
+        except BaseException:
+            self.abort()
+            raise
+        self.control._ready.set()
+
+    def abort(self, wait: float = 5.0) -> None:
+        """The commit failed: stop the body (closing its upstream) and release the turn lock."""
+        self.control._aborted = True
+        if self.control.cancel is not None:
+            self.control.cancel.cancel()
+        self.control._ready.set()
+        self.done.wait(wait)
+
 
 class TurnRegistry:
     """Starts turns in background threads and watches their stop files; one per process."""
@@ -443,30 +504,25 @@ class TurnRegistry:
         self._watcher: threading.Thread | None = None
 
     def start(
-        self,
-        paths: TurnPaths,
-        lock_fd: int,
-        turn_id: str,
-        first_frame: tuple[str, dict[str, Any]],
-        body: TurnBody,
-        cancel: Any,
+        self, paths: TurnPaths, lock_fd: int, turn_id: str, body: TurnBody, cancel: Any
     ) -> Turn:
-        """Journal the first frame and run `body` in a worker; the lock is released when it ends."""
+        """Run `body` in a worker that owns `lock_fd` from now on; call `begin` or `abort` next."""
         with contextlib.suppress(FileNotFoundError):
             paths.stop.unlink()
         journal = Journal(paths.journal, turn_id)
-        try:
-            journal.begin(*first_frame)
-        except BaseException:
-            os.close(lock_fd)
-            raise
         turn = Turn(paths, lock_fd, journal, TurnControl(journal, cancel))
-        with self._guard:
-            self._live[str(paths.lock)] = turn
         turn.thread = threading.Thread(
             target=self._run, args=(turn, body), name=f"turn-{turn_id}", daemon=True
         )
-        turn.thread.start()
+        with self._guard:
+            self._live[str(paths.lock)] = turn
+        try:
+            turn.thread.start()
+        except BaseException:
+            with self._guard:
+                self._live.pop(str(paths.lock), None)
+            os.close(lock_fd)
+            raise
         self._ensure_watcher()
         return turn
 
@@ -474,6 +530,8 @@ class TurnRegistry:
         try:
             try:
                 event, data = body(turn.control)
+            except TurnAborted:
+                return
             except Exception:
                 log.exception("turn_body_failed turn=%s", turn.journal.turn_id)
                 event, data = (
@@ -485,6 +543,10 @@ class TurnRegistry:
                         "message_id": turn.journal.turn_id,
                     },
                 )
+            try:
+                turn.control.wait_ready()
+            except TurnAborted:
+                return
             turn.journal.append(event, data)
         finally:
             turn.journal.close()

@@ -268,21 +268,17 @@ class ChatService:
             stale = [m for m in conversation.messages if m.status == "in_progress"]
             if stale:  # we hold the lock, so nobody is writing these any more
                 conversation = self._repair(req.user, cid, stale, paths)
-            return self._commit_and_run(req, conversation, provider, paths, lock_fd, text)
+            run = self._plan_turn(req, conversation, provider, text)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(lock_fd)
             raise
+        return self._launch(req, run, paths, lock_fd)
 
-    def _commit_and_run(
-        self,
-        req: TurnRequest,
-        conversation: cm.Conversation,
-        provider: rc.Provider,
-        paths: sp.TurnPaths,
-        lock_fd: int,
-        text: str,
-    ) -> StartedTurn:
+    def _plan_turn(
+        self, req: TurnRequest, conversation: cm.Conversation, provider: rc.Provider, text: str
+    ) -> _TurnRun:
+        """Place the new messages in the tree and decide what the model receives."""
         model = req.model or conversation.model or self.settings.default_model
         if req.regenerate:
             user_message = conversation.message(req.parent_message_id)  # type: ignore[arg-type]
@@ -302,7 +298,6 @@ class ChatService:
             plan_parent = place_under = parent.id
         else:
             plan_parent = place_under = conversation.current_message_id
-
         plan = plan_context(
             conversation,
             plan_parent,
@@ -311,40 +306,58 @@ class ChatService:
             stateful=provider.stateful,
             context_tokens=self.settings.context_tokens,
         )
-        conversation, user_message, assistant = self.store.begin_turn(
-            req.user,
-            conversation.id,
-            text=None if req.regenerate else text,
-            parent_id=place_under,
-            model=model,
-            provider=provider.name,
-            context_mode=plan.context_mode,
-        )
-        user_message_id = place_under if req.regenerate else user_message.id  # type: ignore[union-attr]
-        first = {
-            "conversation_id": conversation.id,
-            "chat_name": conversation.chat_name,
-            "user_message_id": user_message_id,
-            "assistant_message_id": assistant.id,
-            "model": model,
-            "provider": provider.name,
-            "context_mode": plan.context_mode,
-        }
-        run = _TurnRun(
+        return _TurnRun(
             service=self,
             user=req.user,
             conversation=conversation,
-            assistant_id=assistant.id,
+            assistant_id=cm.new_message_id(),
+            user_message_id=place_under if req.regenerate else cm.new_message_id(),
+            place_under=place_under,
+            regenerate=req.regenerate,
             provider=provider,
             model=model,
             plan=plan,
             plan_parent=plan_parent,
             text=text,
         )
-        self.registry.start(
-            paths, lock_fd, assistant.id, ("conversation", first), run, rc.CancelToken()
+
+    def _launch(
+        self, req: TurnRequest, run: _TurnRun, paths: sp.TurnPaths, lock_fd: int
+    ) -> StartedTurn:
+        """Start the worker (it opens the upstream request at once), commit, then let it stream.
+
+        The upstream request overlaps the commit's fsync; no frame is sent before the commit is
+        on disk, and a failed commit cancels the upstream request before anything is journalled.
+        """
+        turn = self.registry.start(paths, lock_fd, run.assistant_id, run, rc.CancelToken())
+        try:
+            conversation, _, _ = self.store.begin_turn(
+                req.user,
+                run.conversation.id,
+                text=None if run.regenerate else run.text,
+                parent_id=run.place_under,
+                model=run.model,
+                provider=run.provider.name,
+                context_mode=run.plan.context_mode,
+                user_message_id=None if run.regenerate else run.user_message_id,
+                assistant_message_id=run.assistant_id,
+            )
+        except BaseException:
+            turn.abort()
+            raise
+        turn.begin(
+            "conversation",
+            {
+                "conversation_id": conversation.id,
+                "chat_name": conversation.chat_name,
+                "user_message_id": run.user_message_id,
+                "assistant_message_id": run.assistant_id,
+                "model": run.model,
+                "provider": run.provider.name,
+                "context_mode": run.plan.context_mode,
+            },
         )
-        return StartedTurn(conversation.id, assistant.id, paths)
+        return StartedTurn(conversation.id, run.assistant_id, paths)
 
     # -- following, stopping, deleting ---------------------------------------------------------
 
@@ -435,8 +448,11 @@ class _TurnRun:
 
     service: ChatService
     user: str
-    conversation: cm.Conversation
+    conversation: cm.Conversation  # as it was before this turn's commit
     assistant_id: str
+    user_message_id: str | None
+    place_under: str | None
+    regenerate: bool
     provider: rc.Provider
     model: str
     plan: ContextPlan
@@ -511,6 +527,7 @@ class _TurnRun:
         error: rc.ProviderError | None,
         context_mode: str,
     ) -> tuple[str, dict[str, Any]]:
+        control.wait_ready()  # never save before the turn's own commit (raises if it failed)
         status, message_error = self._outcome(control, reply, error)
         cost = self._cost(reply)
         metadata: dict[str, Any] = {}

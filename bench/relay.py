@@ -145,7 +145,9 @@ def run(args: argparse.Namespace, paced: float) -> dict[str, float]:
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": base_url,
         "CHAT_TURNS_PER_MINUTE": "100000",
+        "PYTHONUNBUFFERED": "1",
     }
+    app_log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     app = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -161,8 +163,8 @@ def run(args: argparse.Namespace, paced: float) -> dict[str, float]:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=app_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_port(fake_port, fake)
@@ -195,11 +197,18 @@ def run(args: argparse.Namespace, paced: float) -> dict[str, float]:
             "cpu_per_delta": cpu * 1000 / (args.turns * args.deltas),
             "frames": frames,
         }
+    except SystemExit:
+        print(Path(data_dir, "gunicorn.log").read_text()[-3000:], file=sys.stderr)
+        for conversation in Path(data_dir, "bench").glob("*.json"):
+            last = json.loads(conversation.read_text())["messages"][-1]
+            print({k: last.get(k) for k in ("status", "error", "metadata")}, file=sys.stderr)
+        raise
     finally:
         app.terminate()
         fake.terminate()
         app.wait(10)
         fake.wait(10)
+        app_log.close()
 
 
 def main() -> None:

@@ -506,8 +506,14 @@ class JsonConversationStore:
         model: str,
         provider: str,
         context_mode: ContextMode,
+        user_message_id: str | None = None,
+        assistant_message_id: str | None = None,
     ) -> tuple[Conversation, Message | None, Message]:
-        """Add the user message (unless regenerating) and an `in_progress` reply in one commit."""
+        """Add the user message (unless regenerating) and an `in_progress` reply in one commit.
+
+        The message ids may be chosen by the caller (so a turn can open its upstream request while
+        this commit runs); by default they are made here.
+        """
         with self._editing(user, cid) as (udir, conv):
             now = _now()
             user_msg: Message | None = None
@@ -518,7 +524,11 @@ class JsonConversationStore:
                         raise InvalidParent("a new message goes under an assistant message")
                     parent = parent_id
                 user_msg = Message(
-                    id=new_message_id(), parent_id=parent, role="user", text=text, timestamp=now
+                    id=user_message_id or new_message_id(),
+                    parent_id=parent,
+                    role="user",
+                    text=text,
+                    timestamp=now,
                 )
                 conv.messages.append(user_msg)
                 reply_parent = user_msg.id
@@ -529,7 +539,7 @@ class JsonConversationStore:
                     raise InvalidParent("regenerate needs a user message")
                 reply_parent = parent_id
             reply = Message(
-                id=new_message_id(),
+                id=assistant_message_id or new_message_id(),
                 parent_id=reply_parent,
                 role="assistant",
                 text="",

@@ -1,0 +1,141 @@
+"""The stream stages with plain lists, the journal's torn lines, and a turn whose commit fails."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import conversation_manager as cm
+import stream_processor as sp
+from responses_client import Finished, Idle, ReasoningDelta, ResponseStarted, TextDelta
+from tests.conftest import chat, parse_sse
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sse_frame_is_one_line_of_json_whatever_the_text():
+    text = "a\n\nevent: done\ndata: {}\r\n\u2028b"
+    raw = sp.sse_frame("delta", {"text": text}, "m_1:7")
+    assert raw.count(b"\n\n") == 1 and raw.endswith(b"\n\n")
+    event, frame_id, data = raw.decode().rstrip("\n").split("\n")
+    assert event == "event: delta" and frame_id == "id: m_1:7"
+    assert json.loads(data.removeprefix("data: ")) == {"text": text}
+
+
+def test_coalesce_sends_first_text_at_once_then_merges_until_idle_and_interval():
+    clock = Clock()
+    events = iter(
+        [
+            ResponseStarted("resp_1", "m"),
+            TextDelta("He"),  # first text: at once
+            TextDelta("ll"),
+            Idle(),  # too soon: held
+            TextDelta("o"),
+        ]
+    )
+    frames = sp.coalesce(events, clock=clock, min_interval=0.03)
+    assert next(frames) == ("delta", "He")
+    clock.now = 0.01
+    rest = list(frames)
+    assert rest == [("delta", "llo")]  # flushed at the end, nothing lost
+
+
+def test_coalesce_flushes_on_idle_after_the_interval_and_on_kind_change():
+    clock = Clock()
+
+    def source():
+        yield ReasoningDelta("think")
+        yield ReasoningDelta("ing")
+        clock.now = 0.05
+        yield Idle()
+        yield TextDelta("A")
+        yield TextDelta("B")
+        yield Finished("completed", "resp_1", None, "m")
+
+    assert list(sp.coalesce(source(), clock=clock)) == [
+        ("reasoning", "think"),
+        ("reasoning", "ing"),
+        ("delta", "A"),
+        ("delta", "B"),
+    ]
+
+
+def test_coalesce_flushes_pending_text_before_an_error_propagates():
+    def source():
+        yield TextDelta("a")
+        yield TextDelta("b")
+        raise RuntimeError("reset")
+
+    frames = sp.coalesce(source())
+    assert next(frames) == ("delta", "a")
+    assert next(frames) == ("delta", "b")
+    with pytest.raises(RuntimeError):
+        next(frames)
+
+
+def test_accumulate_records_the_reply():
+    reply = sp.Reply()
+    events = [
+        ResponseStarted("resp_1", "snap"),
+        ReasoningDelta("why"),
+        TextDelta("A"),
+        TextDelta("B"),
+        Finished("incomplete", "resp_1", {"output_tokens": 2}, "snap", reason="max_output_tokens"),
+    ]
+    assert list(sp.accumulate(events, reply)) == events
+    assert (reply.text, reply.reasoning, reply.status, reply.reason) == (
+        "AB",
+        "why",
+        "incomplete",
+        "max_output_tokens",
+    )
+    assert reply.response_id == "resp_1" and reply.first_text_at is not None
+
+
+def test_journal_readers_ignore_a_torn_last_line(tmp_path):
+    paths = sp.TurnPaths(tmp_path, "c_1")
+    paths.journal.write_text(
+        '0 turn {"turn_id":"m_1","started_at":1}\n'
+        '1 conversation {"conversation_id":"c_1"}\n'
+        '2 delta {"text":"ok"}\n'
+        '3 delta {"text":"to'
+    )
+    assert sp.journal_text(paths.journal) == ("m_1", "ok")
+    assert sp.last_frame(paths.journal) == (2, "delta")
+    frames = parse_sse(b"".join(sp.follow(paths, is_live=lambda: False)))
+    assert [f.event for f in frames] == ["conversation", "delta", "error"]
+    assert frames[-1].id == "m_1:3" and frames[-1].data["code"] == "interrupted"
+
+
+def test_a_failed_commit_is_a_json_error_and_frees_the_conversation(
+    client, app, upstream, monkeypatch, data_dir
+):
+    one = chat(client, message="one")
+    cid = one[0].data["conversation_id"]
+    store = app.extensions["store"]
+    real = store.begin_turn
+
+    def full(*args, **kwargs):
+        raise cm.StorageFull()
+
+    monkeypatch.setattr(store, "begin_turn", full)
+    refused = client.post("/chat", json={"message": "two", "conversation_id": cid})
+    assert refused.status_code == 507 and refused.get_json()["error"]["code"] == "storage_full"
+    doc = json.loads((data_dir / "alice" / f"{cid}.json").read_text())
+    assert [m["text"] for m in doc["messages"]] == ["one", "Hello! How can I help?"]
+    # The aborted turn left nothing behind: its journal still holds the previous turn.
+    events = parse_sse(client.get(f"/conversations/{cid}/events").data)
+    assert events[0].data["assistant_message_id"] == one[0].data["assistant_message_id"]
+    for record in upstream.responses_requests()[1:]:
+        assert record.wait_done(5) and not record.completed
+
+    monkeypatch.setattr(store, "begin_turn", real)
+    again = chat(client, message="two", conversation_id=cid)
+    assert again[-1].event == "done" and again[-1].data["status"] == "completed"
