@@ -521,12 +521,15 @@ def test_dropped_stream_reattaches_after_last_event_id(server: Server, open_page
     words = " ".join(f"piece{i}" for i in range(40))
     server.upstream.reply = words
     server.upstream.chunk_size = 8
+    server.upstream.delta_delay = 0.04  # paced, so the answer spans several coalesced frames
 
     def cut_short(route: Any) -> None:
-        # The whole answer is fetched, but the browser only gets its first frames: a dropped connection.
+        # The whole answer is fetched, but the browser only gets the conversation frame and the
+        # first delta: a dropped connection.
         response = route.fetch()
         frames = response.body().split(b"\n\n")
-        route.fulfill(response=response, body=b"\n\n".join(frames[:4]) + b"\n\n")
+        assert len(frames) > 4, frames
+        route.fulfill(response=response, body=b"\n\n".join(frames[:2]) + b"\n\n")
 
     page.route("**/chat", lambda r: cut_short(r) if r.request.method == "POST" else r.fallback())
     reattached: list[str | None] = []
