@@ -250,25 +250,32 @@ class ChatService:
                 raise cm.NotFound("parent message")
             provider = self.provider_for(req.provider)
             self.check_limits(req.user)
-            conversation = self.store.create(
-                req.user,
+            # Created on disk in the turn's own commit, while the upstream request opens.
+            now = time.time()
+            conversation = cm.Conversation(
+                id=cm.new_conversation_id(),
                 chat_name=(req.chat_name or "").strip()[:200] or _name_from(text),
+                created_at=now,
+                last_update=now,
                 model=req.model or self.settings.default_model,
                 provider=provider.name,
                 instructions=self.settings.instructions,
             )
+            self.store.ensure_user_dir(req.user)
         cid = conversation.id
+        is_new = req.conversation_id is None
         paths = self.paths(req.user, cid)
         try:
             lock_fd = sp.acquire_turn_lock(paths)
         except sp.TurnBusy:
             raise TurnInProgress() from None
         try:
-            conversation = self.store.get(req.user, cid)
-            stale = [m for m in conversation.messages if m.status == "in_progress"]
-            if stale:  # we hold the lock, so nobody is writing these any more
-                conversation = self._repair(req.user, cid, stale, paths)
-            run = self._plan_turn(req, conversation, provider, text)
+            if not is_new:
+                conversation = self.store.get(req.user, cid)
+                stale = [m for m in conversation.messages if m.status == "in_progress"]
+                if stale:  # we hold the lock, so nobody is writing these any more
+                    conversation = self._repair(req.user, cid, stale, paths)
+            run = self._plan_turn(req, conversation, provider, text, is_new=is_new)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(lock_fd)
@@ -276,7 +283,13 @@ class ChatService:
         return self._launch(req, run, paths, lock_fd)
 
     def _plan_turn(
-        self, req: TurnRequest, conversation: cm.Conversation, provider: rc.Provider, text: str
+        self,
+        req: TurnRequest,
+        conversation: cm.Conversation,
+        provider: rc.Provider,
+        text: str,
+        *,
+        is_new: bool,
     ) -> _TurnRun:
         """Place the new messages in the tree and decide what the model receives."""
         model = req.model or conversation.model or self.settings.default_model
@@ -314,6 +327,7 @@ class ChatService:
             user_message_id=place_under if req.regenerate else cm.new_message_id(),
             place_under=place_under,
             regenerate=req.regenerate,
+            is_new=is_new,
             provider=provider,
             model=model,
             plan=plan,
@@ -331,6 +345,18 @@ class ChatService:
         """
         turn = self.registry.start(paths, lock_fd, run.assistant_id, run, rc.CancelToken())
         try:
+            if run.is_new:
+                c = run.conversation
+                self.store.create(
+                    req.user,
+                    chat_name=c.chat_name,
+                    model=c.model,
+                    provider=c.provider,
+                    instructions=c.instructions,
+                    conversation_id=c.id,
+                    created_at=c.created_at,
+                    last_update=c.last_update,
+                )
             conversation, _, _ = self.store.begin_turn(
                 req.user,
                 run.conversation.id,
@@ -453,6 +479,7 @@ class _TurnRun:
     user_message_id: str | None
     place_under: str | None
     regenerate: bool
+    is_new: bool
     provider: rc.Provider
     model: str
     plan: ContextPlan

@@ -132,6 +132,13 @@ class JsonConversationStore:
         check_dir(udir)
         return udir
 
+    def ensure_user_dir(self, user: str) -> Path:
+        """Return the user's directory, creating it durably if it does not exist yet."""
+        validate_user(user)
+        udir = self._udir(user, create=True)
+        assert udir is not None
+        return udir
+
     # ----------------------------------------------------------------- reading
 
     def _parse(self, data: bytes, cid: str) -> Conversation:

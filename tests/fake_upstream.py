@@ -385,6 +385,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Real streaming APIs send each event at once; without this, Nagle's algorithm holds small
+        # frames back until the client's delayed ACK (up to 40 ms on Linux).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._conns.add(self.connection)
 
