@@ -1,6 +1,7 @@
-"""Login, first-run sign-up, logout and password change pages and routes, and the `users` CLI.
+"""Login, first-run sign-up, logout and password change pages and routes, the session hook that
+sets `g.user`, and the `users` CLI.
 
-Part of the web layer: it maps `auth` (accounts and server-side sessions) onto HTTP.
+Part of the web layer: maps `auth` onto HTTP; imports `web_errors` and `web_security`, never `app`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,28 @@ from flask import (
 )
 
 import auth
+from web_errors import MESSAGES, error_response
+from web_security import csrf_token
 
 bp = Blueprint("auth", __name__)
 PAGE_ENDPOINTS = frozenset({"index", "auth.login_page"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"healthz", "static", "auth.login", "auth.login_page", "auth.signup", "share_page"}
+)
+
+
+def load_user() -> Response | None:
+    """Set `g.user` from the session; send anonymous requests to the login page or a 401."""
+    sid = session.get("sid")
+    user = current_app.extensions["sessions"].lookup(sid) if sid else None
+    g.user = user
+    if user is None and sid:
+        session.pop("sid", None)
+    if user is not None or request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    if request.method == "GET" and request.endpoint in PAGE_ENDPOINTS:
+        return redirect(url_for("auth.login_page"))  # type: ignore[return-value]
+    return error_response(401, "unauthenticated")
 
 
 def _accounts() -> auth.AccountStore:
@@ -61,8 +81,6 @@ def _start_session(user: str) -> None:
 
 
 def _login_page(error: str | None = None, status: int = 200) -> Response:
-    from app import csrf_token
-
     response = Response(
         render_template(
             "login.html",
@@ -85,8 +103,6 @@ def login_page() -> Response:
 
 @bp.post("/login")
 def login() -> Response:
-    from app import MESSAGES, error_response
-
     username, password = _credentials()
     try:
         ok = isinstance(username, str) and isinstance(password, str)
@@ -107,8 +123,6 @@ def login() -> Response:
 
 @bp.post("/signup")
 def signup() -> Response:
-    from app import error_response
-
     accounts = _accounts()
     if accounts.has_users() and not current_app.config["CHAT_SIGNUP_ENABLED"]:
         return error_response(403, "signup_closed", "Sign-up is closed: ask an administrator.")
@@ -148,8 +162,6 @@ def logout() -> Response:
 
 @bp.post("/account/password")
 def change_password() -> Response:
-    from app import error_response
-
     data = request.get_json(silent=True) if not _is_form() else request.form
     if not data:
         return error_response(400, "bad_request")
