@@ -1,0 +1,61 @@
+"""The old Assistants-based app's per-user thread files and their conversion into conversations.
+
+Legacy formats (`formats`), their conversion (`convert`), the opt-in fetch (`fetch`) and the migration run
+through the conversation store (`run`). Imports no Flask; the openai SDK only inside the opt-in fetch.
+"""
+
+from compat.convert import (
+    DEFAULT_CHAT_NAME,
+    ConversationPlan,
+    Defaults,
+    History,
+    message_id,
+    plan_conversation,
+)
+from compat.fetch import Fetcher, FetchFailed, fetch_thread_messages, make_fetcher
+from compat.formats import (
+    CITATION_MARKER,
+    OldEntry,
+    OldFile,
+    OldMessage,
+    OldThread,
+    OldThreadRecord,
+    Skip,
+    Timestamp,
+    content_text,
+    read_old_file,
+    strip_citations,
+    to_unix,
+)
+from compat.run import MigrationError, MigrationReport, accounts_needed, migrate
+from conversation_manager import StorageFull  # migrate_threads.py catches it as compat.StorageFull
+
+__all__ = [
+    "CITATION_MARKER",
+    "DEFAULT_CHAT_NAME",
+    "ConversationPlan",
+    "Defaults",
+    "FetchFailed",
+    "Fetcher",
+    "History",
+    "MigrationError",
+    "MigrationReport",
+    "OldEntry",
+    "OldFile",
+    "OldMessage",
+    "OldThread",
+    "OldThreadRecord",
+    "Skip",
+    "StorageFull",
+    "Timestamp",
+    "accounts_needed",
+    "content_text",
+    "fetch_thread_messages",
+    "make_fetcher",
+    "message_id",
+    "migrate",
+    "plan_conversation",
+    "read_old_file",
+    "strip_citations",
+    "to_unix",
+]
