@@ -64,6 +64,11 @@ export const api = {
   setCurrent: (id, messageId) => request("PUT", `/conversations/${enc(id)}/current`, { message_id: messageId }),
   stop: (id) => request("POST", `/conversations/${enc(id)}/stop`, {}),
   models: () => request("GET", "/models"),
+  changePassword: (current, fresh) =>
+    request("POST", "/account/password", { current_password: current, new_password: fresh }),
+  createShare: (id) => request("POST", `/conversations/${enc(id)}/share`, {}),
+  listShares: (id) => request("GET", `/conversations/${enc(id)}/shares`),
+  revokeShare: (shareId) => request("DELETE", `/shares/${enc(shareId)}`),
 
   /** POST /chat; resolves to the Response once it is known to be an event stream. */
   async chat(body, signal) {

@@ -1,0 +1,141 @@
+// Message articles: one per message of the branch on screen, with status, actions and usage.
+// Model text reaches the DOM only through render.js (TurnView).
+
+import { el, hooks } from "./dom.js";
+import { TurnView } from "./render.js";
+import { RETRYABLE, STATUS_WORDS, errorWords, fmtCost, fmtTokens, usageTitle } from "./words.js";
+
+export function roleLabel(role) {
+  return role === "user" ? "You" : "Assistant";
+}
+
+export function messageArticle(m, isLast) {
+  const art = el("article", `msg msg-${m.role}`);
+  art.dataset.id = m.id;
+  art.dataset.role = m.role;
+  if (m.status) art.dataset.status = m.status;
+  art.setAttribute("aria-label", roleLabel(m.role));
+  art._msg = m;
+
+  const head = el("div", "msg-head");
+  head.append(el("span", "msg-role", roleLabel(m.role)));
+  if (m.role === "assistant" && m.model) head.append(el("span", "msg-model", m.model));
+  art.append(head);
+
+  if (m.role === "assistant") {
+    const thinking = thinkingSection();
+    art.append(thinking);
+    const body = el("div", "msg-body md");
+    art.append(body);
+    const view = new TurnView(body, thinking);
+    view.text = m.text || "";
+    view.reasoning = m.reasoning_summary || "";
+    view.flush();
+    art._view = view;
+  } else {
+    art.append(el("div", "msg-body plain", m.text || ""));
+  }
+  art.append(el("div", "msg-status"));
+  art.append(el("div", "msg-foot"));
+  decorateFinished(art, m, isLast);
+  return art;
+}
+
+export function thinkingSection() {
+  const d = el("details", "thinking");
+  d.hidden = true;
+  const s = el("summary", null, "Thinking");
+  d.append(s, el("div", "thinking-body md"));
+  return d;
+}
+
+/** Fill the status line and the footer (siblings, actions, usage) of a message article. */
+export function decorateFinished(art, m, isLast) {
+  const status = art.querySelector(".msg-status");
+  const foot = art.querySelector(".msg-foot");
+  status.replaceChildren();
+  foot.replaceChildren();
+  status.hidden = true;
+
+  if (m.role === "assistant") {
+    if (m.status === "failed" && m.error) {
+      showMessageError(art, m.error.code, m.error.message, RETRYABLE.has(m.error.code));
+    } else if (m.status === "stopped") {
+      status.hidden = false;
+      status.className = "msg-status status-note";
+      status.textContent = STATUS_WORDS.stopped;
+    } else if (m.status === "incomplete") {
+      status.hidden = false;
+      status.className = "msg-status status-note";
+      const reason = m.error?.code ? ` (${m.error.code.replaceAll("_", " ")})` : "";
+      status.textContent = `${STATUS_WORDS.incomplete}${reason}.`;
+    }
+  }
+
+  const sib = m.sibling_ids || [];
+  if (sib.length > 1) foot.append(hooks.siblingNav(m, sib));
+
+  const actions = el("span", "msg-actions");
+  if (m.role === "user") {
+    actions.append(actionButton("Edit", "Edit this message and send it as a new branch", () => hooks.startEdit(art)));
+  } else if (m.status !== "in_progress") {
+    if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
+    const retryShown = m.status === "failed" && m.error && RETRYABLE.has(m.error.code);
+    if (!retryShown) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
+  }
+  foot.append(actions);
+
+  if (m.role === "assistant" && m.status !== "in_progress" && m.usage) {
+    const u = el("span", "msg-usage");
+    const parts = [];
+    const t = fmtTokens(m.usage);
+    if (t) parts.push(t);
+    parts.push(fmtCost(m.cost_usd));
+    u.textContent = parts.join(" · ");
+    u.title = usageTitle(m.usage);
+    foot.append(u);
+  }
+  void isLast;
+}
+
+export function actionButton(label, title, fn) {
+  const b = el("button", "msg-action", label);
+  b.type = "button";
+  b.title = title;
+  b.addEventListener("click", () => fn(b));
+  return b;
+}
+
+export function copyText(text, btn) {
+  const done = (ok) => {
+    btn.textContent = ok ? "Copied" : "Copy failed";
+    setTimeout(() => {
+      btn.textContent = "Copy";
+    }, 1500);
+  };
+  if (navigator.clipboard?.writeText) navigator.clipboard.writeText(text).then(() => done(true), () => done(false));
+  else done(false);
+}
+
+export function showMessageError(art, code, message, retryable) {
+  const status = art.querySelector(".msg-status");
+  status.hidden = false;
+  status.className = "msg-status status-error";
+  status.setAttribute("role", "alert");
+  status.replaceChildren(el("span", "error-text", errorWords(code, message)));
+  const m = art._msg;
+  if (retryable && m && m.parent_id) {
+    const b = el("button", "btn btn-small retry", "Retry");
+    b.type = "button";
+    b.addEventListener("click", () => hooks.regenerate(m));
+    status.append(b);
+  }
+}
+
+
+/** Remove a message article and everything after it (the branch on screen is about to change). */
+export function removeFrom(art) {
+  while (art.nextSibling) art.nextSibling.remove();
+  art.remove();
+}
+

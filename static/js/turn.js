@@ -1,0 +1,266 @@
+// A turn: send from the composer, stream the reply, stop, regenerate and retry, re-attach after a
+// reload or a dropped connection, then reload the branch from the server.
+
+import { api } from "./api.js";
+import { dom, el, state } from "./dom.js";
+import { refreshList } from "./conversations.js";
+import { decorateFinished, messageArticle, removeFrom, showMessageError } from "./messages.js";
+import { announce, clearBanners, showBanner } from "./notices.js";
+import { consumeTurnStream } from "./render.js";
+import {
+  autosize,
+  nearBottom,
+  openConversation,
+  renderConversation,
+  scrollToBottom,
+  scrollToBottomSoon,
+  setBusy,
+  setHash,
+  setTitle,
+  showEmpty,
+} from "./view.js";
+import { RETRYABLE, errorWords } from "./words.js";
+
+export function regenerate(m) {
+  if (state.turn || !state.currentId) return;
+  const art = dom.messages.querySelector(`article[data-id="${CSS.escape(m.id)}"]`);
+  if (art) removeFrom(art);
+  startTurn({ conversation_id: state.currentId, parent_message_id: m.parent_id, regenerate: true, ...modelField() }, {});
+}
+
+export function modelField() {
+  const v = dom.model.value.trim();
+  return v ? { model: v } : {};
+}
+
+
+export function pendingArticle(role, text) {
+  const m = { id: "", role, text: text || "", status: role === "assistant" ? "in_progress" : undefined };
+  const art = messageArticle(m, true);
+  art.classList.add("pending");
+  if (role === "assistant") art.querySelector(".msg-body").append(typingDots());
+  return art;
+}
+
+export function typingDots() {
+  const d = el("span", "typing");
+  d.setAttribute("aria-label", "Writing");
+  d.append(el("span"), el("span"), el("span"));
+  return d;
+}
+
+export function detachTurn() {
+  if (state.turn) {
+    state.turn.controller.abort();
+    state.turn = null;
+  }
+  setBusy(false);
+}
+
+export async function sendFromComposer() {
+  if (state.turn) return;
+  const text = dom.input.value.trim();
+  if (!text) return;
+  if (dom.input.disabled) return;
+  dom.input.value = "";
+  autosize();
+  const body = { message: text, ...modelField() };
+  if (state.currentId) body.conversation_id = state.currentId;
+  await startTurn(body, { userText: text, fromComposer: true });
+}
+
+/** Run one turn: POST /chat, stream the reply into a pending article, then reload the branch. */
+export async function startTurn(body, { userText = null, fromComposer = false } = {}) {
+  state.loadSeq++; // a conversation still loading must not replace this turn's view
+  clearBanners();
+  showEmpty(false);
+  if (dom.messages.querySelector(".notice-info:not(.legacy-notice), .loading")) {
+    for (const n of dom.messages.querySelectorAll(".notice-info:not(.legacy-notice), .loading")) n.remove();
+  }
+  const userArt = userText !== null ? pendingArticle("user", userText) : null;
+  const asstArt = pendingArticle("assistant");
+  if (userArt) dom.messages.append(userArt);
+  dom.messages.append(asstArt);
+  scrollToBottom(true);
+
+  const controller = new AbortController();
+  const turn = { conversationId: body.conversation_id || null, controller, view: asstArt._view, article: asstArt };
+  state.turn = turn;
+  setBusy(true);
+  announce("Sending.");
+
+  let res;
+  try {
+    res = await api.chat(body, controller.signal);
+  } catch (e) {
+    if (state.turn === turn) state.turn = null;
+    if (e?.name === "AbortError") return;
+    setBusy(false);
+    userArt?.remove();
+    asstArt.remove();
+    if (fromComposer && !dom.input.value) {
+      dom.input.value = body.message || "";
+      autosize();
+    }
+    const retryable = RETRYABLE.has(e.code) || e.status === 429 || e.status === 503;
+    showBanner(errorWords(e.code, e.message), { retry: retryable ? () => startTurn(body, { userText, fromComposer }) : null });
+    announce(errorWords(e.code, e.message));
+    if (e.code === "turn_in_progress" && body.conversation_id) openConversation(body.conversation_id);
+    if (!state.conv && !state.currentId) showEmpty(dom.messages.children.length === 0);
+    return;
+  }
+  await followStream(turn, res.body, userArt, true);
+}
+
+/** Re-attach to a turn that is running (after a reload, or a dropped connection). */
+export async function reattach(conversationId, art, m) {
+  const view = art._view;
+  const controller = new AbortController();
+  const turn = { conversationId, controller, view, article: art };
+  state.turn = turn;
+  setBusy(true);
+  art.classList.add("pending");
+  decorateFinished(art, { ...m, status: "in_progress" }, true);
+  let res;
+  try {
+    res = await api.events(conversationId, "", controller.signal);
+  } catch (e) {
+    if (state.turn === turn) state.turn = null;
+    if (e?.name === "AbortError") return;
+    setBusy(false);
+    if (state.currentId === conversationId) openAfterTurn(conversationId);
+    return;
+  }
+  view.text = "";
+  view.reasoning = "";
+  await followStream(turn, res.body, null, false);
+}
+
+export async function followStream(turn, stream, userArt, isNew) {
+  const art = turn.article;
+  const view = turn.view;
+  let ended = null; // {event, data}
+  const onEvent = (event, data) => {
+    if (event === "conversation") {
+      turn.conversationId = data.conversation_id;
+      art.dataset.id = data.assistant_message_id || "";
+      art._msg.id = data.assistant_message_id;
+      art._msg.parent_id = data.user_message_id;
+      if (userArt && data.user_message_id) {
+        userArt.dataset.id = data.user_message_id;
+        userArt._msg.id = data.user_message_id;
+      }
+      if (data.model) {
+        const head = art.querySelector(".msg-head");
+        if (!head.querySelector(".msg-model")) head.append(el("span", "msg-model", data.model));
+      }
+      if (isNew && state.currentId !== data.conversation_id && (state.currentId === null || state.turn === turn)) {
+        state.currentId = data.conversation_id;
+        setHash(data.conversation_id);
+        setTitle(data.chat_name);
+        refreshList();
+      }
+    } else if (event === "delta") {
+      art.querySelector(".typing")?.remove();
+      if (state.turn === turn) scrollToBottomSoon();
+    } else if (event === "reasoning") {
+      art.querySelector(".typing")?.remove();
+    } else if (event === "done" || event === "error") {
+      ended = { event, data };
+    }
+  };
+
+  // A dropped connection re-attaches from the last frame seen, a few times, before giving up.
+  let attempts = 0;
+  let current = stream;
+  for (;;) {
+    try {
+      await consumeTurnStream(current, view, onEvent);
+    } catch (e) {
+      if (e?.name === "AbortError" || turn.controller.signal.aborted) return;
+    }
+    if (ended || turn.controller.signal.aborted || !turn.conversationId || attempts >= 3) break;
+    attempts++;
+    try {
+      const res = await api.events(turn.conversationId, view.lastEventId, turn.controller.signal);
+      current = res.body;
+    } catch (e) {
+      if (e?.name === "AbortError") return;
+      break;
+    }
+  }
+  if (turn.controller.signal.aborted) return;
+
+  art.classList.remove("pending");
+  art.querySelector(".typing")?.remove();
+  if (ended?.event === "error") {
+    const d = ended.data || {};
+    art._msg.status = "failed";
+    showMessageError(art, d.code, d.message, d.retryable ?? RETRYABLE.has(d.code));
+    announce(errorWords(d.code, d.message));
+  } else if (ended?.event === "done") {
+    announce(ended.data?.status === "stopped" ? "Stopped." : "Answer complete.");
+  } else {
+    showMessageError(art, "interrupted", null, true);
+  }
+  if (state.turn === turn) {
+    state.turn = null;
+    setBusy(false);
+  }
+  if (turn.conversationId && state.currentId === turn.conversationId) {
+    await openAfterTurn(turn.conversationId, ended?.event === "error" ? ended.data : null);
+  }
+  refreshList();
+}
+
+
+export async function openAfterTurn(id, liveError = null) {
+  if (state.turn) return;
+  const seq = ++state.loadSeq;
+  try {
+    const conv = await api.getConversation(id);
+    if (seq !== state.loadSeq || state.turn) return;
+    const keepScroll = !nearBottom() ? dom.scroller.scrollTop : null;
+    renderConversation(conv);
+    if (keepScroll !== null) dom.scroller.scrollTop = keepScroll;
+    if (liveError) {
+      // The stored error has no "retryable": keep what the live event said.
+      const last = dom.messages.querySelector("article.msg-assistant:last-of-type");
+      if (last && last._msg.status === "failed") {
+        showMessageError(last, liveError.code, liveError.message, liveError.retryable ?? RETRYABLE.has(liveError.code));
+      }
+    }
+  } catch (e) {
+    if (seq === state.loadSeq) showBanner(errorWords(e.code, e.message));
+  }
+}
+
+export async function stopTurn() {
+  const turn = state.turn;
+  if (!turn) return;
+  dom.stop.disabled = true;
+  announce("Stopping.");
+  try {
+    if (turn.conversationId) {
+      await api.stop(turn.conversationId);
+    } else {
+      // Not even the conversation frame has arrived: stop reading; the list shows what the server kept.
+      turn.controller.abort();
+      state.turn = null;
+      setBusy(false);
+      turn.article.classList.remove("pending");
+      turn.article.querySelector(".typing")?.remove();
+      refreshList();
+    }
+  } catch (e) {
+    if (e.code === "no_turn") {
+      // The turn had ended already; the stream is closing on its own.
+    } else {
+      showBanner(errorWords(e.code, e.message));
+    }
+  } finally {
+    dom.stop.disabled = false;
+  }
+}
+
+
