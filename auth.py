@@ -13,16 +13,15 @@ import math
 import os
 import re
 import secrets
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import filelock
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from app_files import app_dir, create_exclusive, fsync_dir, locked, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class StorageBusy(AuthError):
         self.retry_after = retry_after
 
 
-# --- small file helpers shared by auth, limits and shares ------------------------------------
+# --- names and tokens shared by auth, limits and shares ---------------------------------------
 
 
 def validate_username(name: object) -> str:
@@ -107,101 +106,6 @@ def is_token_shaped(token: object) -> bool:
 def token_hash(token: str) -> str:
     """Return the sha256 hex digest of a token: what is stored and used as a file name."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-def app_dir(data_dir: str | os.PathLike[str], *parts: str) -> Path:
-    """Return (and create) `data_dir/.app/<parts>`; parts are constants here, never input."""
-    path = Path(data_dir, ".app", *parts)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry change (new, renamed or removed file) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temp(directory: Path, name: str, data: bytes, durable: bool) -> str:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
-    """Write JSON to `path` atomically (temp file in the same dir, fsync, replace, fsync dir)."""
-    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-    tmp = _write_temp(path.parent, path.name, data, durable)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
-def create_exclusive(path: Path, data: bytes, *, durable: bool = True) -> bool:
-    """Publish a complete file at `path` only if none exists; return False when one already did.
-
-    The content is written to a temp file first and published with link(2), which fails when the
-    name exists, so no reader ever sees a half-written file and exactly one racer wins.
-    """
-    tmp = _write_temp(path.parent, path.name, data, durable)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    if durable:
-        fsync_dir(path.parent)
-    return True
-
-
-def read_json(path: Path) -> Any | None:
-    """Return the parsed JSON at `path`, or None when the file does not exist."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except FileNotFoundError:
-        return None
-
-
-_locks: dict[str, filelock.FileLock] = {}
-_locks_guard = threading.Lock()
-
-
-@contextlib.contextmanager
-def locked(path: Path, timeout: float, busy: type[Exception] = StorageBusy) -> Iterator[None]:
-    """Hold the sidecar lock `<path>.lock` (one thread-local FileLock object per path)."""
-    key = f"{path}.lock"
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = filelock.FileLock(key)
-    try:
-        lock.acquire(timeout=timeout)
-    except filelock.Timeout:
-        raise busy() from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _short(secret: str) -> str:
@@ -264,7 +168,7 @@ class SessionStore:
         record = {"user": user, "created": now, "last_seen": now, "expires": now + self.lifetime}
         path = self._path(session_id)
         assert path is not None
-        with locked(self.dir / ".sessions", self.lock_timeout):
+        with locked(self.dir / ".sessions", self.lock_timeout, StorageBusy):
             write_json_atomic(path, record)
         log.info("session %s created for %s", _short(session_id), user)
         return session_id
@@ -331,7 +235,7 @@ class SessionStore:
         validate_username(user)
         keep = self._path(except_session_id) if except_session_id else None
         count = 0
-        with locked(self.dir / ".sessions", self.lock_timeout):
+        with locked(self.dir / ".sessions", self.lock_timeout, StorageBusy):
             for path, record in self._records():
                 if record.get("user") == user and path != keep:
                     with contextlib.suppress(FileNotFoundError):
@@ -346,7 +250,7 @@ class SessionStore:
         """Remove expired (or idle, or damaged) session files; return how many went."""
         now = time.time()
         count = 0
-        with locked(self.dir / ".sessions", self.lock_timeout):
+        with locked(self.dir / ".sessions", self.lock_timeout, StorageBusy):
             for path, record in self._records():
                 expires = record.get("expires")
                 expired = (
@@ -384,7 +288,7 @@ class _FailureWindow:
 
     def reserve(self, now: float, nonce: str) -> int | None:
         """Count this attempt as a failure up front; return retry-after seconds when over limit."""
-        with locked(self.path, self.lock_timeout):
+        with locked(self.path, self.lock_timeout, StorageBusy):
             entries = self._load(now)
             if len(entries) >= self.limit:
                 oldest = min(e[0] for e in entries)
@@ -395,7 +299,7 @@ class _FailureWindow:
 
     def forget(self, nonce: str | None = None) -> None:
         """Drop one reserved attempt (a success), or every entry when `nonce` is None."""
-        with locked(self.path, self.lock_timeout):
+        with locked(self.path, self.lock_timeout, StorageBusy):
             now = time.time()
             entries = [] if nonce is None else [e for e in self._load(now) if e[1] != nonce]
             write_json_atomic(self.path, entries, durable=False)
@@ -563,7 +467,7 @@ class AccountStore:
     def _rehash(self, name: str, old_hash: str, password: str) -> None:
         new_hash = self.hasher.hash(password)
         path = self._user_path(name)
-        with locked(path, self.lock_timeout):
+        with locked(path, self.lock_timeout, StorageBusy):
             record = self._read_user(name)
             if record is None or record.get("password_hash") != old_hash:
                 return  # changed meanwhile: leave the newer hash alone
@@ -574,7 +478,7 @@ class AccountStore:
     def _set_password(self, name: str, new: str) -> None:
         path = self._user_path(name)
         new_hash = self.hasher.hash(new)
-        with locked(path, self.lock_timeout):
+        with locked(path, self.lock_timeout, StorageBusy):
             record = self._read_user(name)
             if record is None:
                 raise InvalidCredentials("invalid credentials")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from auth import app_dir, locked, read_json, validate_username, write_json_atomic
+from app_files import app_dir, locked, read_json, write_json_atomic
+from auth import validate_username
 
 log = logging.getLogger(__name__)
 

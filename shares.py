@@ -17,16 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auth import (
-    app_dir,
-    fsync_dir,
-    is_token_shaped,
-    locked,
-    read_json,
-    token_hash,
-    validate_username,
-    write_json_atomic,
-)
+from app_files import app_dir, fsync_dir, locked, read_json, write_json_atomic
+from auth import is_token_shaped, token_hash, validate_username
 
 log = logging.getLogger(__name__)
 
