@@ -126,6 +126,7 @@ def test_a_failed_commit_is_a_json_error_and_frees_the_conversation(
         raise cm.StorageFull()
 
     monkeypatch.setattr(store, "begin_turn", full)
+    upstream.delta_delay = 0.2  # slow enough that the abort is seen mid-answer
     refused = client.post("/chat", json={"message": "two", "conversation_id": cid})
     assert refused.status_code == 507 and refused.get_json()["error"]["code"] == "storage_full"
     doc = json.loads((data_dir / "alice" / f"{cid}.json").read_text())
@@ -133,9 +134,10 @@ def test_a_failed_commit_is_a_json_error_and_frees_the_conversation(
     # The aborted turn left nothing behind: its journal still holds the previous turn.
     events = parse_sse(client.get(f"/conversations/{cid}/events").data)
     assert events[0].data["assistant_message_id"] == one[0].data["assistant_message_id"]
-    for record in upstream.responses_requests()[1:]:
-        assert record.wait_done(5) and not record.completed
+    for record in upstream.responses_requests()[1:]:  # opened while the commit ran, then cut
+        assert record.wait_done(5) and record.client_closed and not record.completed
 
     monkeypatch.setattr(store, "begin_turn", real)
+    upstream.delta_delay = 0.0
     again = chat(client, message="two", conversation_id=cid)
     assert again[-1].event == "done" and again[-1].data["status"] == "completed"
