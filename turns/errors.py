@@ -1,0 +1,49 @@
+"""The turn's own errors: a turn refused before the model is called (`code` is the API's code)."""
+
+from __future__ import annotations
+
+
+class TurnError(Exception):
+    """A turn refused before the model is called; `code` is the API's error code."""
+
+    code = "bad_request"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.__class__.__doc__)
+        self.detail = detail
+
+
+class EmptyMessage(TurnError):
+    """The message is empty."""
+
+    code = "empty_message"
+
+
+class MessageTooLong(TurnError):
+    """The message is longer than this server accepts."""
+
+    code = "message_too_long"
+
+
+class NoProvider(TurnError):
+    """No model provider is configured: set OPENAI_API_KEY."""
+
+    code = "no_provider"
+
+
+class TurnInProgress(TurnError):
+    """A turn is already running in this conversation."""
+
+    code = "turn_in_progress"
+
+
+class NoTurn(TurnError):
+    """No turn to re-attach to or to stop."""
+
+    code = "no_turn"
+
+
+class BadTurnRequest(TurnError):
+    """The request does not describe a turn."""
+
+    code = "bad_request"
