@@ -11,7 +11,6 @@ from flask import Flask, Response, current_app, g, jsonify, render_template
 
 import shares
 import turns
-from web_errors import error_response
 
 
 def _shares() -> shares.ShareStore:
@@ -57,7 +56,8 @@ def revoke_share(share_id: str) -> Response:
 def share_page(token: str) -> Response:
     snapshot = _shares().get(token)
     if snapshot is None:
-        response = error_response(404, "not_found")
+        # A page route: people follow these links in a browser, so the 404 is a page too.
+        response = Response(render_template("share_missing.html"), status=404)
     else:
         response = Response(render_template("share.html", **snapshot))
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -101,3 +101,20 @@ def test_revocation_is_immediate_in_another_gunicorn_process(gunicorn_pair, app)
     assert visitor.request("GET", share["url"])[0] == 404
     for server in (one, two):
         assert share["token"] not in server.log()
+
+
+def test_an_unknown_share_link_is_a_page_that_says_so(make_app):
+    visitor = make_app().test_client()
+    missing = visitor.get("/share/" + "x" * 43)
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert b"This link is not available" in missing.data
+    assert missing.headers["Referrer-Policy"] == "no-referrer"
+    assert missing.headers["Cache-Control"] == "no-store"
+
+
+def test_a_trailing_slash_is_the_same_resource_not_a_redirect(two_users):
+    a = two_users.a
+    assert a.get(f"/chat?conversation_id={two_users.cid}").status_code == 200
+    renamed = a.patch(f"/conversations/{two_users.cid}/", json={"chat_name": "Slash"})
+    assert renamed.status_code == 200 and renamed.get_json()["chat_name"] == "Slash"
+    assert two_users.b.delete(f"/conversations/{two_users.cid}/").status_code == 404
