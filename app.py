@@ -123,8 +123,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     app = Flask(__name__)
-    # `/conversations/ID/` is the same resource as `/conversations/ID`: no 308 redirects in the API.
+    # No 308 redirects in the API: `/conversations/ID/` is `/conversations/ID`, and a path with `//`
+    # (an id holding an encoded slash) is simply not found.
     app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     app.config.update(settings)
     app.debug = settings["CHAT_ENV"] == "development" and get_debug_flag()
     app.config["CORS_ORIGINS"] = parse_cors_origins(settings["CHAT_CORS_ORIGINS"])

@@ -118,3 +118,6 @@ def test_a_trailing_slash_is_the_same_resource_not_a_redirect(two_users):
     renamed = a.patch(f"/conversations/{two_users.cid}/", json={"chat_name": "Slash"})
     assert renamed.status_code == 200 and renamed.get_json()["chat_name"] == "Slash"
     assert two_users.b.delete(f"/conversations/{two_users.cid}/").status_code == 404
+    for path in (f"/conversations/{two_users.cid}//events", "/conversations/0%2F/current"):
+        assert a.get(path).status_code in (404, 405)
+        assert a.put(path, json={"message_id": two_users.user_mid}).status_code in (404, 405)
