@@ -16,7 +16,7 @@ from gunicorn.glogging import Logger
 wsgi_app = "app:create_app()"
 bind = "127.0.0.1:8000"
 worker_class = "gthread"  # one thread per open stream: a turn's SSE holds its thread
-threads = 32
+threads = 64  # 2 workers x 64: 128 open streams (see bench/load.py)
 workers = 2
 timeout = 120  # gthread: the worker's heartbeat, not a request limit; streams may run longer
 graceful_timeout = 30

@@ -58,9 +58,10 @@ def stream(port: int, cookie: str, start: threading.Event, out: list) -> None:
                 first = time.perf_counter() - t0
         conn.close()
         ok = response.status == 200 and b"event: done" in data
-        out.append((ok, first, time.perf_counter() - t0))
-    except OSError:
-        out.append((False, first, time.perf_counter() - t0))
+        reason = "" if ok else f"HTTP {response.status} {data[-160:]!r}"
+        out.append((ok, first, time.perf_counter() - t0, reason))
+    except OSError as exc:
+        out.append((False, first, time.perf_counter() - t0, repr(exc)))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -143,6 +144,8 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         wall = time.perf_counter() - t0
         cpu = sum(cpu_seconds(pid) for pid in workers) - cpu0
         ok = [r for r in out if r[0]]
+        for failure in sorted({r[3] for r in out if not r[0]}):
+            print(f"  {n} streams, failed: {failure}", file=sys.stderr)
         firsts = [r[1] for r in ok if r[1] is not None]
         totals = [r[2] for r in ok]
         return {

@@ -170,6 +170,7 @@ class _ClientGone(Exception):
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # socketserver's default backlog of 5 drops connections under load
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True

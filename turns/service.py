@@ -170,7 +170,9 @@ class ChatService:
         self.limits.rate.check_and_record_turn(user, per_minute=s.turns_per_minute)
 
     def record_spend(self, user: str, cost_usd: float | None, usage: dict[str, int] | None) -> None:
-        if self.limits is None or (cost_usd == 0.0 and not usage):
+        if self.limits is None or self.settings.budget_limit is None:
+            return  # no budget: nothing reads the spend, so no write on every turn
+        if cost_usd == 0.0 and not usage:
             return
         tokens = (usage or {}).get("total_tokens", 0)
         try:
