@@ -105,6 +105,7 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         "CHAT_TURNS_PER_MINUTE": "100000",
         "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
     }
+    app_log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     app = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -119,9 +120,9 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
             "app:create_app()",
         ],
         cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=app_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_port(fake_port, fake)
@@ -146,6 +147,10 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         ok = [r for r in out if r[0]]
         for failure in sorted({r[3] for r in out if not r[0]}):
             print(f"  {n} streams, failed: {failure}", file=sys.stderr)
+        if len(ok) < n:  # what the app said about them
+            log = Path(data_dir, "gunicorn.log").read_text(errors="replace").splitlines()
+            for line in [x for x in log if "turn_" in x or "upstream" in x][-10:]:
+                print(f"  app log: {line}", file=sys.stderr)
         firsts = [r[1] for r in ok if r[1] is not None]
         totals = [r[2] for r in ok]
         return {
@@ -163,6 +168,7 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         fake.terminate()
         app.wait(15)
         fake.wait(15)
+        app_log.close()
 
 
 def main() -> None:

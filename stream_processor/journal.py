@@ -161,6 +161,18 @@ def follow(
         last_sent = time.monotonic()
         while True:
             chunk = f.read()
+            if not chunk and not is_live():
+                # The owner may have finished between that read and the probe: read once more.
+                chunk = f.read()
+                if not chunk:
+                    data = {
+                        "code": "interrupted",
+                        "message": "The answer was interrupted. Try again.",
+                        "retryable": True,
+                        "message_id": turn_id,
+                    }
+                    yield sse_frame("error", data, f"{turn_id}:{last_n + 1}")
+                    return
             if chunk:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
@@ -176,20 +188,6 @@ def follow(
                     if event in TERMINAL_EVENTS:
                         return
                 continue
-            if not is_live():
-                # The owner may have finished between our read and the probe: read once more.
-                rest = f.read()
-                if rest:
-                    buffer += rest
-                    continue
-                data = {
-                    "code": "interrupted",
-                    "message": "The answer was interrupted. Try again.",
-                    "retryable": True,
-                    "message_id": turn_id,
-                }
-                yield sse_frame("error", data, f"{turn_id}:{last_n + 1}")
-                return
             if time.monotonic() - last_sent >= keepalive_seconds:
                 yield KEEP_ALIVE
                 last_sent = time.monotonic()

@@ -141,3 +141,26 @@ def test_a_failed_commit_is_a_json_error_and_frees_the_conversation(
     upstream.delta_delay = 0.0
     again = chat(client, message="two", conversation_id=cid)
     assert again[-1].event == "done" and again[-1].data["status"] == "completed"
+
+
+def test_a_turn_that_ends_between_the_read_and_the_liveness_probe_is_not_interrupted(tmp_path):
+    """The worker writes its last frame and releases its lock just after the reader's read."""
+    paths = sp.TurnPaths(tmp_path, "c_1")
+    paths.journal.write_text(
+        '0 turn {"turn_id":"m_1","started_at":1}\n'
+        '1 conversation {"conversation_id":"c_1"}\n'
+        '2 delta {"text":"ok"}\n'
+    )
+
+    finished = []
+
+    def owner_finishes_now() -> bool:
+        if not finished:  # the last frame lands, then the lock is released
+            finished.append(True)
+            with open(paths.journal, "a") as f:
+                f.write('3 done {"status":"completed"}\n')
+        return False
+
+    frames = parse_sse(b"".join(sp.follow(paths, is_live=owner_finishes_now)))
+    assert [f.event for f in frames] == ["conversation", "delta", "done"]
+    assert frames[-1].id == "m_1:3"
