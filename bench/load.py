@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,7 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.relay import children, cpu_seconds, free_port, wait_port  # noqa: E402
+from bench.relay import (  # noqa: E402
+    children,
+    cpu_seconds,
+    free_port,
+    start_fake_upstream,
+    start_gunicorn,
+    wait_port,
+)
 
 PASSWORD = "benchmark-password-123"
 DELTAS = 50
@@ -71,25 +76,7 @@ def pct(values: list[float], q: float) -> float:
 
 def run(n: int, args: argparse.Namespace) -> dict[str, float]:
     fake_port, app_port = free_port(), free_port()
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fake_upstream",
-            "--port",
-            str(fake_port),
-            "--reply",
-            "word ",
-            "--chunk-size",
-            "5",
-            "--n-deltas",
-            str(DELTAS),
-            "--delta-delay",
-            "0.02",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    fake = start_fake_upstream(fake_port, DELTAS, 0.02)
     data_dir = tempfile.mkdtemp(prefix="bench-load-")
     from auth import AccountStore
 
@@ -98,7 +85,6 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
     for user in users:
         accounts.create_user(user, PASSWORD)
     env = {
-        **os.environ,
         "CHAT_DATA_DIR": data_dir,
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
@@ -106,24 +92,7 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
     }
     app_log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
-    app = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-w",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "-b",
-            f"127.0.0.1:{app_port}",
-            "--access-logfile",
-            "/dev/null",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=app_log,
-        stderr=subprocess.STDOUT,
-    )
+    app = start_gunicorn(app_port, env, app_log, workers=args.workers, threads=args.threads)
     try:
         wait_port(fake_port, fake)
         wait_port(app_port, app)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -122,57 +123,38 @@ class AppClient:
         return first or 0.0, total, frames
 
 
+def start_fake_upstream(port: int, n_deltas: int, delta_delay: float) -> subprocess.Popen:
+    """Start the fake upstream in its own process, answering `n_deltas` deltas of "word "."""
+    command = [sys.executable, "-m", "tests.fake_upstream", "--port", str(port), "--reply", "word "]
+    command += ["--chunk-size", "5", "--n-deltas", str(n_deltas), "--delta-delay", str(delta_delay)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def start_gunicorn(
+    port: int, env: dict[str, str], log: Any, *, workers: int, threads: int
+) -> subprocess.Popen:
+    """Start the app under gunicorn (gthread), its output going to `log`."""
+    command = [str(Path(sys.executable).with_name("gunicorn")), "-k", "gthread"]
+    command += ["-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}"]
+    command += ["--access-logfile", "/dev/null", "app:create_app()"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def run(args: argparse.Namespace, paced: float) -> dict[str, float]:
     fake_port, app_port = free_port(), free_port()
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fake_upstream",
-            "--port",
-            str(fake_port),
-            "--reply",
-            "word ",
-            "--chunk-size",
-            "5",
-            "--n-deltas",
-            str(args.deltas),
-            "--delta-delay",
-            str(paced),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    fake = start_fake_upstream(fake_port, args.deltas, paced)
     data_dir = tempfile.mkdtemp(prefix="bench-relay-")
     AccountStore(data_dir).create_user("bench", PASSWORD)
     base_url = f"http://127.0.0.1:{fake_port}/v1"
     env = {
-        **os.environ,
         "CHAT_DATA_DIR": data_dir,
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": base_url,
         "CHAT_TURNS_PER_MINUTE": "100000",
-        "PYTHONUNBUFFERED": "1",
     }
     app_log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
-    app = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-k",
-            "gthread",
-            "--threads",
-            "8",
-            "-w",
-            "1",
-            "-b",
-            f"127.0.0.1:{app_port}",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=app_log,
-        stderr=subprocess.STDOUT,
-    )
+    app = start_gunicorn(app_port, env, app_log, workers=1, threads=8)
     try:
         wait_port(fake_port, fake)
         wait_port(app_port, app)
