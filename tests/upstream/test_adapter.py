@@ -86,7 +86,7 @@ def test_plain_stream_events_and_request(provider: OpenAIProvider, fake: FakeUps
     assert rec.body["store"] is True and rec.body["stream"] is True
     assert rec.body["stream_options"] == {"include_obfuscation": False}
     assert "previous_response_id" not in rec.body and "max_output_tokens" not in rec.body
-    assert rec.completed and not rec.client_closed
+    assert rec.wait_done(5) and rec.completed and not rec.client_closed
 
 
 def test_chained_turn_sends_previous_id_and_instructions_again(

@@ -121,4 +121,6 @@ def test_cancel_after_finish_is_harmless(provider: OpenAIProvider, fake: FakeUps
     assert list(provider.stream(req(), token))
     token.cancel()  # the pooled connection must not be shut down under the next request
     assert list(provider.stream(req()))
+    # The adapter returns at the terminal event; the fake's handler records `completed` just after.
+    assert all(r.wait_done(5) for r in fake.requests)
     assert [r.completed for r in fake.requests] == [True, True]
