@@ -5,6 +5,7 @@ With the `web_*` modules, the only code that imports Flask; no `web_*` module im
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,8 @@ import web_shares
 from web_auth import PUBLIC_ENDPOINTS
 from web_errors import ERRORS, MESSAGES, error_response, handle_error
 from web_security import CSP, csrf_token, install_log_redaction, parse_cors_origins, redact
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CSP",
@@ -102,6 +105,15 @@ def load_settings(
         settings[name] = _parse(kind, raw) if raw not in (None, "") else default
     settings.update(overrides or {})
     return settings
+
+
+def _housekeeping(app: Flask) -> None:
+    """Remove expired sessions and stale login-throttle files; never stop the app from starting."""
+    try:
+        app.extensions["sessions"].sweep_expired()
+        app.extensions["accounts"].sweep()
+    except (auth.AuthError, OSError):
+        log.warning("startup_sweep_skipped", exc_info=True)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -193,6 +205,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         failure_window_seconds=settings["CHAT_LOGIN_FAILURE_WINDOW"],
     )
     app.extensions["shares"] = shares.ShareStore(data_dir)
+    _housekeeping(app)
 
     app.register_error_handler(Exception, handle_error)
     # In this order: hide static/chats, answer CORS preflights, refuse cross-site writes, then

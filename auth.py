@@ -25,7 +25,6 @@ from app_files import app_dir, create_exclusive, fsync_dir, locked, read_json, w
 
 log = logging.getLogger(__name__)
 
-USERNAME_PATTERN = r"^[a-z0-9_-]{3,32}$"
 _USERNAME_RE = re.compile(r"[a-z0-9_-]{3,32}")
 # secrets.token_urlsafe(32) gives 43 characters of the URL-safe base64 alphabet.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")

@@ -232,3 +232,17 @@ def test_password_change_ends_sessions_in_another_gunicorn_process(gunicorn_pair
     replay = Browser.__new__(Browser)
     replay.host, replay.port, replay.cookie = on_two.host, on_two.port, on_one.cookie
     assert replay.request("GET", "/account")[0] == 401
+
+
+def test_expired_sessions_are_swept_when_the_app_starts(data_dir, make_app):
+    import auth
+
+    expired = auth.SessionStore(data_dir, lifetime_seconds=0).create("alice")
+    live = auth.SessionStore(data_dir).create("alice")
+    sessions_dir = data_dir / ".app" / "sessions"
+    assert len(list(sessions_dir.glob("*.json"))) == 2
+    app = make_app()
+    remaining = {p.name for p in sessions_dir.glob("*.json")}
+    assert remaining == {f"{auth.token_hash(live)}.json"}
+    assert app.extensions["sessions"].lookup(expired) is None
+    assert app.extensions["sessions"].lookup(live) == "alice"
