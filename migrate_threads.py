@@ -19,7 +19,7 @@ import compat
 DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_PROVIDER = "openai"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
-EXIT_OK, EXIT_FAILED, EXIT_SKIPPED = 0, 1, 2
+EXIT_FAILED = 1  # the run could not happen; 0 and 2 come from MigrationReport.exit_code
 
 
 class ProgressBar:

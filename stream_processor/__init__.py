@@ -14,7 +14,16 @@ from .journal import (
     last_frame,
     read_header,
 )
-from .stages import KEEP_ALIVE, Reply, accumulate, coalesce, relay, sse_frame
+from .stages import (
+    INTERNAL_MESSAGE,
+    INTERRUPTED_MESSAGE,
+    KEEP_ALIVE,
+    Reply,
+    accumulate,
+    coalesce,
+    relay,
+    sse_frame,
+)
 from .worker import (
     STOP_POLL_SECONDS,
     Turn,
@@ -29,6 +38,8 @@ from .worker import (
 
 __all__ = [
     "FINISHED_TURN_TTL_SECONDS",
+    "INTERNAL_MESSAGE",
+    "INTERRUPTED_MESSAGE",
     "KEEP_ALIVE",
     "STOP_POLL_SECONDS",
     "TERMINAL_EVENTS",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .stages import KEEP_ALIVE, _dumps, sse_frame
+from .stages import INTERRUPTED_MESSAGE, KEEP_ALIVE, _dumps, sse_frame
 
 TERMINAL_EVENTS = frozenset({"done", "error"})
 FINISHED_TURN_TTL_SECONDS = 600.0
@@ -167,7 +167,7 @@ def follow(
                 if not chunk:
                     data = {
                         "code": "interrupted",
-                        "message": "The answer was interrupted. Try again.",
+                        "message": INTERRUPTED_MESSAGE,
                         "retryable": True,
                         "message_id": turn_id,
                     }

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KEEP_ALIVE = b": keep-alive\n\n"
+# The person-facing texts of the two errors this package can end a turn with by itself.
+INTERRUPTED_MESSAGE = "The answer was interrupted. Try again."
+INTERNAL_MESSAGE = "Something went wrong on our side. Try again."
 
 
 def _dumps(data: dict[str, Any]) -> str:

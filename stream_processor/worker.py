@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .journal import TERMINAL_EVENTS, Journal, TurnPaths, _condition, last_frame
+from .stages import INTERNAL_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class TurnRegistry:
                     "error",
                     {
                         "code": "internal",
-                        "message": "Something went wrong on our side. Try again.",
+                        "message": INTERNAL_MESSAGE,
                         "retryable": True,
                         "message_id": turn.journal.turn_id,
                     },

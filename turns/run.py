@@ -26,7 +26,7 @@ SAVE_ATTEMPTS = 5
 SAFE_MESSAGES = {
     "rate_limited": "The model provider is busy right now. Try again in a moment.",
     "upstream_unavailable": "The model provider could not be reached. Try again.",
-    "interrupted": "The answer was interrupted. Try again.",
+    "interrupted": sp.INTERRUPTED_MESSAGE,
     "upstream_error": "The model provider returned an error. Try again.",
     "upstream_auth": "The server's API key was refused by the model provider.",
     "quota_exceeded": "The model provider's quota for this server is used up.",
@@ -34,7 +34,7 @@ SAFE_MESSAGES = {
     "unknown_model": "The model provider does not know this model.",
     "bad_request": "The model provider refused the request.",
     "storage_full": "The server's disk is full: the answer could not be saved.",
-    "internal": "Something went wrong on our side. Try again.",
+    "internal": sp.INTERNAL_MESSAGE,
 }
 
 
