@@ -78,7 +78,7 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
     fake_port, app_port = free_port(), free_port()
     fake = start_fake_upstream(fake_port, DELTAS, 0.02)
     data_dir = tempfile.mkdtemp(prefix="bench-load-")
-    from auth import AccountStore
+    from app.accounts import AccountStore
 
     accounts = AccountStore(data_dir)
     users = [f"load{i:03d}" for i in range(n)]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
 
-from auth import AccountStore  # noqa: E402
+from app.accounts import AccountStore  # noqa: E402
 
 PASSWORD = "benchmark-password-123"
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -12,7 +12,6 @@ from compat.convert import (
     message_id,
     plan_conversation,
 )
-from compat.fetch import Fetcher, FetchFailed, fetch_thread_messages, make_fetcher
 from compat.formats import (
     CITATION_MARKER,
     OldEntry,
@@ -29,6 +28,12 @@ from compat.formats import (
 )
 from compat.run import MigrationError, MigrationReport, accounts_needed, migrate
 from conversation_manager import StorageFull  # migrate_threads.py catches it as compat.StorageFull
+from responses_client.adapters.openai_threads import (
+    Fetcher,
+    FetchFailed,
+    fetch_thread_messages,
+    make_fetcher,
+)
 
 __all__ = [
     "CITATION_MARKER",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from compat.convert import ConversationPlan, Defaults, plan_conversation
-from compat.fetch import Fetcher, FetchFailed
 from compat.formats import OldFile, OldThreadRecord, Skip, read_old_file
 from conversation_manager import (
     ConversationError,
@@ -26,6 +25,7 @@ from conversation_manager import (
     StorageFull,
     user_dir,
 )
+from responses_client.adapters.openai_threads import Fetcher, FetchFailed
 
 
 class MigrationError(Exception):

@@ -14,7 +14,7 @@ from .errors import (
     StorageError,
     StorageFull,
 )
-from .json_store import JsonConversationStore
+from .json.store import JsonConversationStore
 from .models import (
     ROOT,
     Conversation,
@@ -27,7 +27,7 @@ from .models import (
     new_conversation_id,
     new_message_id,
 )
-from .paths import user_dir, validate_conversation_id, validate_user
+from .names import user_dir, validate_conversation_id, validate_user
 
 __all__ = [
     "ROOT",

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import StorageError, StorageFull
-from .paths import TMP_MARK
+from .names import TMP_MARK
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

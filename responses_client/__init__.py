@@ -6,6 +6,12 @@ Imports no Flask and touches no files; no openai/httpx2 object or exception leav
 `registry` (providers from the environment).
 """
 
+from responses_client.adapters.openai_responses import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_READ_TIMEOUT,
+    OpenAIProvider,
+)
 from responses_client.cancel import CancelToken
 from responses_client.errors import (
     QUOTA_CODES,
@@ -30,12 +36,6 @@ from responses_client.events import (
     ResponseRequest,
     ResponseStarted,
     TextDelta,
-)
-from responses_client.openai_provider import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_READ_TIMEOUT,
-    OpenAIProvider,
 )
 from responses_client.provider import Provider
 from responses_client.registry import providers_from_env

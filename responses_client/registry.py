@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from responses_client.openai_provider import (
+from responses_client.adapters.openai_responses import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_READ_TIMEOUT,
     OpenAIProvider,

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-import auth
-import limits
-import shares
-from auth import (
+from app import accounts as auth
+from app import limits, shares
+from app.accounts import (
     AccountStore,
     InvalidCredentials,
     InvalidUsername,

@@ -235,7 +235,7 @@ def test_password_change_ends_sessions_in_another_gunicorn_process(gunicorn_pair
 
 
 def test_expired_sessions_are_swept_when_the_app_starts(data_dir, make_app):
-    import auth
+    from app import accounts as auth
 
     expired = auth.SessionStore(data_dir, lifetime_seconds=0).create("alice")
     live = auth.SessionStore(data_dir).create("alice")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import limits
-from limits import Budget, BudgetExceeded, RateLimited, RateLimiter
+from app import limits
+from app.limits import Budget, BudgetExceeded, RateLimited, RateLimiter
 from tests.security.conftest import wait_until
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import shares
-from shares import InvalidShare, ShareNotFound, ShareStore
+from app import shares
+from app.shares import InvalidShare, ShareNotFound, ShareStore
 from tests.security.conftest import wait_until
 
 SNAPSHOT = {

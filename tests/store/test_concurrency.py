@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import conversation_manager
-from conversation_manager import JsonConversationStore, StorageBusy, json_store
+from conversation_manager import JsonConversationStore, StorageBusy
+from conversation_manager.json import store as json_store
 
 from .conftest import USER, new_conversation
 from .workers import append_turns

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import pricing
-from pricing import cost_usd
+from responses_client import pricing
+from responses_client.pricing import cost_usd
 
 
 def usage(inp: int = 0, cached: int = 0, out: int = 0, reasoning: int = 0) -> dict[str, int]:

@@ -21,7 +21,14 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app_files import app_dir, create_exclusive, fsync_dir, locked, read_json, write_json_atomic
+from app.state_files import (
+    app_dir,
+    create_exclusive,
+    fsync_dir,
+    locked,
+    read_json,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template
 
-import shares
-import turns
+from app import shares, turns
 
 
 def _shares() -> shares.ShareStore:

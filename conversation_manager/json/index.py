@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .atomic_files import Damaged, Missing, read_file, write_atomic
-from .models import ConversationSummary
-from .paths import INDEX_NAME, is_valid_conversation_id
+from ..atomic_files import Damaged, Missing, read_file, write_atomic
+from ..models import ConversationSummary
+from ..names import INDEX_NAME, is_valid_conversation_id
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from flask import (
     url_for,
 )
 
-import auth
-from web_errors import MESSAGES, error_response
-from web_security import csrf_token
+from app import accounts as auth
+from app.web.errors import MESSAGES, error_response
+from app.web.security import csrf_token
 
 bp = Blueprint("auth", __name__)
 PAGE_ENDPOINTS = frozenset({"index", "auth.login_page"})

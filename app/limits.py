@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from app_files import app_dir, locked, read_json, write_json_atomic
-from auth import validate_username
+from app.accounts import validate_username
+from app.state_files import app_dir, locked, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from context_builder import ContextPlan, plan_context
+from app.context import ContextPlan, plan_context
 
 if TYPE_CHECKING:
     from .service import ChatService

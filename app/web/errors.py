@@ -13,11 +13,9 @@ import pydantic
 from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-import auth
 import conversation_manager as cm
-import limits
-import shares
-import turns
+from app import accounts as auth
+from app import limits, shares, turns
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import conversation_manager as cm
-import pricing
 import responses_client as rc
 import stream_processor as sp
-from context_builder import plan_context
-from limits import Budget, LimitError, RateLimiter, check_concurrent
+from app.context import plan_context
+from app.limits import Budget, LimitError, RateLimiter, check_concurrent
+from responses_client import pricing
 
 from .errors import (
     BadTurnRequest,

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask, Response, current_app, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web_errors import error_response
+from app.web.errors import error_response
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -14,23 +14,24 @@ from typing import Any
 from flask import Flask
 from flask.cli import get_debug_flag
 
-import auth
 import conversation_manager as cm
-import limits
 import responses_client as rc
-import shares
-import turns
-import web_auth
-import web_chat
-import web_security
-import web_shares
+from app import accounts as auth
+from app import limits, shares, turns
+from app.web import auth as web_auth
+from app.web import chat as web_chat
+from app.web import security as web_security
+from app.web import shares as web_shares
 
 # Re-exported: callers and tests import these names from `app`.
-from web_auth import PUBLIC_ENDPOINTS
-from web_errors import ERRORS, MESSAGES, error_response, handle_error
-from web_security import CSP, csrf_token, install_log_redaction, parse_cors_origins, redact
+from app.web.auth import PUBLIC_ENDPOINTS
+from app.web.errors import ERRORS, MESSAGES, error_response, handle_error
+from app.web.security import CSP, csrf_token, install_log_redaction, parse_cors_origins, redact
 
 log = logging.getLogger(__name__)
+
+# static/ and templates/ stay at the repository root, beside this package.
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 __all__ = [
     "CSP",
@@ -134,7 +135,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         + [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_SECRET"))]
     )
 
-    app = Flask(__name__)
+    app = Flask(__name__, root_path=str(ROOT_DIR))
     # No 308 redirects in the API: `/conversations/ID/` is `/conversations/ID`, and a path with `//`
     # (an id holding an encoded slash) is simply not found.
     app.url_map.strict_slashes = False

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app_files import app_dir, fsync_dir, locked, read_json, write_json_atomic
-from auth import is_token_shaped, token_hash, validate_username
+from app.accounts import is_token_shaped, token_hash, validate_username
+from app.state_files import app_dir, fsync_dir, locked, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from .atomic_files import (
+from ..atomic_files import (
     Damaged,
     Missing,
     fsync_dir,
@@ -30,7 +30,7 @@ from .atomic_files import (
     storage_error,
     write_atomic,
 )
-from .errors import (
+from ..errors import (
     ConversationExists,
     HistoryUnavailable,
     InvalidParent,
@@ -38,8 +38,7 @@ from .errors import (
     StorageBusy,
     StorageError,
 )
-from .index import IndexEntry, append_index, entry_line, file_key, read_index, rewrite_index
-from .models import (
+from ..models import (
     ROOT,
     SCHEMA_VERSION,
     ContextMode,
@@ -53,7 +52,7 @@ from .models import (
     new_conversation_id,
     new_message_id,
 )
-from .paths import (
+from ..names import (
     CORRUPT_DIR,
     INDEX_NAME,
     LOCK_NAME,
@@ -66,6 +65,7 @@ from .paths import (
     validate_conversation_id,
     validate_user,
 )
+from .index import IndexEntry, append_index, entry_line, file_key, read_index, rewrite_index
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,8 @@ import pydantic
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 
 import conversation_manager as cm
-import shares
-import turns
-from web_security import csrf_token
+from app import shares, turns
+from app.web.security import csrf_token
 
 # --------------------------------------------------------------------------------------------
 # Request bodies

@@ -1,0 +1,24 @@
+"""What the model receives: a chained response id, or the branch's history replayed and fitted.
+
+Pure functions over conversation records; imports no Flask and no SDK.
+"""
+
+from app.context.plan import (
+    CHAINABLE_STATUSES,
+    ContextPlan,
+    chain_parent,
+    estimate_tokens,
+    fit_history,
+    history_turns,
+    plan_context,
+)
+
+__all__ = [
+    "CHAINABLE_STATUSES",
+    "ContextPlan",
+    "chain_parent",
+    "estimate_tokens",
+    "fit_history",
+    "history_turns",
+    "plan_context",
+]

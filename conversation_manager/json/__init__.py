@@ -1,0 +1,1 @@
+"""The JSON-file backend: one file per conversation, an append-only listing index, file locks."""

@@ -1,0 +1,1 @@
+"""Provider adapters: one module per protocol, each the only importer of its SDK."""
