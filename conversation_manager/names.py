@@ -12,7 +12,10 @@ from pathlib import Path
 
 from .errors import InvalidId, StorageError
 
+# Accounts made earlier under the old pattern keep working everywhere; new names may not start
+# with `-` or `_` (a name like `--help` broke the `flask users` commands).
 _USER_RE = re.compile(r"[a-z0-9_-]{3,32}")
+_NEW_USER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{2,31}")
 _CONVERSATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 LOCK_NAME = ".lock"
@@ -24,6 +27,13 @@ TMP_MARK = ".tmp-"
 def validate_user(name: object) -> str:
     """Return `name` when it is a valid user name, else raise InvalidId."""
     if not isinstance(name, str) or _USER_RE.fullmatch(name) is None:
+        raise InvalidId("user")
+    return name
+
+
+def validate_new_user(name: object) -> str:
+    """Return `name` when it is valid for a new account, else raise InvalidId."""
+    if not isinstance(name, str) or _NEW_USER_RE.fullmatch(name) is None:
         raise InvalidId("user")
     return name
 

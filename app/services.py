@@ -1,0 +1,118 @@
+"""The composition root: builds the store, providers, limits, accounts, shares and the chat service.
+
+No Flask: `create_app` (app/__init__) calls `build_services` and hangs the parts on the Flask app;
+CLI commands and benchmarks can build the same parts without a web server.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import conversation_manager as cm
+import responses_client as rc
+from app import accounts, limits, shares, turns
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request handler or a command needs, built once per process."""
+
+    store: cm.JsonConversationStore
+    chat: turns.ChatService
+    sessions: accounts.SessionStore
+    accounts: accounts.AccountStore
+    shares: shares.ShareStore
+
+    def housekeeping(self) -> None:
+        """Remove expired sessions and stale login-throttle files; never stop the app starting."""
+        try:
+            self.sessions.sweep_expired()
+            self.accounts.sweep()
+        except (accounts.AuthError, cm.ConversationError, OSError):
+            log.warning("startup_sweep_skipped", exc_info=True)
+
+
+def build_store(settings: dict[str, Any], data_dir: Path) -> cm.JsonConversationStore:
+    """The conversation store (today the JSON files under `data_dir`)."""
+    store = cm.JsonConversationStore(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"])
+    store.sweep()
+    return store
+
+
+def build_providers(settings: dict[str, Any]) -> dict[str, rc.Provider]:
+    """The configured model providers, by name."""
+    return rc.providers_from_env(
+        {
+            k: str(v)
+            for k, v in settings.items()
+            if v is not None and isinstance(v, str | int | float)
+        }
+    )
+
+
+def build_chat(
+    settings: dict[str, Any], data_dir: Path, store: cm.JsonConversationStore
+) -> turns.ChatService:
+    """The chat service: turns over the store, the providers and the per-user limits."""
+    providers = build_providers(settings)
+    return turns.ChatService(
+        store,
+        providers,
+        turns.ChatSettings(
+            default_model=settings["CHAT_MODEL"],
+            default_provider=next(iter(providers), "openai"),
+            instructions=settings["CHAT_INSTRUCTIONS"],
+            max_message_chars=settings["CHAT_MAX_MESSAGE_CHARS"],
+            max_output_tokens=settings["CHAT_MAX_OUTPUT_TOKENS"],
+            context_tokens=settings["CHAT_CONTEXT_TOKENS"],
+            keepalive_seconds=settings["CHAT_KEEPALIVE_SECONDS"],
+            turns_per_minute=settings["CHAT_TURNS_PER_MINUTE"],
+            concurrent_turns=settings["CHAT_CONCURRENT_TURNS"],
+            budget_limit=settings["CHAT_BUDGET_LIMIT"],
+            budget_unit=settings["CHAT_BUDGET_UNIT"],
+            budget_period=settings["CHAT_BUDGET_PERIOD"],
+        ),
+        turns.Limits(limits.RateLimiter(data_dir), limits.Budget(data_dir)),
+    )
+
+
+def build_accounts(
+    settings: dict[str, Any], data_dir: Path
+) -> tuple[accounts.SessionStore, accounts.AccountStore]:
+    """Sessions and accounts (with their login throttling)."""
+    sessions = accounts.SessionStore(
+        data_dir,
+        settings["CHAT_SESSION_LIFETIME"],
+        idle_timeout_seconds=settings["CHAT_SESSION_IDLE_TIMEOUT"],
+    )
+    account_store = accounts.AccountStore(
+        data_dir,
+        sessions=sessions,
+        max_failures_per_account=settings["CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        max_failures_per_address=settings["CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        failure_window_seconds=settings["CHAT_LOGIN_FAILURE_WINDOW"],
+    )
+    return sessions, account_store
+
+
+def build_shares(settings: dict[str, Any], data_dir: Path) -> shares.ShareStore:
+    """Share links."""
+    return shares.ShareStore(data_dir)
+
+
+def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
+    """Build every part of the app for one process."""
+    store = build_store(settings, data_dir)
+    sessions, account_store = build_accounts(settings, data_dir)
+    return Services(
+        store=store,
+        chat=build_chat(settings, data_dir, store),
+        sessions=sessions,
+        accounts=account_store,
+        shares=build_shares(settings, data_dir),
+    )

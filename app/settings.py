@@ -1,0 +1,69 @@
+"""The settings table: every environment variable the app reads, its parser and its default.
+
+Imports no Flask; `load_settings` is pure over a mapping, so tests and embedders pass their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app import accounts as auth
+
+DEFAULT_MODEL = "gpt-5.4-mini"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant. Answer clearly and accurately; use Markdown where it helps."
+)
+DEFAULT_MODEL_SUGGESTIONS = "gpt-5.4-mini,gpt-5.4,gpt-5.4-nano,gpt-5.6-terra"
+# name: (environment variable parser, default)
+SETTINGS: dict[str, tuple[type, Any]] = {
+    "OPENAI_API_KEY": (str, None),
+    "OPENAI_BASE_URL": (str, None),
+    "CHAT_MODEL": (str, DEFAULT_MODEL),
+    "CHAT_MODELS": (str, DEFAULT_MODEL_SUGGESTIONS),
+    "CHAT_INSTRUCTIONS": (str, DEFAULT_INSTRUCTIONS),
+    "CHAT_DATA_DIR": (str, "instance/data"),
+    "CHAT_MAX_MESSAGE_CHARS": (int, 100_000),
+    "CHAT_MAX_BODY_BYTES": (int, 2 * 1024 * 1024),
+    "CHAT_MAX_OUTPUT_TOKENS": (int, 16_000),
+    "CHAT_CONTEXT_TOKENS": (int, 128_000),
+    "CHAT_PUBLIC_URL": (str, None),
+    "CHAT_HTTPS": (bool, False),
+    "CHAT_ENV": (str, "production"),
+    "CHAT_SESSION_LIFETIME": (int, 14 * 24 * 3600),
+    "CHAT_SIGNUP_ENABLED": (bool, False),
+    "CHAT_LOCK_TIMEOUT": (float, 10.0),
+    "CHAT_KEEPALIVE_SECONDS": (float, 15.0),
+    "CHAT_UPSTREAM_READ_TIMEOUT": (float, 60.0),
+    "CHAT_UPSTREAM_MAX_RETRIES": (int, 2),
+    "CHAT_TURNS_PER_MINUTE": (int, 20),
+    "CHAT_CONCURRENT_TURNS": (int, 2),
+    "CHAT_BUDGET_LIMIT": (float, None),
+    "CHAT_BUDGET_UNIT": (str, "usd"),
+    "CHAT_BUDGET_PERIOD": (str, "day"),
+    "CHAT_CORS_ORIGINS": (str, None),
+    "CHAT_TRUSTED_PROXIES": (int, 0),
+    "CHAT_SESSION_IDLE_TIMEOUT": (float, None),
+    "CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT": (int, auth.DEFAULT_MAX_FAILURES_PER_ACCOUNT),
+    "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": (int, auth.DEFAULT_MAX_FAILURES_PER_ADDRESS),
+    "CHAT_LOGIN_FAILURE_WINDOW": (float, auth.DEFAULT_FAILURE_WINDOW),
+    "SECRET_KEY": (str, None),
+}
+
+
+def parse_value(kind: type, raw: str) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return kind(raw)
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Read every setting from the environment, then apply `overrides` (tests, embedding)."""
+    settings: dict[str, Any] = {}
+    for name, (kind, default) in SETTINGS.items():
+        raw = environ.get(name)
+        settings[name] = parse_value(kind, raw) if raw not in (None, "") else default
+    settings.update(overrides or {})
+    return settings
