@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.accounts import validate_username
-from app.state_files import app_dir, locked, read_json, write_json_atomic
+from conversation_manager.json.state_files import app_dir, locked, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 

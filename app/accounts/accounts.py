@@ -21,7 +21,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.state_files import (
+from conversation_manager.json.state_files import (
     app_dir,
     create_exclusive,
     fsync_dir,
