@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from app.accounts import is_token_shaped, token_hash, validate_username
-from conversation_manager.json.state_files import app_dir, fsync_dir, locked, read_json, write_json_atomic
+from conversation_manager.json.state_files import (
+    app_dir,
+    fsync_dir,
+    locked,
+    read_json,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 

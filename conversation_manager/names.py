@@ -21,6 +21,7 @@ _CONVERSATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOCK_NAME = ".lock"
 INDEX_NAME = ".index.jsonl"
 CORRUPT_DIR = ".corrupt"
+TURNS_DIR = ".turns"
 TMP_MARK = ".tmp-"
 
 

@@ -57,6 +57,7 @@ from ..names import (
     INDEX_NAME,
     LOCK_NAME,
     TMP_MARK,
+    TURNS_DIR,
     check_dir,
     conversation_path,
     is_valid_conversation_id,
@@ -138,6 +139,16 @@ class JsonConversationStore:
         udir = self._udir(user, create=True)
         assert udir is not None
         return udir
+
+    def turn_dir(self, user: str) -> Path:
+        """Return the user's directory for turns in flight (`<user>/.turns`), creating it."""
+        udir = self.ensure_user_dir(user)
+        tdir = udir / TURNS_DIR
+        try:
+            make_private_dir(tdir, durable=False)
+        except OSError as exc:
+            raise storage_error(exc, "creating the turns directory") from exc
+        return tdir
 
     # ----------------------------------------------------------------- reading
 
