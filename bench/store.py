@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conversation_manager import Conversation, JsonConversationStore, Message, Usage
 from conversation_manager.atomic_files import write_atomic
-from conversation_manager.names import conversation_path, user_dir
+from conversation_manager.json.layout import conversation_path, user_dir
 
 BIG, SMALL = "heavy", "fresh"
 CONVERSATIONS, MESSAGES, TURNS = 1000, 100, 200

@@ -14,6 +14,7 @@ from .errors import (
     StorageError,
     StorageFull,
 )
+from .json.layout import user_dir  # kept while app/turns and compat still build paths
 from .json.store import JsonConversationStore
 from .models import (
     ROOT,
@@ -27,7 +28,7 @@ from .models import (
     new_conversation_id,
     new_message_id,
 )
-from .names import user_dir, validate_conversation_id, validate_user
+from .names import validate_conversation_id, validate_user
 
 __all__ = [
     "ROOT",

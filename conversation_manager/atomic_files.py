@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 from .errors import StorageError, StorageFull
-from .names import TMP_MARK
+
+# Every temporary file made here has this in its name, so a sweep can tell them from real files.
+TMP_MARK = ".tmp-"
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from ..atomic_files import Damaged, Missing, read_file, write_atomic
 from ..models import ConversationSummary
-from ..names import INDEX_NAME, is_valid_conversation_id
+from ..names import is_valid_conversation_id
+from .layout import INDEX_NAME
 
 log = logging.getLogger(__name__)
 

@@ -52,21 +52,17 @@ from ..models import (
     new_conversation_id,
     new_message_id,
 )
-from ..names import (
+from ..names import is_valid_conversation_id, is_valid_user, validate_conversation_id, validate_user
+from .index import IndexEntry, append_index, entry_line, file_key, read_index, rewrite_index
+from .layout import (
     CORRUPT_DIR,
-    INDEX_NAME,
     LOCK_NAME,
     TMP_MARK,
     TURNS_DIR,
     check_dir,
     conversation_path,
-    is_valid_conversation_id,
-    is_valid_user,
     user_dir,
-    validate_conversation_id,
-    validate_user,
 )
-from .index import IndexEntry, append_index, entry_line, file_key, read_index, rewrite_index
 
 log = logging.getLogger(__name__)
 
@@ -644,4 +640,4 @@ class JsonConversationStore:
             return conv
 
 
-__all__ = ["INDEX_NAME", "JsonConversationStore"]
+__all__ = ["JsonConversationStore"]
