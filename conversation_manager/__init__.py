@@ -1,4 +1,4 @@
-"""Conversations: records (pydantic), the message tree, the JSON-file store and its locking.
+"""Conversations: records (pydantic), the message tree, the store Protocol and its JSON-file backend.
 
 Imports neither Flask nor an SDK.
 """
@@ -29,12 +29,14 @@ from .models import (
     new_message_id,
 )
 from .names import validate_conversation_id, validate_user
+from .store import ConversationStore
 
 __all__ = [
     "ROOT",
     "Conversation",
     "ConversationError",
     "ConversationExists",
+    "ConversationStore",
     "ConversationSummary",
     "HistoryUnavailable",
     "InvalidId",

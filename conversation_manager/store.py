@@ -6,14 +6,317 @@ One section per kind of state. Each backend passes the same contract suite
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .models import (
+    ContextMode,
+    Conversation,
+    ConversationSummary,
+    FinishStatus,
+    Legacy,
+    Message,
+    MessageError,
+    Usage,
+)
 
 # --- conversations and their message tree ---------------------------------------------------
 
+# Every operation below refuses a user name or conversation id outside its pattern with InvalidId
+# before touching anything, and may raise StorageError (an I/O failure; nothing was written).
+# Every write takes the user's lock and raises StorageBusy when it is not had within the store's
+# lock timeout (never later), and StorageFull when the disk is full (nothing was changed).
+# A conversation of another user is NotFound, as is one that does not exist. A damaged record is
+# set aside: every operation on it raises HistoryUnavailable until it is deleted, and `list`
+# keeps it with `history_available` False.
+
+
+class ConversationStore(Protocol):
+    """Conversations and their message tree, per user; the JSON files today, PostgreSQL later."""
+
+    def sweep(self, *, older_than: float = 60.0) -> int:
+        """Remove leftovers of interrupted writes older than `older_than` seconds; return how many.
+
+        Run at start; a busy or broken user is skipped (logged), so it never raises StorageBusy.
+        """
+        ...
+
+    def ensure_user_dir(self, user: str) -> None:
+        """Make the user known to the store (idempotent); StorageFull, StorageError."""
+        ...
+
+    def turn_dir(self, user: str) -> Path:
+        """Return (creating it) the local directory where the user's turns in flight keep files.
+
+        The turn lock, journal and stop file live there; the same user gets the same directory.
+        """
+        ...
+
+    def create(
+        self,
+        user: str,
+        *,
+        chat_name: str,
+        model: str,
+        provider: str,
+        instructions: str,
+        metadata: dict[str, Any] | None = None,
+        legacy: Legacy | dict[str, Any] | None = None,
+        conversation_id: str | None = None,
+        created_at: float | None = None,
+        last_update: float | None = None,
+        messages: Sequence[Message | dict[str, Any]] | None = None,
+    ) -> Conversation:
+        """Create and save a conversation, with imported `messages` in creation order if given.
+
+        Raises ConversationExists for an id in use, HistoryUnavailable for the id of a damaged
+        record not yet deleted, InvalidParent when `messages` do not form a tree. The newest leaf
+        becomes current; `last_update` defaults to the newest message (or `created_at`).
+        """
+        ...
+
+    def get(self, user: str, cid: str) -> Conversation:
+        """Return the conversation; NotFound, HistoryUnavailable."""
+        ...
+
+    def list(self, user: str) -> builtins.list[ConversationSummary]:
+        """Return the user's conversations, newest `last_update` first (an unknown user: none).
+
+        A damaged record stays in the list with `history_available` False.
+        """
+        ...
+
+    def rename(self, user: str, cid: str, chat_name: str) -> ConversationSummary:
+        """Rename a conversation, keeping its `last_update`; NotFound, HistoryUnavailable."""
+        ...
+
+    def delete(self, user: str, cid: str) -> None:
+        """Delete a conversation, damaged or not, with everything set aside for it; NotFound."""
+        ...
+
+    def begin_turn(
+        self,
+        user: str,
+        cid: str,
+        *,
+        text: str | None,
+        parent_id: str | None,
+        model: str,
+        provider: str,
+        context_mode: ContextMode,
+        user_message_id: str | None = None,
+        assistant_message_id: str | None = None,
+    ) -> tuple[Conversation, Message | None, Message]:
+        """Add the user message and an `in_progress` reply in one commit; return both with the tree.
+
+        `text` None regenerates: the reply goes under the user message `parent_id`. Otherwise the
+        user message goes under the assistant message `parent_id` (None or ROOT: a new root). The
+        reply becomes current; the conversation takes `model` and `provider`. The ids may be
+        chosen by the caller. NotFound for an unknown parent, InvalidParent for one of the wrong
+        role (or a regenerate without one), HistoryUnavailable.
+        """
+        ...
+
+    def finish_assistant_message(
+        self,
+        user: str,
+        cid: str,
+        mid: str,
+        *,
+        text: str,
+        status: FinishStatus,
+        response_id: str | None = None,
+        usage: Usage | dict[str, Any] | None = None,
+        cost_usd: float | None = None,
+        error: MessageError | dict[str, Any] | None = None,
+        reasoning_summary: str | None = None,
+        request_id: str | None = None,
+        latency_ms: Mapping[str, int | float | None] | None = None,
+        metadata: dict[str, Any] | None = None,
+        context_mode: ContextMode | None = None,
+        model: str | None = None,
+    ) -> Message:
+        """Record how a reply ended; the totals and `last_response_id` follow.
+
+        ValueError for a status that is not final. NotFound when the conversation was deleted
+        meanwhile (it is never re-created) or `mid` is not an assistant message of it.
+        """
+        ...
+
+    def set_current(self, user: str, cid: str, message_id: str) -> Conversation:
+        """Show the branch of the newest leaf under `message_id` (ROOT: the whole tree); NotFound."""
+        ...
+
+    def mark_interrupted(self, user: str, cid: str, mid: str, text: str) -> Conversation:
+        """Mark an `in_progress` reply `failed` with code `interrupted`, keeping `text`.
+
+        A reply that has finished is left as it is (a real result is never overwritten).
+        NotFound when `mid` is not an assistant message of the conversation.
+        """
+        ...
+
+
 # --- accounts, sessions and shares ----------------------------------------------------------
+# The records are plain data; the rules over them (argon2id hashing, the password rule, login
+# throttling, token hashing, expiry) stay in `app.accounts` and `app.shares`. Every method may raise
+# `StorageBusy` (a lock not had in time) or `StorageFull` (nothing was changed); user names given
+# here have passed `names.validate_user` (a backend refuses others with `InvalidId`).
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """One account: its name, the password hash (never the password) and two times."""
+
+    name: str
+    password_hash: str
+    created: float
+    password_changed: float
+
+
+CreateOutcome = Literal["created", "taken", "closed"]
+
+
+class AccountRecords(Protocol):
+    """The accounts, one row per user name (a PostgreSQL table with `name` as primary key)."""
+
+    def create(self, record: AccountRecord, *, only_if_none: bool = False) -> CreateOutcome:
+        """Add an account unless its name exists ("taken"), or, with `only_if_none`, unless any
+        account exists ("closed"); the check and the insert are one step across processes."""
+        ...
+
+    def get(self, name: str) -> AccountRecord | None:
+        """Return the account, or None (unknown, or its record is damaged)."""
+        ...
+
+    def update(
+        self, name: str, change: Callable[[AccountRecord], AccountRecord | None]
+    ) -> AccountRecord | None:
+        """Apply `change` under the account's lock and store what it returns (None: keep as is);
+        return the stored record, or None when there is no such account."""
+        ...
+
+    def names(self) -> list[str]:
+        """Return every account name, sorted."""
+        ...
+
+    def any(self) -> bool:
+        """Tell whether at least one account exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One server-side session; it is found by the sha256 of its id, which is never stored."""
+
+    user: str
+    created: float
+    expires: float
+    last_seen: float
+
+
+class SessionRecords(Protocol):
+    """Sessions keyed by the 64 hex digits of sha256(session id)."""
+
+    def put(self, key: str, record: SessionRecord) -> None:
+        """Store a new session."""
+        ...
+
+    def get(self, key: str) -> SessionRecord | None:
+        """Return the session with its last use, or None (unknown, revoked or damaged)."""
+        ...
+
+    def touch(self, key: str, at: float) -> None:
+        """Set the last use to `at`; a deleted session stays deleted."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Remove one session; tell whether it existed."""
+        ...
+
+    def delete_user(self, user: str, except_key: str | None = None) -> int:
+        """Remove every session of `user` but `except_key`; return how many went."""
+        ...
+
+    def sweep(self, *, expires_before: float, seen_before: float | None) -> int:
+        """Remove sessions that expire before `expires_before`, were last used before
+        `seen_before` (when given), or are damaged; return how many went."""
+        ...
+
+
+# One failed (or not yet checked) login attempt: (time, nonce).
+Attempt = tuple[float, str]
+
+
+class LoginAttemptRecords(Protocol):
+    """The recent login attempts per key (`user-<name>` or `ip-<32 hex>`), for throttling."""
+
+    def update(self, key: str, change: Callable[[list[Attempt]], list[Attempt]]) -> None:
+        """Replace the key's attempts by `change(attempts)` in one step across processes."""
+        ...
+
+    def sweep(self, before: float) -> int:
+        """Forget every key whose newest attempt is older than `before`; return how many went."""
+        ...
+
+
+class SecretKeyRecord(Protocol):
+    """The app's generated secret key, made once."""
+
+    def get_or_create(self, candidate: bytes) -> bytes:
+        """Return the stored key, storing `candidate` first when there is none (one racer wins)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShareSummary:
+    """What the owner's listing shows of one share (no snapshot, never the token)."""
+
+    digest: str  # sha256 hex of the token
+    conversation_id: str
+    chat_name: str
+    created: float
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class ShareRecord:
+    """One share link: its owner, its conversation and the snapshot it shows."""
+
+    digest: str
+    owner: str
+    conversation_id: str
+    created: float
+    expires_at: float | None
+    snapshot: dict[str, Any]  # {"chat_name", "messages": [{"role", "text", "timestamp"}]}
+
+
+class ShareRecords(Protocol):
+    """Share links keyed by sha256(token), each listed under its owner."""
+
+    def put(self, record: ShareRecord) -> None:
+        """Store a new share."""
+        ...
+
+    def get(self, digest: str) -> ShareRecord | None:
+        """Return the share, or None (unknown, revoked or damaged)."""
+        ...
+
+    def of_owner(self, owner: str) -> list[ShareSummary]:
+        """Return the owner's shares (expired ones too), in no set order."""
+        ...
+
+    def delete(self, owner: str, digest: str) -> bool:
+        """Remove one of the owner's shares; tell whether it was there."""
+        ...
+
+    def delete_conversation(self, owner: str, conversation_id: str) -> int:
+        """Remove every share of one of the owner's conversations; return how many went."""
+        ...
+
 
 # --- limits: turn rate, concurrency slots, budget reservations ------------------------------
 

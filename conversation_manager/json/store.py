@@ -5,42 +5,34 @@ Layout and guarantees: see docs/readme-storage.md. Imports neither Flask nor an 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
-import json
 import logging
 import os
-import re
 import shutil
 import stat
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-from pydantic import ValidationError
-
+from .. import edits
 from ..atomic_files import (
     Damaged,
     Missing,
     fsync_dir,
     make_private_dir,
-    read_file,
     storage_error,
     write_atomic,
 )
 from ..errors import (
     ConversationExists,
     HistoryUnavailable,
-    InvalidParent,
     NotFound,
     StorageBusy,
     StorageError,
 )
 from ..models import (
-    ROOT,
-    SCHEMA_VERSION,
     ContextMode,
     Conversation,
     ConversationSummary,
@@ -49,26 +41,16 @@ from ..models import (
     Message,
     MessageError,
     Usage,
-    new_conversation_id,
-    new_message_id,
 )
-from ..names import is_valid_conversation_id, is_valid_user, validate_conversation_id, validate_user
-from .index import IndexEntry, append_index, entry_line, file_key, read_index, rewrite_index
-from .layout import (
-    CORRUPT_DIR,
-    LOCK_NAME,
-    TMP_MARK,
-    TURNS_DIR,
-    check_dir,
-    conversation_path,
-    user_dir,
-)
+from ..names import is_valid_user, validate_conversation_id, validate_user
+from ..store import ConversationStore
+from .index import append_index, entry_line, file_key
+from .layout import LOCK_NAME, TMP_MARK, TURNS_DIR, check_dir, conversation_path, user_dir
+from .listing import list_pass
+from .locks import LOCK_CACHE_SIZE, LockCache
+from .records import quarantine, quarantined, read
 
 log = logging.getLogger(__name__)
-
-_QUARANTINE_RE = re.compile(r"(?P<id>[A-Za-z0-9_-]{1,64})-(?P<ts>\d{8}T\d{12}Z)\.json")
-_FINISH_STATUSES = frozenset({"completed", "incomplete", "stopped", "failed"})
-_INTERRUPTED_TEXT = "The answer was interrupted before it finished."
 
 
 def _now() -> float:
@@ -79,40 +61,24 @@ class JsonConversationStore:
     """Conversations as JSON files under `data_dir/<user>/<id>.json`."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0, durable: bool = True
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 10.0,
+        durable: bool = True,
+        lock_cache_size: int = LOCK_CACHE_SIZE,
     ) -> None:
         self.data_dir = Path(os.path.realpath(data_dir))
         self.lock_timeout = lock_timeout
         self.durable = durable
-        self._locks: dict[str, FileLock] = {}
-        self._locks_guard = threading.Lock()
+        self._locks = LockCache(lock_timeout, size=lock_cache_size)
 
     # ----------------------------------------------------------------- locking and paths
 
-    def _lock_for(self, udir: Path) -> FileLock:
-        key = str(udir / LOCK_NAME)
-        with self._locks_guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                # One object per path (two on one path in one thread deadlock-detect); the default
-                # thread_local=True is what makes threads sharing it exclude each other.
-                lock = FileLock(key, timeout=self.lock_timeout, poll_interval=0.01)
-                self._locks[key] = lock
-            return lock
-
     @contextlib.contextmanager
     def _locked(self, udir: Path) -> Iterator[None]:
-        lock = self._lock_for(udir)
-        try:
-            lock.acquire()
-        except Timeout as exc:
-            raise StorageBusy(retry_after=max(1, round(self.lock_timeout))) from exc
-        except OSError as exc:
-            raise storage_error(exc, "locking") from exc
-        try:
+        with self._locks.held(udir / LOCK_NAME):
             yield
-        finally:
-            lock.release()
 
     def _udir(self, user: str, *, create: bool) -> Path | None:
         udir = user_dir(self.data_dir, user)
@@ -129,17 +95,19 @@ class JsonConversationStore:
         check_dir(udir)
         return udir
 
-    def ensure_user_dir(self, user: str) -> Path:
-        """Return the user's directory, creating it durably if it does not exist yet."""
+    def _made_udir(self, user: str) -> Path:
         validate_user(user)
         udir = self._udir(user, create=True)
         assert udir is not None
         return udir
 
+    def ensure_user_dir(self, user: str) -> None:
+        """Create the user's directory durably if it does not exist yet."""
+        self._made_udir(user)
+
     def turn_dir(self, user: str) -> Path:
         """Return the user's directory for turns in flight (`<user>/.turns`), creating it."""
-        udir = self.ensure_user_dir(user)
-        tdir = udir / TURNS_DIR
+        tdir = self._made_udir(user) / TURNS_DIR
         try:
             make_private_dir(tdir, durable=False)
         except OSError as exc:
@@ -148,102 +116,21 @@ class JsonConversationStore:
 
     # ----------------------------------------------------------------- reading
 
-    def _parse(self, data: bytes, cid: str) -> Conversation:
-        try:
-            raw = json.loads(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise Damaged("invalid UTF-8") from None
-        except ValueError:
-            raise Damaged("invalid JSON") from None
-        if not isinstance(raw, dict):
-            raise Damaged("not a JSON object")
-        if raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-            raise Damaged("unknown schema version")
-        try:
-            conv = Conversation.model_validate(raw)
-        except ValidationError:
-            raise Damaged("schema mismatch") from None
-        if conv.id != cid:
-            raise Damaged("id does not match the file name")
-        problem = conv.check_tree()
-        if problem is not None:
-            raise Damaged(problem)
-        return conv
-
-    def _read(self, udir: Path, cid: str) -> tuple[Conversation, os.stat_result]:
-        """Read and parse; raise Missing, Damaged or StorageError (never writes)."""
-        try:
-            data, st = read_file(conversation_path(udir, cid))
-        except OSError as exc:
-            raise storage_error(exc, "reading") from exc
-        return self._parse(data, cid), st
-
-    def _quarantined(self, udir: Path, cid: str) -> list[Path]:
-        cdir = udir / CORRUPT_DIR
-        try:
-            names = os.listdir(cdir)
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise storage_error(exc, "listing damaged files") from exc
-        found = []
-        for name in names:
-            match = _QUARANTINE_RE.fullmatch(name)
-            if match and match["id"] == cid:
-                found.append(cdir / name)
-        return found
-
-    def _quarantine(self, user: str, udir: Path, cid: str, reason: str) -> None:
-        """Move a damaged file aside to `.corrupt/<id>-<time>.json` (lock held); never rewrite."""
-        src = conversation_path(udir, cid)
-        cdir = udir / CORRUPT_DIR
-        moved_to = None
-        try:
-            make_private_dir(cdir, durable=self.durable)
-            stamp = time.time_ns() // 1000
-            while True:
-                ts = time.strftime("%Y%m%dT%H%M%S", time.gmtime(stamp // 1_000_000))
-                dst = cdir / f"{cid}-{ts}{stamp % 1_000_000:06d}Z.json"
-                if not os.path.lexists(dst):
-                    break
-                stamp += 1
-            os.rename(src, dst)
-            moved_to = dst.name
-            if self.durable:
-                fsync_dir(cdir)
-                fsync_dir(udir)
-        except OSError:
-            log.exception("history_quarantine_failed", extra={"event": "history_quarantine_failed"})
-        log.warning(
-            "history_corrupt user=%s conversation_id=%s reason=%s moved_to=%s",
-            user,
-            cid,
-            reason,
-            moved_to,
-            extra={
-                "event": "history_corrupt",
-                "user": user,
-                "conversation_id": cid,
-                "reason": reason,
-                "moved_to": moved_to,
-            },
-        )
-
     def _load(self, user: str, udir: Path | None, cid: str, *, locked: bool) -> Conversation:
         """Load a conversation; damaged files are set aside under the lock and reported."""
         if udir is None:
             raise NotFound()
         try:
-            return self._read(udir, cid)[0]
+            return read(udir, cid)[0]
         except Missing:
-            if self._quarantined(udir, cid):
+            if quarantined(udir, cid):
                 raise HistoryUnavailable(cid) from None
             raise NotFound() from None
         except Damaged as damage:
             if not locked:
                 with self._locked(udir):  # re-check under the lock: a writer may have replaced it
                     return self._load(user, udir, cid, locked=True)
-            self._quarantine(user, udir, cid, damage.reason)
+            quarantine(user, udir, cid, damage.reason, durable=self.durable)
             raise HistoryUnavailable(cid) from None
 
     # ----------------------------------------------------------------- writing
@@ -328,37 +215,25 @@ class JsonConversationStore:
     ) -> Conversation:
         """Create and save a conversation (with imported `messages` in creation order, if given)."""
         validate_user(user)
-        cid = new_conversation_id()
-        if conversation_id is not None:
-            cid = validate_conversation_id(conversation_id)
-        now = _now()
-        msgs = [m if isinstance(m, Message) else Message.model_validate(m) for m in messages or ()]
-        created = created_at if created_at is not None else now
-        if last_update is None:
-            last_update = max([created, *(m.timestamp for m in msgs)])
-        conv = Conversation(
-            id=cid,
+        conv = edits.new_conversation(
+            now=_now(),
             chat_name=chat_name,
-            created_at=created,
-            last_update=last_update,
             model=model,
             provider=provider,
             instructions=instructions,
-            metadata=dict(metadata or {}),
+            metadata=metadata,
             legacy=legacy,
-            messages=msgs,
+            conversation_id=conversation_id,
+            created_at=created_at,
+            last_update=last_update,
+            messages=messages,
         )
-        if msgs:
-            conv.current_message_id = conv.newest_leaf_under(ROOT)
-        problem = conv.check_tree()
-        if problem is not None:
-            raise InvalidParent(problem)
-        udir = self._udir(user, create=True)
-        assert udir is not None
+        cid = conv.id
+        udir = self._made_udir(user)
         with self._locked(udir):
             if os.path.lexists(conversation_path(udir, cid)):
                 raise ConversationExists(cid)
-            if self._quarantined(udir, cid):
+            if quarantined(udir, cid):
                 raise HistoryUnavailable(cid)
             self._save(udir, conv)
         return conv
@@ -369,110 +244,18 @@ class JsonConversationStore:
         validate_conversation_id(cid)
         return self._load(user, self._udir(user, create=False), cid, locked=False)
 
-    def list(self, user: str) -> list[ConversationSummary]:
+    def list(self, user: str) -> builtins.list[ConversationSummary]:
         """Return the user's conversations, newest `last_update` first; damaged ones flagged."""
         validate_user(user)
         udir = self._udir(user, create=False)
         if udir is None:
             return []
-        summaries, stale = self._list_pass(user, udir, repair=False)
+        summaries, stale = list_pass(user, udir, repair=False, durable=self.durable)
         if stale:
             with self._locked(udir):
-                summaries, _ = self._list_pass(user, udir, repair=True)
+                summaries, _ = list_pass(user, udir, repair=True, durable=self.durable)
         summaries.sort(key=lambda s: (s.last_update, s.id), reverse=True)
         return summaries
-
-    def _list_pass(
-        self, user: str, udir: Path, *, repair: bool
-    ) -> tuple[list[ConversationSummary], bool]:
-        state = read_index(udir)
-        files: dict[str, tuple[int, int, int] | None] = {}
-        try:
-            with os.scandir(udir) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(".") or not name.endswith(".json"):
-                        continue
-                    cid = name[:-5]
-                    if not is_valid_conversation_id(cid):
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                    files[cid] = file_key(st) if stat.S_ISREG(st.st_mode) else None
-            quarantined: dict[str, float] = {}
-            cdir = udir / CORRUPT_DIR
-            if os.path.isdir(cdir) and not os.path.islink(cdir):
-                with os.scandir(cdir) as entries:
-                    for entry in entries:
-                        match = _QUARANTINE_RE.fullmatch(entry.name)
-                        if match:
-                            mtime = entry.stat(follow_symlinks=False).st_mtime
-                            quarantined[match["id"]] = max(quarantined.get(match["id"], 0), mtime)
-        except OSError as exc:
-            raise storage_error(exc, "listing") from exc
-
-        def unavailable(cid: str, when: float) -> ConversationSummary:
-            known = state.entries.get(cid)
-            if known is not None:
-                return known.summary.model_copy(update={"history_available": False})
-            return ConversationSummary(
-                id=cid, chat_name=cid, created_at=when, last_update=when, history_available=False
-            )
-
-        out: list[ConversationSummary] = []
-        repairs: dict[str, IndexEntry] = {}
-        stale = False
-        for cid, key in files.items():
-            known = state.entries.get(cid)
-            if known is not None and key is not None and known.key == key:
-                out.append(known.summary)
-                continue
-            if not repair:
-                stale = True
-                continue
-            try:
-                conv, st = self._read(udir, cid)
-            except Missing:
-                continue
-            except Damaged as damage:
-                self._quarantine(user, udir, cid, damage.reason)
-                out.append(unavailable(cid, _now()))
-                quarantined.setdefault(cid, _now())
-                continue
-            except StorageError:
-                out.append(unavailable(cid, _now()))
-                continue
-            summary = conv.summary()
-            repairs[cid] = IndexEntry(file_key(st), summary)
-            out.append(summary)
-        for cid, when in quarantined.items():
-            if cid not in files:
-                out.append(unavailable(cid, when))
-        if repair:
-            gone = [cid for cid in state.entries if cid not in files and cid not in quarantined]
-            if repairs or gone or not state.ok:
-                self._write_repairs(udir, state.entries, repairs, gone, rewrite=not state.ok)
-        return out, stale
-
-    def _write_repairs(
-        self,
-        udir: Path,
-        entries: dict[str, IndexEntry],
-        repairs: dict[str, IndexEntry],
-        gone: list[str],
-        *,
-        rewrite: bool,
-    ) -> None:
-        try:
-            if rewrite or len(repairs) + len(gone) > max(16, len(entries) // 2):
-                merged = {k: v for k, v in entries.items() if k not in gone}
-                merged.update(repairs)
-                rewrite_index(udir, merged, durable=self.durable)
-            else:
-                lines = b"".join(entry_line(c, e.key, e.summary) for c, e in repairs.items())
-                lines += b"".join(entry_line(c, None, None) for c in gone)
-                append_index(udir, lines, durable=self.durable)
-        except OSError:
-            log.warning("index_repair_failed", extra={"event": "index_repair_failed"})
 
     def rename(self, user: str, cid: str, chat_name: str) -> ConversationSummary:
         """Rename a conversation (its `last_update` is kept)."""
@@ -490,7 +273,7 @@ class JsonConversationStore:
             raise NotFound()
         with self._locked(udir):
             path = conversation_path(udir, cid)
-            damaged = self._quarantined(udir, cid)
+            damaged = quarantined(udir, cid)
             try:
                 existed = os.path.lexists(path)
                 if existed:
@@ -529,45 +312,17 @@ class JsonConversationStore:
         this commit runs); by default they are made here.
         """
         with self._editing(user, cid) as (udir, conv):
-            now = _now()
-            user_msg: Message | None = None
-            if text is not None:
-                parent: str | None = None
-                if parent_id is not None and parent_id != ROOT:
-                    if conv.message(parent_id).role != "assistant":
-                        raise InvalidParent("a new message goes under an assistant message")
-                    parent = parent_id
-                user_msg = Message(
-                    id=user_message_id or new_message_id(),
-                    parent_id=parent,
-                    role="user",
-                    text=text,
-                    timestamp=now,
-                )
-                conv.messages.append(user_msg)
-                reply_parent = user_msg.id
-            else:
-                if parent_id is None or parent_id == ROOT:
-                    raise InvalidParent("regenerate needs a user message")
-                if conv.message(parent_id).role != "user":
-                    raise InvalidParent("regenerate needs a user message")
-                reply_parent = parent_id
-            reply = Message(
-                id=assistant_message_id or new_message_id(),
-                parent_id=reply_parent,
-                role="assistant",
-                text="",
-                timestamp=now,
-                status="in_progress",
+            user_msg, reply = edits.add_turn(
+                conv,
+                now=_now(),
+                text=text,
+                parent_id=parent_id,
                 model=model,
                 provider=provider,
                 context_mode=context_mode,
+                user_message_id=user_message_id,
+                assistant_message_id=assistant_message_id,
             )
-            conv.messages.append(reply)
-            conv.model = model
-            conv.provider = provider
-            conv.current_message_id = reply.id
-            conv.last_update = now
             self._save(udir, conv)
             return conv, user_msg, reply
 
@@ -585,36 +340,31 @@ class JsonConversationStore:
         error: MessageError | dict[str, Any] | None = None,
         reasoning_summary: str | None = None,
         request_id: str | None = None,
-        latency_ms: dict[str, int | float | None] | None = None,
+        latency_ms: Mapping[str, int | float | None] | None = None,
         metadata: dict[str, Any] | None = None,
         context_mode: ContextMode | None = None,
         model: str | None = None,
     ) -> Message:
         """Record how a reply ended; raise NotFound if the conversation was deleted meanwhile."""
-        if status not in _FINISH_STATUSES:
-            raise ValueError(f"not a final status: {status!r}")
+        edits.check_final(status)  # before the lock: a caller's mistake never waits
         with self._editing(user, cid) as (udir, conv):
-            msg = conv.message(mid)
-            if msg.role != "assistant":
-                raise NotFound("assistant message")
-            msg.text = text
-            msg.status = status
-            msg.response_id = response_id
-            msg.usage = Usage.model_validate(usage) if isinstance(usage, dict) else usage
-            msg.cost_usd = cost_usd
-            msg.error = MessageError.model_validate(error) if isinstance(error, dict) else error
-            msg.reasoning_summary = reasoning_summary
-            msg.request_id = request_id
-            msg.latency_ms = latency_ms
-            if metadata:
-                msg.metadata.update(metadata)
-            if context_mode is not None:
-                msg.context_mode = context_mode
-            if model is not None:
-                msg.model = model
-            now = _now()
-            msg.timestamp = now
-            conv.last_update = now
+            msg = edits.finish_reply(
+                conv,
+                mid,
+                now=_now(),
+                text=text,
+                status=status,
+                response_id=response_id,
+                usage=usage,
+                cost_usd=cost_usd,
+                error=error,
+                reasoning_summary=reasoning_summary,
+                request_id=request_id,
+                latency_ms=latency_ms,
+                metadata=metadata,
+                context_mode=context_mode,
+                model=model,
+            )
             self._save(udir, conv)
             return msg
 
@@ -628,16 +378,12 @@ class JsonConversationStore:
     def mark_interrupted(self, user: str, cid: str, mid: str, text: str) -> Conversation:
         """Mark an `in_progress` reply `failed` with code `interrupted`, keeping `text`."""
         with self._editing(user, cid) as (udir, conv):
-            msg = conv.message(mid)
-            if msg.role != "assistant":
-                raise NotFound("assistant message")
-            if msg.status != "in_progress":
-                return conv  # already finished: a real result is never overwritten
-            msg.text = text
-            msg.status = "failed"
-            msg.error = MessageError(code="interrupted", message=_INTERRUPTED_TEXT)
-            self._save(udir, conv)
+            if edits.interrupt_reply(conv, mid, text):
+                self._save(udir, conv)
             return conv
 
+
+# The backend implements the Protocol (mypy checks this line).
+_: type[ConversationStore] = JsonConversationStore
 
 __all__ = ["JsonConversationStore"]

@@ -14,7 +14,7 @@ import pytest
 
 import conversation_manager
 from conversation_manager import JsonConversationStore, StorageBusy
-from conversation_manager.json import store as json_store
+from conversation_manager.json import locks as json_locks
 
 from .conftest import USER, new_conversation
 from .workers import append_turns
@@ -97,16 +97,16 @@ def test_code_never_sets_thread_local_false(
     store: JsonConversationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package = Path(conversation_manager.__file__).parent
-    for source in package.glob("*.py"):
+    for source in package.rglob("*.py"):
         assert not re.search(r"thread_local\s*=\s*False", source.read_text()), source
     made: list[tuple[str, dict[str, object]]] = []
-    real = json_store.FileLock
+    real = json_locks.FileLock
 
     def recording(path: str, *args: object, **kwargs: object) -> object:
         made.append((path, kwargs))
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(json_store, "FileLock", recording)
+    monkeypatch.setattr(json_locks, "FileLock", recording)
     conv = new_conversation(store)
     store.rename(USER, conv.id, "a")
     store.rename(USER, conv.id, "b")
