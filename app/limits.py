@@ -1,36 +1,50 @@
-"""Per-user turn rate, concurrent-turn and spending limits that hold across worker processes.
+"""Per-user limits that hold across threads and worker processes: turns per minute, turns in flight,
+the budget (reserved before the call, settled after) and open event streams.
 
-State is small JSON files under `CHAT_DATA_DIR/.app/limits/`, changed under a file lock. Must not
-import Flask.
+The rules live here and in `app.ledger`; the records behind them are reached only through
+`conversation_manager.store.LimitRecords`. Must not import Flask.
 """
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import logging
 import math
 import os
+import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from app.accounts import validate_username
-from conversation_manager.json.state_files import app_dir, locked, read_json, write_json_atomic
+import conversation_manager as cm
+from app import ledger
+from app.ledger import BudgetRule, Period, Spend, Unit, period_reset
+from conversation_manager.store import HeldSlot, LimitRecords, Reservation
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TURNS_PER_MINUTE = 20
 DEFAULT_CONCURRENT_TURNS = 2
-DEFAULT_LOCK_TIMEOUT = 10.0
+DEFAULT_STREAMS_PER_USER = 20
+# gunicorn.conf.py runs 64 threads a worker; 16 stay free for short requests (/healthz, logins).
+DEFAULT_STREAMS_PER_PROCESS = 48
 RATE_WINDOW_SECONDS = 60.0
-# Day buckets older than this many days and month buckets older than this many months are dropped.
-_KEEP_DAYS = 40
-_KEEP_MONTHS = 13
 
-Unit = Literal["usd", "tokens"]
-Period = Literal["day", "month"]
+StorageBusy = cm.StorageBusy  # the one StorageBusy (HTTP 503 `storage_busy` with `Retry-After`)
+
+__all__ = [
+    "BudgetExceeded",
+    "BudgetRule",
+    "LimitError",
+    "Period",
+    "RateLimited",
+    "Spend",
+    "StorageBusy",
+    "StreamLimits",
+    "StreamSlot",
+    "TurnAdmission",
+    "TurnLimits",
+    "Unit",
+    "period_reset",
+]
 
 
 class LimitError(Exception):
@@ -38,10 +52,15 @@ class LimitError(Exception):
 
 
 class RateLimited(LimitError):
-    """Too many turns (HTTP 429 `rate_limited` with `Retry-After`)."""
+    """Too many turns or streams (HTTP 429 `rate_limited` with `Retry-After`)."""
 
-    def __init__(self, retry_after: int, *, reason: Literal["rate", "concurrent"] = "rate") -> None:
-        super().__init__(f"too many turns ({reason}); retry after {retry_after} s")
+    def __init__(
+        self,
+        retry_after: int,
+        *,
+        reason: Literal["rate", "concurrent", "streams"] = "rate",
+    ) -> None:
+        super().__init__(f"too many ({reason}); retry after {retry_after} s")
         self.retry_after = retry_after
         self.reason = reason
 
@@ -62,129 +81,290 @@ class BudgetExceeded(LimitError):
         return max(1, math.ceil(self.resets_at - time.time()))
 
 
-class StorageBusy(LimitError):
-    """A lock was not had in time (HTTP 503 `storage_busy` with `Retry-After`)."""
-
-    def __init__(self, retry_after: int = 1) -> None:
-        super().__init__("storage busy")
-        self.retry_after = retry_after
+def _on(limit: int | float | None) -> bool:
+    return limit is not None and limit > 0  # None and 0 mean no limit
 
 
-def concurrent_ok(count: int, limit: int | None) -> bool:
-    """Tell whether one more turn may start when `count` turns of the user already run."""
-    return limit is None or limit <= 0 or count < limit
+class TurnAdmission:
+    """An accepted turn: its concurrency slot and budget reservation until it settles and ends."""
+
+    def __init__(
+        self,
+        limits: TurnLimits,
+        user: str,
+        slot: HeldSlot | None,
+        reservation: Reservation | None,
+    ) -> None:
+        self._limits = limits
+        self._user = user
+        self._slot = slot
+        self._reservation = reservation
+        self._settled = False
+        self._guard = threading.Lock()
+
+    def settle(self, *, cost_usd: float | None, tokens: int) -> None:
+        """Replace the reservation by the real spend; idempotent; never raises (logs)."""
+        with self._guard:
+            if self._settled:
+                return
+            self._settled = True
+            reservation, self._reservation = self._reservation, None
+        budget = self._limits.budget
+        if budget is None:
+            return  # no budget: nothing reads the spend, so no write on every turn
+        spend = ledger.spend_of(cost_usd, tokens)
+        if reservation is None and spend == ledger.spend_of(0.0, 0):
+            return
+        try:
+            with self._limits.records.transaction(self._user) as txn:
+                if spend != ledger.spend_of(0.0, 0):
+                    ledger.add_spend(txn, spend, time.time())
+                if reservation is not None:
+                    txn.drop_reservation(reservation.id)
+        except Exception:  # the turn is over; a lost record must not fail it
+            log.warning("spend_not_recorded", exc_info=True)
+
+    def release(self) -> None:
+        """Free the concurrency slot and drop an unsettled reservation; idempotent; never raises."""
+        with self._guard:
+            slot, self._slot = self._slot, None
+            reservation, self._reservation = self._reservation, None
+        if slot is not None:
+            slot.release()
+        if reservation is None:
+            return
+        try:
+            with self._limits.records.transaction(self._user) as txn:
+                txn.drop_reservation(reservation.id)
+        except Exception:  # it expires on its own
+            log.warning("reservation_not_dropped", exc_info=True)
+
+
+class TurnLimits:
+    """Turns per minute, turns in flight and the budget of each user; None or 0 = no limit."""
+
+    def __init__(
+        self,
+        records: LimitRecords,
+        *,
+        turns_per_minute: int | None,
+        concurrent_turns: int | None,
+        budget_limit: float | None,
+        budget_unit: Unit,
+        budget_period: Period,
+    ) -> None:
+        self.records = records
+        self.turns_per_minute = turns_per_minute if _on(turns_per_minute) else None
+        self.concurrent_turns = concurrent_turns if _on(concurrent_turns) else None
+        self.budget = (
+            BudgetRule(float(budget_limit), budget_unit, budget_period)
+            if budget_limit is not None
+            else None
+        )
+
+    def _refuse_budget(self, spend: Spend) -> BudgetExceeded:
+        assert self.budget is not None
+        log.info("%s budget (%s) reached", self.budget.period, self.budget.unit)
+        return BudgetExceeded(
+            spend.resets_at,
+            unit=self.budget.unit,
+            period=self.budget.period,
+            limit=self.budget.limit,
+        )
+
+    def _rate_refusal(self, stamps: list[float], now: float) -> RateLimited | None:
+        limit = self.turns_per_minute
+        if limit is None or len(stamps) < limit:
+            return None
+        oldest = sorted(stamps)[len(stamps) - limit]
+        log.info("turn rate limit reached")
+        return RateLimited(max(1, math.ceil(oldest + RATE_WINDOW_SECONDS - now)), reason="rate")
+
+    def precheck(self, user: str) -> None:
+        """Raise `RateLimited` or `BudgetExceeded` when a turn would surely be refused; record nothing.
+
+        The concurrency slots are not probed: a probe could make a simultaneous `admit` fail.
+        """
+        if self.turns_per_minute is None and self.budget is None:
+            return
+        now = time.time()
+        view = self.records.view(user)
+        if self.budget is not None:
+            spend = ledger.read_spend(view, self.budget.period, now)
+            if self.budget.exhausted(spend):
+                raise self._refuse_budget(spend)
+        if self.turns_per_minute is not None:
+            refusal = self._rate_refusal(view.turn_times(now - RATE_WINDOW_SECONDS), now)
+            if refusal is not None:
+                raise refusal
+
+    def admit(
+        self, user: str, *, estimated_tokens: int, estimated_cost_usd: float | None
+    ) -> TurnAdmission:
+        """Accept a turn in one atomic step across threads and processes, or refuse it.
+
+        Accepting takes a concurrency slot (held until `release`), records the turn in the
+        per-minute window and reserves its estimate against the budget. A refusal
+        (`BudgetExceeded`, `RateLimited` with reason "concurrent" or "rate") records and holds
+        nothing.
+        """
+        if self.turns_per_minute is None and self.budget is None:
+            return TurnAdmission(self, user, self._take_slot(user), None)
+        slot: HeldSlot | None = None
+        try:
+            # One lock per user around the slot, the window and the reservations, so that
+            # simultaneous admits see each other's turns.
+            with self.records.transaction(user) as txn:
+                now = time.time()
+                reservation = None
+                if self.budget is not None:
+                    spend = ledger.read_spend(txn, self.budget.period, now)
+                    estimate = ledger.spend_of(estimated_cost_usd, estimated_tokens)
+                    if not self.budget.admits(spend, txn.reservations(now), estimate):
+                        raise self._refuse_budget(spend)
+                    reservation = self.budget.reservation(estimate, now)
+                slot = self._take_slot(user)
+                refusal = self._rate_refusal(txn.turn_times(now - RATE_WINDOW_SECONDS), now)
+                if refusal is not None:
+                    raise refusal
+                if self.turns_per_minute is not None:
+                    txn.add_turn(now, forget_before=now - RATE_WINDOW_SECONDS)
+                if reservation is not None:
+                    txn.reserve(reservation, now=now)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        return TurnAdmission(self, user, slot, reservation)
+
+    def _take_slot(self, user: str) -> HeldSlot | None:
+        if self.concurrent_turns is None:
+            return None
+        slot = self.records.take_slot("turn", user, self.concurrent_turns)
+        if slot is None:
+            log.info("concurrent turn limit reached")
+            raise RateLimited(1, reason="concurrent")
+        return slot
+
+    def spent(self, user: str, *, period: Period) -> Spend:
+        """Return the user's spend in the current UTC `period` (from the ledger)."""
+        return ledger.Ledger(self.records).spent(user, period=period)
+
+
+class StreamSlot:
+    """One open event stream of a user, counted until released."""
+
+    def __init__(self, limits: StreamLimits, held: HeldSlot | None, counted: bool) -> None:
+        self._limits = limits
+        self._held = held
+        self._counted = counted
+        self._guard = threading.Lock()
+
+    def release(self) -> None:
+        """Stop counting this stream; idempotent, never raises."""
+        with self._guard:
+            held, self._held = self._held, None
+            counted, self._counted = self._counted, False
+        if held is not None:
+            held.release()
+        if counted:
+            self._limits._uncount()
+
+
+class StreamLimits:
+    """Caps on open event streams: per user across processes, and per process.
+
+    The per-process cap keeps threads free for short requests (/healthz, logins) when one user
+    opens many streams; None or 0 = no limit.
+    """
+
+    def __init__(
+        self, records: LimitRecords, *, per_user: int | None, per_process: int | None
+    ) -> None:
+        self.records = records
+        self.per_user = per_user if _on(per_user) else None
+        self.per_process = per_process if _on(per_process) else None
+        self._open = 0
+        self._guard = threading.Lock()
+        self._pid = os.getpid()
+
+    @property
+    def open_streams(self) -> int:
+        """Return how many streams this process has open now."""
+        with self._guard:
+            return self._open
+
+    def open(self, user: str) -> StreamSlot:
+        """Count one more open stream, or raise `RateLimited(retry_after=1, reason="streams")`."""
+        with self._guard:
+            if self._pid != os.getpid():  # forked after use: the parent's streams are not ours
+                self._pid, self._open = os.getpid(), 0
+            if self.per_process is not None and self._open >= self.per_process:
+                log.info("per-process stream limit reached")
+                raise RateLimited(1, reason="streams")
+            self._open += 1
+        try:
+            held = None
+            if self.per_user is not None:
+                held = self.records.take_slot("stream", user, self.per_user)
+                if held is None:
+                    log.info("per-user stream limit reached")
+                    raise RateLimited(1, reason="streams")
+        except BaseException:
+            self._uncount()
+            raise
+        return StreamSlot(self, held, counted=True)
+
+    def _uncount(self) -> None:
+        with self._guard:
+            self._open = max(0, self._open - 1)
+
+
+# --- until app/turns takes a TurnLimits: the old per-call API over the same records -----------
+
+
+def _json_records(data_dir: str | os.PathLike[str], lock_timeout: float) -> LimitRecords:
+    from conversation_manager.json.limits import JsonLimitRecords
+
+    return JsonLimitRecords(data_dir, lock_timeout=lock_timeout)
 
 
 def check_concurrent(count: int, *, limit: int | None = DEFAULT_CONCURRENT_TURNS) -> None:
     """Raise `RateLimited(reason="concurrent")` when `count` live turns already reach `limit`."""
-    if not concurrent_ok(count, limit):
+    if _on(limit) and count >= (limit or 0):
         raise RateLimited(1, reason="concurrent")
 
 
 class RateLimiter:
-    """Sliding 60-second window of accepted turns per user, shared by all processes on disk."""
+    """The turn window alone (old API): check and record in one call."""
 
-    def __init__(
-        self, data_dir: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> None:
-        self.dir = app_dir(data_dir, "limits")
-        self.lock_timeout = lock_timeout
+    def __init__(self, data_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+        self.records = _json_records(data_dir, lock_timeout)
 
     def check_and_record_turn(
         self, user: str, *, per_minute: int | None = DEFAULT_TURNS_PER_MINUTE
     ) -> None:
-        """Accept one turn (recording it) or raise `RateLimited(retry_after)`; None/0 = no limit.
-
-        Exactly `per_minute` turns are accepted in any 60 s window, whichever processes ask.
-        """
-        validate_username(user)
-        if per_minute is None or per_minute <= 0:
-            return
-        path = self.dir / f"turns-{user}.json"
-        with locked(path, self.lock_timeout, StorageBusy):
-            now = time.time()
-            try:
-                data = read_json(path)
-            except ValueError:
-                data = None  # a damaged counter file is reset, not fatal
-            stamps = [
-                t
-                for t in (data if isinstance(data, list) else [])
-                if isinstance(t, int | float) and now - RATE_WINDOW_SECONDS < t <= now
-            ]
-            if len(stamps) >= per_minute:
-                oldest = sorted(stamps)[len(stamps) - per_minute]
-                retry_after = max(1, math.ceil(oldest + RATE_WINDOW_SECONDS - now))
-                log.info("turn rate limit reached for %s", user)
-                raise RateLimited(retry_after)
-            stamps.append(now)
-            # A lost counter after a power cut costs nothing worth an fsync per turn.
-            write_json_atomic(path, stamps, durable=False)
-
-
-@dataclass(frozen=True)
-class Spend:
-    """What a user has spent in one period."""
-
-    usd: float
-    tokens: int
-    unpriced_turns: int
-    resets_at: float
-
-
-def _period_key(period: Period, now: float) -> str:
-    d = dt.datetime.fromtimestamp(now, dt.UTC)
-    return d.strftime("%Y-%m-%d") if period == "day" else d.strftime("%Y-%m")
-
-
-def period_reset(period: Period, now: float | None = None) -> float:
-    """Return when the current UTC day or month ends (Unix seconds)."""
-    d = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
-    if period == "day":
-        start = dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
-        return (start + dt.timedelta(days=1)).timestamp()
-    year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-    return float(calendar.timegm((year, month, 1, 0, 0, 0)))
+        """Accept one turn (recording it) or raise `RateLimited(retry_after)`."""
+        limits = TurnLimits(
+            self.records,
+            turns_per_minute=per_minute,
+            concurrent_turns=None,
+            budget_limit=None,
+            budget_unit="usd",
+            budget_period="day",
+        )
+        limits.admit(user, estimated_tokens=0, estimated_cost_usd=0.0).release()
 
 
 class Budget:
-    """Per-user spending per UTC day and month (dollars and tokens), checked before each turn."""
+    """The ledger with a check (old API): refuse once the spend reaches the limit."""
 
-    def __init__(
-        self, data_dir: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> None:
-        self.dir = app_dir(data_dir, "limits")
-        self.lock_timeout = lock_timeout
-
-    def _path(self, user: str) -> Path:
-        return self.dir / f"usage-{validate_username(user)}.json"
-
-    def _load(self, path: Path) -> dict[str, Any]:
-        try:
-            data = read_json(path)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            data = {}
-        for period in ("day", "month"):
-            buckets = data.get(period)
-            data[period] = {
-                k: v
-                for k, v in (buckets.items() if isinstance(buckets, dict) else ())
-                if isinstance(v, dict)
-            }
-        return data
+    def __init__(self, data_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
+        self.ledger = ledger.Ledger(_json_records(data_dir, lock_timeout))
 
     def spent(self, user: str, *, period: Period, now: float | None = None) -> Spend:
         """Return the user's spend in the current UTC `period`."""
-        now = time.time() if now is None else now
-        bucket = self._load(self._path(user))[period].get(_period_key(period, now), {})
-        return Spend(
-            usd=float(bucket.get("usd", 0.0)),
-            tokens=int(bucket.get("tokens", 0)),
-            unpriced_turns=int(bucket.get("unpriced", 0)),
-            resets_at=period_reset(period, now),
-        )
+        return self.ledger.spent(user, period=period, now=now)
 
     def check(
         self,
@@ -195,38 +375,19 @@ class Budget:
         period: Period = "day",
         now: float | None = None,
     ) -> None:
-        """Raise `BudgetExceeded(resets_at)` once the spend reaches `limit` (None = no budget).
-
-        Turns whose price is unknown count their tokens but no dollars.
-        """
-        if unit not in ("usd", "tokens") or period not in ("day", "month"):
-            raise ValueError("unit must be usd or tokens, period day or month")
-        validate_username(user)
+        """Raise `BudgetExceeded(resets_at)` once the spend reaches `limit` (None = no budget)."""
         if limit is None:
             return
+        rule = BudgetRule(limit, unit, period)
         spend = self.spent(user, period=period, now=now)
-        used = spend.usd if unit == "usd" else spend.tokens
-        if used >= limit:
-            log.info("%s budget (%s) reached for %s", period, unit, user)
+        if rule.exhausted(spend):
             raise BudgetExceeded(spend.resets_at, unit=unit, period=period, limit=limit)
 
     def record(
         self, user: str, *, cost_usd: float | None, tokens: int, now: float | None = None
     ) -> None:
-        """Add one finished turn's cost (None = price unknown) and tokens to the day and month."""
-        path = self._path(user)
-        now = time.time() if now is None else now
-        with locked(path, self.lock_timeout, StorageBusy):
-            data = self._load(path)
-            for period in ("day", "month"):
-                key = _period_key(period, now)  # type: ignore[arg-type]
-                bucket = data[period].setdefault(key, {"usd": 0.0, "tokens": 0, "unpriced": 0})
-                if cost_usd is None:
-                    bucket["unpriced"] = int(bucket.get("unpriced", 0)) + 1
-                else:
-                    bucket["usd"] = float(bucket.get("usd", 0.0)) + max(0.0, float(cost_usd))
-                bucket["tokens"] = int(bucket.get("tokens", 0)) + max(0, int(tokens))
-            # ISO keys sort by date, so the newest buckets are the last ones.
-            data["day"] = dict(sorted(data["day"].items())[-_KEEP_DAYS:])
-            data["month"] = dict(sorted(data["month"].items())[-_KEEP_MONTHS:])
-            write_json_atomic(path, data)
+        """Add one finished turn's cost and tokens to the day and month."""
+        try:
+            self.ledger.record(user, cost_usd=cost_usd, tokens=tokens, now=now)
+        except cm.ConversationError as exc:
+            raise LimitError("spend not recorded") from exc
