@@ -1,66 +1,76 @@
-"""Neutral provider events -> accumulated reply -> coalesced SSE frames; the turn worker and its journal.
+"""Neutral provider events -> accumulated reply -> coalesced SSE frames; the turn worker and coordination.
 
-Knows neither Flask objects nor SDK types: it sees duck-typed neutral events and plain callables.
+Imports `responses_client.events` only: no Flask objects, no SDK types, nothing of `app`.
 """
 
+from .coordination import (
+    Coordination,
+    FileCoordination,
+    FrameLog,
+    FrameWriter,
+    HeldLock,
+    StopSignal,
+    TurnBusy,
+    TurnLock,
+)
+from .frames import (
+    KEEP_ALIVE,
+    dumps,
+    error_data,
+    frame_id,
+    journal_line,
+    parse_journal_line,
+    sse_frame,
+    sse_raw,
+)
 from .journal import (
     FINISHED_TURN_TTL_SECONDS,
     TERMINAL_EVENTS,
     Journal,
-    TurnPaths,
-    finished_turn_available,
-    follow,
-    journal_text,
-    last_frame,
-    read_header,
+    conditions_in_use,
 )
-from .stages import (
-    INTERNAL_MESSAGE,
-    INTERRUPTED_MESSAGE,
-    KEEP_ALIVE,
-    Reply,
-    accumulate,
-    coalesce,
-    relay,
-    sse_frame,
-)
+from .stages import Reply, TextCap, accumulate, coalesce, relay
 from .worker import (
     STOP_POLL_SECONDS,
+    Cancellable,
     Turn,
     TurnAborted,
     TurnBody,
-    TurnBusy,
     TurnControl,
     TurnRegistry,
-    acquire_turn_lock,
-    turn_is_live,
 )
 
 __all__ = [
     "FINISHED_TURN_TTL_SECONDS",
-    "INTERNAL_MESSAGE",
-    "INTERRUPTED_MESSAGE",
     "KEEP_ALIVE",
     "STOP_POLL_SECONDS",
     "TERMINAL_EVENTS",
+    "Cancellable",
+    "Coordination",
+    "FileCoordination",
+    "FrameLog",
+    "FrameWriter",
+    "HeldLock",
     "Journal",
     "Reply",
+    "StopSignal",
+    "TextCap",
     "Turn",
     "TurnAborted",
     "TurnBody",
     "TurnBusy",
     "TurnControl",
-    "TurnPaths",
+    "TurnLock",
     "TurnRegistry",
     "accumulate",
-    "acquire_turn_lock",
     "coalesce",
-    "finished_turn_available",
-    "follow",
-    "journal_text",
-    "last_frame",
-    "read_header",
+    "conditions_in_use",
+    "dumps",
+    "error_data",
+    "frame_id",
+    "journal_line",
+    "parse_journal_line",
     "relay",
     "sse_frame",
-    "turn_is_live",
+    "sse_raw",
 ]

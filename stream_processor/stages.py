@@ -1,30 +1,23 @@
-"""Stages over neutral provider events: accumulate the reply, coalesce deltas, encode SSE frames.
+"""Stages over neutral provider events: cap the text, accumulate the reply, coalesce deltas.
 
-Each stage takes an iterator and returns one, so each is tested with plain lists. No Flask, no SDK types.
+Each stage takes an iterator and returns one, so each is tested with plain lists. Matches on the event
+types of `responses_client.events` (the only module of ours imported here); no Flask, no SDK types.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-KEEP_ALIVE = b": keep-alive\n\n"
-# The person-facing texts of the two errors this package can end a turn with by itself.
-INTERRUPTED_MESSAGE = "The answer was interrupted. Try again."
-INTERNAL_MESSAGE = "Something went wrong on our side. Try again."
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    # json escapes every control character, so the payload is always exactly one line.
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def sse_frame(event: str, data: dict[str, Any], frame_id: str) -> bytes:
-    """Encode one server-sent event: `event:`, `id:` and one line of JSON `data:`."""
-    return f"event: {event}\nid: {frame_id}\ndata: {_dumps(data)}\n\n".encode()
+from responses_client.events import (
+    Event,
+    Finished,
+    Idle,
+    ReasoningDelta,
+    ResponseStarted,
+    TextDelta,
+)
 
 
 @dataclass
@@ -35,22 +28,32 @@ class Reply:
     reasoning_parts: list[str] = field(default_factory=list)
     response_id: str | None = None
     model: str | None = None
+    request_id: str | None = None
     usage: dict[str, int] | None = None
     status: str | None = None  # "completed" | "incomplete" once the upstream said so
     reason: str | None = None
+    finish_reason: str | None = None
     refusal: bool = False
     started_at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
 
     @property
     def text(self) -> str:
+        """The answer's text so far."""
         return "".join(self.text_parts)
 
     @property
     def reasoning(self) -> str:
+        """The reasoning summary so far."""
         return "".join(self.reasoning_parts)
 
+    @property
+    def has_text(self) -> bool:
+        """Tell whether any text of the answer arrived (after that, no retry may start)."""
+        return self.first_text_at is not None
+
     def latency_ms(self) -> dict[str, int | None]:
+        """Time to the first text and in total, in milliseconds."""
         now = time.monotonic()
         first = self.first_text_at
         return {
@@ -59,31 +62,62 @@ class Reply:
         }
 
 
-def accumulate(events: Iterable[Any], reply: Reply) -> Iterator[Any]:
+class TextCap:
+    """Cut the answer at `max_chars` characters (0: no cap); `reached` tells whether it was cut."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.reached = False
+        self._count = 0
+
+    def apply(self, events: Iterable[Event]) -> Iterator[Event]:
+        """Pass events on until the text passes the cap; then keep the text up to it and close."""
+        iterator = iter(events)
+        try:
+            for event in iterator:
+                if self.max_chars and isinstance(event, TextDelta):
+                    room = self.max_chars - self._count
+                    if len(event.text) > room:
+                        if room > 0:
+                            yield TextDelta(event.text[:room])
+                        self._count = self.max_chars
+                        self.reached = True
+                        return
+                    self._count += len(event.text)
+                yield event
+        finally:
+            # Closing the source closes the upstream response in the adapter's own `finally`.
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+
+def accumulate(events: Iterable[Event], reply: Reply) -> Iterator[Event]:
     """Record text, reasoning, usage, response id and status into `reply`; pass every event on."""
     for event in events:
-        kind = type(event).__name__
-        if kind == "TextDelta":
+        if isinstance(event, TextDelta):
             if reply.first_text_at is None and event.text:
                 reply.first_text_at = time.monotonic()
             reply.text_parts.append(event.text)
-        elif kind == "ReasoningDelta":
+        elif isinstance(event, ReasoningDelta):
             reply.reasoning_parts.append(event.text)
-        elif kind == "ResponseStarted":
-            reply.response_id = event.response_id
+        elif isinstance(event, ResponseStarted):
+            reply.response_id = event.response_id or reply.response_id
             reply.model = event.model or reply.model
-        elif kind == "Finished":
+            reply.request_id = event.request_id or reply.request_id
+        elif isinstance(event, Finished):
             reply.status = event.status
             reply.response_id = event.response_id or reply.response_id
             reply.usage = event.usage
             reply.model = event.model or reply.model
             reply.reason = event.reason
-            reply.refusal = bool(getattr(event, "refusal", False))
+            reply.finish_reason = event.finish_reason
+            reply.refusal = event.refusal
         yield event
 
 
 def coalesce(
-    events: Iterable[Any],
+    events: Iterable[Event],
     *,
     max_chars: int = 4096,
     min_interval: float = 0.03,
@@ -105,19 +139,19 @@ def coalesce(
 
     def flush() -> tuple[str, str]:
         nonlocal pending, size, pending_kind, last_flush
-        frame = (pending_kind, "".join(pending))
-        flushed_kinds.add(pending_kind)  # type: ignore[arg-type]
+        kind = pending_kind or "delta"
+        frame = (kind, "".join(pending))
+        flushed_kinds.add(kind)
         pending, size, pending_kind = [], 0, None
         last_flush = clock()
-        return frame  # type: ignore[return-value]
+        return frame
 
     try:
         for event in events:
-            kind = type(event).__name__
-            if kind in ("TextDelta", "ReasoningDelta"):
+            if isinstance(event, TextDelta | ReasoningDelta):
                 if not event.text:
                     continue
-                frame_kind = "delta" if kind == "TextDelta" else "reasoning"
+                frame_kind = "delta" if isinstance(event, TextDelta) else "reasoning"
                 if pending_kind not in (None, frame_kind):
                     yield flush()
                 pending_kind = frame_kind
@@ -126,7 +160,7 @@ def coalesce(
                 # The first text of each kind (reasoning, then the answer) goes out at once.
                 if frame_kind not in flushed_kinds or size >= max_chars:
                     yield flush()
-            elif kind == "Idle":
+            elif isinstance(event, Idle):
                 if pending and (last_flush is None or clock() - last_flush >= min_interval):
                     yield flush()
             elif pending:
@@ -139,7 +173,9 @@ def coalesce(
         yield flush()
 
 
-def relay(events: Iterable[Any], reply: Reply, emit: Callable[[str, dict[str, Any]], None]) -> None:
+def relay(
+    events: Iterable[Event], reply: Reply, emit: Callable[[str, dict[str, str]], object]
+) -> None:
     """Run the standard pipeline: accumulate into `reply`, coalesce, and emit each frame."""
     for frame_kind, text in coalesce(accumulate(events, reply)):
         emit(frame_kind, {"text": text})

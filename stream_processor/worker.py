@@ -1,76 +1,31 @@
-"""The turn worker: one background thread a turn, its exclusive lock, stop requests across processes.
+"""The turn worker: one background thread a turn, owning its turn lock, told of stops from any process.
 
-A turn holds an exclusive `flock` on `<user>/.turns/<cid>.lock` for its whole life (held: 409 from any
-process; the kernel frees it when a process dies). No Flask objects, no SDK types.
+Works over a `coordination.Coordination` (lock, frame log, stop signal). No Flask objects, no SDK
+types; the error frame a crashed body ends with is built by the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .journal import TERMINAL_EVENTS, Journal, TurnPaths, _condition, last_frame
-from .stages import INTERNAL_MESSAGE
+from .coordination import Coordination, FrameWriter, HeldLock
 
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.1
 
 
-class TurnBusy(Exception):
-    """Another turn of this conversation is running (in this or another process)."""
+class Cancellable(Protocol):
+    """What the worker needs of a cancel token: `cancel()` closes the upstream at once."""
 
-
-def _open_lock(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-
-
-def acquire_turn_lock(paths: TurnPaths, attempts: int = 5) -> int:
-    """Take the conversation's turn lock; return its fd, or raise `TurnBusy`."""
-    paths.directory.mkdir(mode=0o700, exist_ok=True)
-    fd = _open_lock(paths.lock)
-    for attempt in range(attempts):
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                os.close(fd)
-                raise
-            # A liveness probe holds it for a microsecond; a real turn holds it for seconds.
-            if attempt < attempts - 1:
-                time.sleep(0.01)
-    os.close(fd)
-    raise TurnBusy(paths.conversation_id)
-
-
-def turn_is_live(paths: TurnPaths) -> bool:
-    """Tell whether some process holds the conversation's turn lock."""
-    try:
-        fd = os.open(paths.lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
-    finally:
-        os.close(fd)  # closing drops the probe's own lock too
-    return False
-
-
-# --------------------------------------------------------------------------------------------
-# The turn worker
+    def cancel(self) -> None:
+        """Stop the upstream request."""
+        ...
 
 
 class TurnAborted(Exception):
@@ -81,11 +36,11 @@ class TurnControl:
     """What a turn's body sees: emit frames, and whether (and how) it was asked to stop.
 
     The body may start (and open its upstream request) before the turn is committed; `emit` and
-    `wait_ready` block until the web layer has either begun the journal or aborted the turn.
+    `wait_ready` block until the caller has either begun the frame log or aborted the turn.
     """
 
-    def __init__(self, journal: Journal, cancel: Any) -> None:
-        self._journal = journal
+    def __init__(self, writer: FrameWriter, cancel: Cancellable | None) -> None:
+        self._writer = writer
         self.cancel = cancel
         self._stopped = threading.Event()
         self._ready = threading.Event()
@@ -98,18 +53,32 @@ class TurnControl:
             raise TurnAborted()
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
+        """Add one frame (after the commit)."""
         if not self._ready.is_set() or self._aborted:
             self.wait_ready()
-        self._journal.append(event, data)
+        self._writer.append(event, data)
 
     @property
     def stopped(self) -> bool:
+        """Tell whether a stop was asked."""
         return self._stopped.is_set()
 
     def request_stop(self) -> None:
+        """Mark the turn stopped and close its upstream request."""
         self._stopped.set()
         if self.cancel is not None:
             self.cancel.cancel()
+
+    def mark_ready(self) -> None:
+        """The turn is committed: let the body emit."""
+        self._ready.set()
+
+    def mark_aborted(self) -> None:
+        """The commit failed: the body's next `emit` or `wait_ready` raises `TurnAborted`."""
+        self._aborted = True
+        if self.cancel is not None:
+            self.cancel.cancel()
+        self._ready.set()
 
 
 TurnBody = Callable[[TurnControl], tuple[str, dict[str, Any]]]
@@ -118,59 +87,89 @@ TurnBody = Callable[[TurnControl], tuple[str, dict[str, Any]]]
 class Turn:
     """One turn running in a background thread of this process."""
 
-    def __init__(self, paths: TurnPaths, lock_fd: int, journal: Journal, control: TurnControl):
-        self.paths = paths
-        self.lock_fd = lock_fd
-        self.journal = journal
+    def __init__(
+        self,
+        coordination: Coordination,
+        conversation_id: str,
+        lock: HeldLock,
+        writer: FrameWriter,
+        control: TurnControl,
+        on_end: Callable[[], None] | None,
+    ) -> None:
+        self.coordination = coordination
+        self.conversation_id = conversation_id
+        self.lock = lock
+        self.writer = writer
         self.control = control
+        self.on_end = on_end
         self.thread: threading.Thread | None = None
         self.done = threading.Event()
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Where the turn runs: (the coordination's key, the conversation id)."""
+        return (self.coordination.key, self.conversation_id)
+
     def begin(self, first_event: str, first_data: dict[str, Any]) -> None:
-        """The turn is committed: start its journal with the first frame and let the body emit."""
+        """The turn is committed: start its frames with the first one and let the body emit."""
         try:
-            self.journal.begin(first_event, first_data)
+            self.writer.begin(first_event, first_data)
         except BaseException:
             self.abort()
             raise
-        self.control._ready.set()
+        self.control.mark_ready()
 
     def abort(self, wait: float = 5.0) -> None:
-        """The commit failed: stop the body (closing its upstream) and release the turn lock."""
-        self.control._aborted = True
-        if self.control.cancel is not None:
-            self.control.cancel.cancel()
-        self.control._ready.set()
+        """The commit failed: stop the body (closing its upstream) and wait for its clean-up."""
+        self.control.mark_aborted()
         self.done.wait(wait)
 
 
 class TurnRegistry:
-    """Starts turns in background threads and watches their stop files; one per process."""
+    """Starts turns in background threads and watches their stop signals; one per process.
 
-    def __init__(self) -> None:
-        self._live: dict[str, Turn] = {}
+    `internal_error(message_id)` builds the data of the error frame a body that raised ends with.
+    """
+
+    def __init__(self, internal_error: Callable[[str], dict[str, Any]]) -> None:
+        self.internal_error = internal_error
+        self._live: dict[tuple[str, str], Turn] = {}
         self._guard = threading.Lock()
         self._watcher: threading.Thread | None = None
 
     def start(
-        self, paths: TurnPaths, lock_fd: int, turn_id: str, body: TurnBody, cancel: Any
+        self,
+        coordination: Coordination,
+        conversation_id: str,
+        lock: HeldLock,
+        turn_id: str,
+        body: TurnBody,
+        cancel: Cancellable | None,
+        on_end: Callable[[], None] | None = None,
     ) -> Turn:
-        """Run `body` in a worker that owns `lock_fd` from now on; call `begin` or `abort` next."""
-        with contextlib.suppress(FileNotFoundError):
-            paths.stop.unlink()
-        journal = Journal(paths.journal, turn_id)
-        turn = Turn(paths, lock_fd, journal, TurnControl(journal, cancel))
+        """Run `body` in a worker that owns `lock` from now on; call `begin` or `abort` next.
+
+        `on_end` runs when the worker ends, whatever ended it, just before the lock is released.
+        """
+        try:
+            with contextlib.suppress(OSError):
+                coordination.clear_stop(conversation_id)
+            writer = coordination.writer(conversation_id, turn_id)
+        except BaseException:
+            _run_quietly(on_end)
+            lock.release()
+            raise
+        control = TurnControl(writer, cancel)
+        turn = Turn(coordination, conversation_id, lock, writer, control, on_end)
         turn.thread = threading.Thread(
             target=self._run, args=(turn, body), name=f"turn-{turn_id}", daemon=True
         )
         with self._guard:
-            self._live[str(paths.lock)] = turn
+            self._live[turn.key] = turn
         try:
             turn.thread.start()
         except BaseException:
-            with self._guard:
-                self._live.pop(str(paths.lock), None)
-            os.close(lock_fd)
+            self._clean_up(turn)
             raise
         self._ensure_watcher()
         return turn
@@ -182,66 +181,71 @@ class TurnRegistry:
             except TurnAborted:
                 return
             except Exception:
-                log.exception("turn_body_failed turn=%s", turn.journal.turn_id)
-                event, data = (
-                    "error",
-                    {
-                        "code": "internal",
-                        "message": INTERNAL_MESSAGE,
-                        "retryable": True,
-                        "message_id": turn.journal.turn_id,
-                    },
-                )
+                log.exception("turn_body_failed turn=%s", turn.writer.turn_id)
+                event, data = "error", self.internal_error(turn.writer.turn_id)
             try:
                 turn.control.wait_ready()
             except TurnAborted:
                 return
-            turn.journal.append(event, data)
+            try:
+                turn.writer.append(event, data)
+            except Exception:
+                # The frame log cannot be written (a read-only disk): readers see no live owner
+                # once the lock goes, and end with `interrupted`.
+                log.exception("turn_last_frame_failed turn=%s", turn.writer.turn_id)
         finally:
-            turn.journal.close()
+            self._clean_up(turn)
+
+    def _clean_up(self, turn: Turn) -> None:
+        # Whatever fails here, the lock is released: a stuck lock would refuse every new turn.
+        try:
+            _run_quietly(turn.writer.close)
             with self._guard:
-                self._live.pop(str(turn.paths.lock), None)
-            with contextlib.suppress(FileNotFoundError):
-                turn.paths.stop.unlink()
-            os.close(turn.lock_fd)  # releases the flock: the conversation takes turns again
+                if self._live.get(turn.key) is turn:
+                    del self._live[turn.key]
+            _run_quietly(lambda: turn.coordination.clear_stop(turn.conversation_id))
+            _run_quietly(turn.on_end)
+        finally:
+            turn.lock.release()  # the conversation takes turns again
             turn.done.set()
 
-    def local(self, paths: TurnPaths) -> Turn | None:
+    def local(self, coordination: Coordination, conversation_id: str) -> Turn | None:
+        """This process's running turn of the conversation, if any."""
         with self._guard:
-            return self._live.get(str(paths.lock))
+            return self._live.get((coordination.key, conversation_id))
 
-    def request_stop(self, paths: TurnPaths) -> None:
-        """Ask the turn's owner to stop, wherever it runs: directly here, by a stop file elsewhere."""
-        turn = self.local(paths)
+    def request_stop(self, coordination: Coordination, conversation_id: str) -> None:
+        """Ask the turn's owner to stop, wherever it runs: directly here, by the stop signal elsewhere."""
+        turn = self.local(coordination, conversation_id)
         if turn is not None:
             turn.control.request_stop()
             return
-        fd = os.open(paths.stop, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        os.close(fd)
+        coordination.request_stop(conversation_id)
 
-    def wait_finished(self, paths: TurnPaths, timeout: float) -> bool:
-        """Wait until the conversation's turn has journalled its last frame or its owner is gone."""
+    def wait_ended(self, coordination: Coordination, conversation_id: str, timeout: float) -> bool:
+        """Wait until the conversation's turn has released its lock; False if `timeout` passed."""
+        turn = self.local(coordination, conversation_id)
+        if turn is not None:
+            return turn.done.wait(timeout)
         deadline = time.monotonic() + timeout
-        cond = _condition(paths.journal)
-        while time.monotonic() < deadline:
-            last = last_frame(paths.journal)
-            if (last is not None and last[1] in TERMINAL_EVENTS) or not turn_is_live(paths):
-                return True
-            with cond:
-                cond.wait(timeout=0.05)
-        return False
+        while coordination.is_live(conversation_id):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            coordination.wait_for_change(conversation_id, min(left, 0.05))
+        return True
 
     def _ensure_watcher(self) -> None:
         with self._guard:
             if self._watcher is not None and self._watcher.is_alive():
                 return
             self._watcher = threading.Thread(
-                target=self._watch_stop_files, name="turn-stop-watcher", daemon=True
+                target=self._watch_stop_signals, name="turn-stop-watcher", daemon=True
             )
             self._watcher.start()
 
-    def _watch_stop_files(self) -> None:
-        # One thread for all of this process's turns: a stop asked in another process arrives as a file.
+    def _watch_stop_signals(self) -> None:
+        # One thread for all of this process's turns: a stop asked in another process arrives here.
         while True:
             with self._guard:
                 turns = list(self._live.values())
@@ -249,6 +253,21 @@ class TurnRegistry:
                     self._watcher = None
                     return
             for turn in turns:
-                if not turn.control.stopped and turn.paths.stop.exists():
+                if turn.control.stopped:
+                    continue
+                try:
+                    asked = turn.coordination.stop_requested(turn.conversation_id)
+                except OSError:
+                    continue
+                if asked:
                     turn.control.request_stop()
             time.sleep(STOP_POLL_SECONDS)
+
+
+def _run_quietly(action: Callable[[], object] | None) -> None:
+    if action is None:
+        return
+    try:
+        action()
+    except Exception:
+        log.exception("turn_clean_up_step_failed")

@@ -99,17 +99,21 @@ def test_accumulate_records_the_reply():
     assert reply.response_id == "resp_1" and reply.first_text_at is not None
 
 
+def dead_error(message_id: str) -> dict:
+    return sp.error_data("interrupted", message="gone", retryable=True, message_id=message_id)
+
+
 def test_journal_readers_ignore_a_torn_last_line(tmp_path):
-    paths = sp.TurnPaths(tmp_path, "c_1")
-    paths.journal.write_text(
+    coordination = sp.FileCoordination(tmp_path)
+    (tmp_path / "c_1.jsonl").write_text(
         '0 turn {"turn_id":"m_1","started_at":1}\n'
         '1 conversation {"conversation_id":"c_1"}\n'
         '2 delta {"text":"ok"}\n'
         '3 delta {"text":"to'
     )
-    assert sp.journal_text(paths.journal) == ("m_1", "ok")
-    assert sp.last_frame(paths.journal) == (2, "delta")
-    frames = parse_sse(b"".join(sp.follow(paths, is_live=lambda: False)))
+    assert coordination.reply_text("c_1") == ("m_1", "ok")
+    assert coordination.last_frame("c_1") == (2, "delta")
+    frames = parse_sse(b"".join(coordination.follow("c_1", dead_error=dead_error)))
     assert [f.event for f in frames] == ["conversation", "delta", "error"]
     assert frames[-1].id == "m_1:3" and frames[-1].data["code"] == "interrupted"
 
@@ -145,8 +149,8 @@ def test_a_failed_commit_is_a_json_error_and_frees_the_conversation(
 
 def test_a_turn_that_ends_between_the_read_and_the_liveness_probe_is_not_interrupted(tmp_path):
     """The worker writes its last frame and releases its lock just after the reader's read."""
-    paths = sp.TurnPaths(tmp_path, "c_1")
-    paths.journal.write_text(
+    journal = tmp_path / "c_1.jsonl"
+    journal.write_text(
         '0 turn {"turn_id":"m_1","started_at":1}\n'
         '1 conversation {"conversation_id":"c_1"}\n'
         '2 delta {"text":"ok"}\n'
@@ -157,10 +161,12 @@ def test_a_turn_that_ends_between_the_read_and_the_liveness_probe_is_not_interru
     def owner_finishes_now() -> bool:
         if not finished:  # the last frame lands, then the lock is released
             finished.append(True)
-            with open(paths.journal, "a") as f:
+            with open(journal, "a") as f:
                 f.write('3 done {"status":"completed"}\n')
         return False
 
-    frames = parse_sse(b"".join(sp.follow(paths, is_live=owner_finishes_now)))
+    frames = parse_sse(
+        b"".join(sp.journal.follow(journal, is_live=owner_finishes_now, dead_error=dead_error))
+    )
     assert [f.event for f in frames] == ["conversation", "delta", "done"]
     assert frames[-1].id == "m_1:3"
