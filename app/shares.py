@@ -1,12 +1,13 @@
 """Read-only share links: a snapshot of one branch, reachable by an unguessable token.
 
-Only sha256(token) is stored (`CHAT_DATA_DIR/.app/shares/<hash>.json`). Must not import Flask.
+The rules live here (the token, its hash, what a snapshot keeps, expiry, who may revoke); the
+records are `conversation_manager.store.ShareRecords` (the JSON files by default), which keep only
+sha256(token). Must not import Flask.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import hmac
 import logging
 import os
@@ -14,30 +15,37 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from app.accounts import is_token_shaped, token_hash, validate_username
-from conversation_manager.json.state_files import (
-    app_dir,
-    fsync_dir,
-    locked,
-    read_json,
-    write_json_atomic,
-)
+from app.accounts import StorageBusy, is_token_shaped, token_hash, validate_username
+from conversation_manager.json.shares import JsonShareRecords
+from conversation_manager.names import is_valid_conversation_id
+from conversation_manager.store import ShareRecord, ShareRecords
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "SHARE_ID_CHARS",
+    "InvalidShare",
+    "ShareError",
+    "ShareInfo",
+    "ShareNotFound",
+    "ShareStore",
+    "StorageBusy",
+    "is_token_shaped",
+    "new_token",
+    "token_hash",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 SHARE_ID_CHARS = 16  # hex digits of the token hash: 64 bits, enough to name one's own shares
-_CONVERSATION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHARE_ID_RE = re.compile(rf"[0-9a-f]{{{SHARE_ID_CHARS}}}")
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
 _ROLES = ("user", "assistant")
 
 
 class ShareError(Exception):
-    """Root of this module's errors."""
+    """Root of this module's errors (not of `StorageBusy`, which is the store's)."""
 
 
 class InvalidShare(ShareError):
@@ -46,14 +54,6 @@ class InvalidShare(ShareError):
 
 class ShareNotFound(ShareError):
     """No share of this user has that token or id (HTTP 404 `not_found`)."""
-
-
-class StorageBusy(ShareError):
-    """A lock was not had in time (HTTP 503 `storage_busy` with `Retry-After`)."""
-
-    def __init__(self, retry_after: int = 1) -> None:
-        super().__init__("storage busy")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -93,25 +93,22 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _live(expires_at: float | None, now: float) -> bool:
+    return expires_at is None or now < expires_at
+
+
 class ShareStore:
-    """Share links on disk, plus a small per-owner index so owners can list and revoke them."""
+    """Create, show, list and revoke share links."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        self,
+        records: ShareRecords | str | os.PathLike[str],
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
-        self.dir = app_dir(data_dir, "shares")
-        self.index_dir = app_dir(data_dir, "shares", ".by-owner")
-        self.lock_timeout = lock_timeout
-
-    def _index_path(self, user: str) -> Path:
-        return self.index_dir / f"{validate_username(user)}.json"
-
-    def _load_index(self, path: Path) -> dict[str, dict[str, Any]]:
-        try:
-            data = read_json(path)
-        except ValueError:
-            data = None
-        return data if isinstance(data, dict) else {}
+        if isinstance(records, str | os.PathLike):
+            records = JsonShareRecords(records, lock_timeout=lock_timeout)
+        self.records: ShareRecords = records
 
     def create(
         self,
@@ -127,35 +124,21 @@ class ShareStore:
         its `share_id` (see `list`).
         """
         validate_username(user)
-        if not isinstance(conversation_id, str) or not _CONVERSATION_ID_RE.fullmatch(
-            conversation_id
-        ):
+        if not isinstance(conversation_id, str) or not is_valid_conversation_id(conversation_id):
             raise InvalidShare("invalid conversation id")
         clean = _clean_snapshot(snapshot)
         token = new_token()
         digest = token_hash(token)
-        now = time.time()
-        record = {
-            "hash": digest,
-            "owner": user,
-            "conversation_id": conversation_id,
-            "created": now,
-            "expires_at": expires_at,
-            "snapshot": clean,
-        }
-        index_path = self._index_path(user)
-        with locked(index_path, self.lock_timeout, StorageBusy):
-            # Index first: a crash in between leaves an entry `list` skips, never an orphan
-            # share its owner cannot see or revoke.
-            index = self._load_index(index_path)
-            index[digest] = {
-                "conversation_id": conversation_id,
-                "chat_name": clean["chat_name"],
-                "created": now,
-                "expires_at": expires_at,
-            }
-            write_json_atomic(index_path, index)
-            write_json_atomic(self.dir / f"{digest}.json", record)
+        self.records.put(
+            ShareRecord(
+                digest=digest,
+                owner=user,
+                conversation_id=conversation_id,
+                created=time.time(),
+                expires_at=expires_at,
+                snapshot=clean,
+            )
+        )
         log.info("share %s created", digest[:8])
         return token
 
@@ -164,85 +147,59 @@ class ShareStore:
         if not is_token_shaped(token):
             return None
         digest = token_hash(token)  # type: ignore[arg-type]
-        try:
-            record = read_json(self.dir / f"{digest}.json")
-        except ValueError:
+        record = self.records.get(digest)
+        if record is None or not hmac.compare_digest(record.digest, digest):
             return None
-        if not isinstance(record, dict):
+        if not _live(record.expires_at, time.time()):
             return None
-        stored = record.get("hash")
-        if not isinstance(stored, str) or not hmac.compare_digest(stored, digest):
-            return None
-        expires_at = record.get("expires_at")
-        if isinstance(expires_at, int | float) and time.time() >= expires_at:
-            return None
-        snap = record.get("snapshot") or {}
         return {
-            "chat_name": snap.get("chat_name", ""),
-            "messages": snap.get("messages", []),
-            "shared_at": record.get("created"),
+            "chat_name": record.snapshot.get("chat_name", ""),
+            "messages": record.snapshot.get("messages", []),
+            "shared_at": record.created,
         }
 
-    def _remove(self, digest: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / f"{digest}.json").unlink()
-            fsync_dir(self.dir)
+    def _resolve(self, user: str, token_or_share_id: object) -> str:
+        """Return the digest of the one share of `user` the token or share id names."""
+        digests = [s.digest for s in self.records.of_owner(user)]
+        key = token_or_share_id
+        if is_token_shaped(key):
+            wanted = token_hash(key)  # type: ignore[arg-type]
+            matches = [d for d in digests if hmac.compare_digest(d, wanted)]
+        elif isinstance(key, str) and _SHARE_ID_RE.fullmatch(key):
+            matches = [d for d in digests if d.startswith(key)]
+        else:
+            matches = []
+        if len(matches) != 1:
+            raise ShareNotFound("no such share")
+        return matches[0]
 
     def revoke(self, user: str, token_or_share_id: str) -> None:
         """Revoke one of the user's shares by token or share id; raise `ShareNotFound` otherwise."""
-        index_path = self._index_path(user)
-        key = token_or_share_id
-        with locked(index_path, self.lock_timeout, StorageBusy):
-            index = self._load_index(index_path)
-            if is_token_shaped(key):
-                wanted = token_hash(key)
-                matches = [d for d in index if hmac.compare_digest(d, wanted)]
-            elif isinstance(key, str) and _SHARE_ID_RE.fullmatch(key):
-                matches = [d for d in index if d.startswith(key)]
-            else:
-                matches = []
-            if len(matches) != 1:
-                raise ShareNotFound("no such share")
-            digest = matches[0]
-            # The share file goes before the index entry, so a crash never hides a live share.
-            self._remove(digest)
-            del index[digest]
-            write_json_atomic(index_path, index)
+        validate_username(user)
+        digest = self._resolve(user, token_or_share_id)
+        if not self.records.delete(user, digest):
+            raise ShareNotFound("no such share")  # revoked meanwhile
         log.info("share %s revoked", digest[:8])
 
     def revoke_conversation(self, user: str, conversation_id: str) -> int:
         """Revoke every share of one conversation (call it when the conversation is deleted)."""
-        index_path = self._index_path(user)
-        with locked(index_path, self.lock_timeout, StorageBusy):
-            index = self._load_index(index_path)
-            gone = [d for d, e in index.items() if e.get("conversation_id") == conversation_id]
-            for digest in gone:
-                self._remove(digest)
-                del index[digest]
-            if gone:
-                write_json_atomic(index_path, index)
-        return len(gone)
+        validate_username(user)
+        return self.records.delete_conversation(user, conversation_id)
 
     def list(self, user: str, conversation_id: str | None = None) -> builtins.list[ShareInfo]:
         """Return the user's live shares (of one conversation if given), newest first."""
-        index = self._load_index(self._index_path(user))
+        validate_username(user)
         now = time.time()
-        out = []
-        for digest, e in index.items():
-            if not _HASH_RE.fullmatch(digest) or not (self.dir / f"{digest}.json").exists():
-                continue
-            if conversation_id is not None and e.get("conversation_id") != conversation_id:
-                continue
-            expires_at = e.get("expires_at")
-            if isinstance(expires_at, int | float) and now >= expires_at:
-                continue
-            out.append(
-                ShareInfo(
-                    share_id=digest[:SHARE_ID_CHARS],
-                    conversation_id=str(e.get("conversation_id", "")),
-                    chat_name=str(e.get("chat_name", "")),
-                    created=float(e.get("created", 0.0)),
-                    expires_at=expires_at if isinstance(expires_at, int | float) else None,
-                )
+        out = [
+            ShareInfo(
+                share_id=s.digest[:SHARE_ID_CHARS],
+                conversation_id=s.conversation_id,
+                chat_name=s.chat_name,
+                created=s.created,
+                expires_at=s.expires_at,
             )
+            for s in self.records.of_owner(user)
+            if (conversation_id is None or s.conversation_id == conversation_id)
+            and _live(s.expires_at, now)
+        ]
         return sorted(out, key=lambda s: s.created, reverse=True)

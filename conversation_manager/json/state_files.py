@@ -1,8 +1,9 @@
-"""The app's own small JSON state files under `CHAT_DATA_DIR/.app/` (auth, limits, shares).
+"""The JSON backend's small state files under `CHAT_DATA_DIR/.app/` (accounts, sessions, shares, limits).
 
 Atomic writes and directory fsyncs are the conversation store's (`conversation_manager.atomic_files`);
-this adds what those callers need on top: JSON encoding, a link(2)-based exclusive publish, a plain
-read and a sidecar file lock. Must not import Flask.
+this adds what the record stores need on top: JSON encoding, a link(2)-based exclusive publish, a
+plain read, a sidecar file lock whose lock objects live only while in use, and the translation of
+OS errors into the store's errors. Imports neither Flask nor an SDK, and nothing of `app`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import filelock
-
-from conversation_manager.atomic_files import fsync_dir, write_atomic
+from ..atomic_files import fsync_dir, storage_error, write_atomic
+from ..errors import StorageBusy
+from .locks import LockCache
 
 __all__ = [
     "app_dir",
     "create_exclusive",
     "fsync_dir",
+    "live_lock_objects",
     "locked",
+    "os_errors",
     "read_json",
     "write_json_atomic",
 ]
@@ -37,6 +40,15 @@ def app_dir(data_dir: str | os.PathLike[str], *parts: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def os_errors(action: str) -> Iterator[None]:
+    """Turn an OSError met while doing `action` into `StorageFull` (disk full) or `StorageError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc, action) from exc
+
+
 def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
     """Write JSON to `path` atomically (temp file in the same dir, fsync, replace, fsync dir)."""
     data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
@@ -46,11 +58,14 @@ def write_json_atomic(path: Path, obj: Any, *, durable: bool = True) -> None:
 def _write_temp(directory: Path, name: str, data: bytes, durable: bool) -> str:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -63,6 +78,8 @@ def create_exclusive(path: Path, data: bytes, *, durable: bool = True) -> bool:
 
     The content is written to a temp file first and published with link(2), which fails when the
     name exists, so no reader ever sees a half-written file and exactly one racer wins, with no lock.
+    If making the new name durable fails, the file is taken back out before the error goes up, so
+    a failed create never leaves the file behind.
     """
     tmp = _write_temp(path.parent, path.name, data, durable)
     try:
@@ -73,7 +90,12 @@ def create_exclusive(path: Path, data: bytes, *, durable: bool = True) -> bool:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     if durable:
-        fsync_dir(path.parent)
+        try:
+            fsync_dir(path.parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
     return True
 
 
@@ -86,23 +108,36 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-_locks: dict[str, filelock.FileLock] = {}
-_locks_guard = threading.Lock()
+# One lock-object cache per lock timeout (there are a few timeouts, so a few caches): the same
+# bounded `LockCache` the conversation store uses, which keeps one FileLock object per path while
+# any thread uses it (filelock refuses a second object for a path this thread holds) and drops
+# idle ones beyond its bound, so the objects do not grow with every path ever locked.
+_caches: dict[float, LockCache] = {}
+_caches_guard = threading.Lock()
+
+
+def _cache(timeout: float) -> LockCache:
+    with _caches_guard:
+        cache = _caches.get(timeout)
+        if cache is None:
+            cache = _caches[timeout] = LockCache(timeout)
+        return cache
+
+
+def live_lock_objects() -> int:
+    """Return how many lock objects the state files keep now (bounded, whatever was locked)."""
+    with _caches_guard:
+        caches = list(_caches.values())
+    return sum(len(c) for c in caches)
 
 
 @contextlib.contextmanager
-def locked(path: Path, timeout: float, busy: type[Exception]) -> Iterator[None]:
-    """Hold the sidecar lock `<path>.lock` (one thread-local FileLock object per path)."""
-    key = f"{path}.lock"
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = filelock.FileLock(key)
+def locked(path: Path, timeout: float, busy: type[Exception] = StorageBusy) -> Iterator[None]:
+    """Hold the sidecar lock `<path>.lock` across threads and processes; raise `busy` on timeout."""
     try:
-        lock.acquire(timeout=timeout)
-    except filelock.Timeout:
-        raise busy() from None
-    try:
-        yield
-    finally:
-        lock.release()
+        with _cache(timeout).held(Path(f"{path}.lock")):
+            yield
+    except StorageBusy as exc:
+        if busy is StorageBusy or isinstance(exc, busy):
+            raise
+        raise busy() from exc
