@@ -15,17 +15,15 @@ from flask import Flask
 from flask.cli import get_debug_flag
 
 from app import accounts as auth
+from app import web
+from app.redaction import install_log_redaction, redact, secrets_in
 from app.services import build_services
 from app.settings import SETTINGS, load_settings
-from app.web import auth as web_auth
-from app.web import chat as web_chat
-from app.web import security as web_security
-from app.web import shares as web_shares
 
 # Re-exported: callers and tests import these names from `app`.
 from app.web.auth import PUBLIC_ENDPOINTS
-from app.web.errors import ERRORS, MESSAGES, error_response, handle_error
-from app.web.security import CSP, csrf_token, install_log_redaction, parse_cors_origins, redact
+from app.web.errors import ERRORS, error_response, handle_error
+from app.web.security import CSP, csrf_token, parse_cors_origins
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,6 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 __all__ = [
     "CSP",
     "ERRORS",
-    "MESSAGES",
     "PUBLIC_ENDPOINTS",
     "SETTINGS",
     "create_app",
@@ -62,10 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "debug mode is refused in production; set CHAT_ENV=development to use it locally"
         )
 
-    install_log_redaction(
-        [settings["OPENAI_API_KEY"], settings["SECRET_KEY"]]
-        + [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_SECRET"))]
-    )
+    # Before anything can log: every secret of the environment and of the settings (API.md).
+    install_log_redaction(secrets_in(os.environ) + secrets_in(settings))
 
     app = Flask(__name__, root_path=str(ROOT_DIR))
     # No 308 redirects in the API: `/conversations/ID/` is `/conversations/ID`, and a path with `//`
@@ -74,8 +69,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.config.update(settings)
     app.debug = settings["CHAT_ENV"] == "development" and get_debug_flag()
-    app.config["CORS_ORIGINS"] = parse_cors_origins(settings["CHAT_CORS_ORIGINS"])
-    web_security.trust_proxies(app, settings["CHAT_TRUSTED_PROXIES"])
     data_dir = Path(settings["CHAT_DATA_DIR"]).resolve()
     static_dir = Path(app.static_folder or "static").resolve()
     if data_dir == static_dir or static_dir in data_dir.parents:
@@ -83,8 +76,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data_dir.mkdir(parents=True, exist_ok=True)
 
     https = bool(settings["CHAT_HTTPS"])
+    secret_key = settings["SECRET_KEY"] or auth.load_or_create_secret_key(data_dir)
+    install_log_redaction([secret_key])  # a generated key is a secret too
     app.config.update(
-        SECRET_KEY=settings["SECRET_KEY"] or auth.load_or_create_secret_key(data_dir),
+        SECRET_KEY=secret_key,
         MAX_CONTENT_LENGTH=settings["CHAT_MAX_BODY_BYTES"],
         SESSION_COOKIE_NAME="__Host-session" if https else "chat_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -103,17 +98,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["shares"] = services.shares
     services.housekeeping()
 
-    app.register_error_handler(Exception, handle_error)
-    # In this order: hide static/chats, answer CORS preflights, refuse cross-site writes, then
-    # authenticate (a refused request never touches the session store).
-    app.before_request(web_security.static_guard)
-    app.before_request(web_security.cors_preflight)
-    app.before_request(web_security.cross_site_guard)
-    app.before_request(web_auth.load_user)
-    app.after_request(web_security.security_headers)
-    app.after_request(web_security.cors_headers)
-    app.register_blueprint(web_auth.bp)
-    web_auth.register_cli(app)
-    web_chat.init_app(app)
-    web_shares.init_app(app)
+    web.init_app(app, settings)
     return app

@@ -1,1 +1,37 @@
-"""The web layer: the only code that imports Flask. Routes, errors, security hooks, the CLI."""
+"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, shares,
+ops), the error table, the request hooks, bodies, serialisers and SSE responses.
+
+`init_app` wires it all onto a Flask app; nothing here imports `app/__init__.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.web import auth, chat, cli, hosts, ops, security, shares
+from app.web.errors import handle_error
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
+    """Register the request hooks, the error handler, the blueprints and the CLI on `app`."""
+    app.config["CORS_ORIGINS"] = security.parse_cors_origins(settings["CHAT_CORS_ORIGINS"])
+    hosts.init_app(app, settings)
+    security.trust_proxies(app, settings["CHAT_TRUSTED_PROXIES"])
+    app.register_error_handler(Exception, handle_error)
+    # In this order: refuse unknown hosts, hide static/chats, answer CORS preflights, refuse
+    # cross-site writes, then authenticate (a refused request never touches the session store).
+    app.before_request(hosts.host_guard)
+    app.before_request(security.static_guard)
+    app.before_request(security.cors_preflight)
+    app.before_request(security.cross_site_guard)
+    app.before_request(auth.load_user)
+    app.after_request(security.security_headers)
+    app.after_request(security.cors_headers)
+    for blueprint in (auth.bp, chat.bp, shares.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    cli.register_cli(app)

@@ -1,18 +1,14 @@
-"""Login, first-run sign-up, logout and password change pages and routes, the session hook that
-sets `g.user`, and the `users` CLI.
+"""The `auth` blueprint: the login page, login, first-run sign-up, logout, the account and its
+password, and the session hook that sets `g.user`.
 
-Part of the web layer: maps `auth` onto HTTP; imports `web_errors` and `web_security`, never `app`.
+Part of the web layer: maps `app.accounts` onto HTTP. Imports `errors`, `bodies` and `security`
+among the web modules.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-import click
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     g,
@@ -25,13 +21,25 @@ from flask import (
 )
 
 from app import accounts as auth
-from app.web.errors import MESSAGES, error_response
+from app.messages import message_for
+from app.web.bodies import Credentials, PasswordChange, is_form, parse_body
+from app.web.errors import error_response, retry_after_seconds
 from app.web.security import csrf_token
 
 bp = Blueprint("auth", __name__)
-PAGE_ENDPOINTS = frozenset({"index", "auth.login_page"})
+
+# Pages send a logged-out browser to the login page; everything else answers 401.
+PAGE_ENDPOINTS = frozenset({"chat.index", "auth.login_page"})
 PUBLIC_ENDPOINTS = frozenset(
-    {"healthz", "static", "auth.login", "auth.login_page", "auth.signup", "share_page"}
+    {
+        "ops.healthz",
+        "ops.metrics",
+        "static",
+        "auth.login",
+        "auth.login_page",
+        "auth.signup",
+        "shares.share_page",
+    }
 )
 
 
@@ -50,20 +58,8 @@ def load_user() -> Response | None:
 
 
 def _accounts() -> auth.AccountStore:
-    return current_app.extensions["accounts"]
-
-
-def _is_form() -> bool:
-    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _credentials() -> tuple[Any, Any]:
-    if _is_form():
-        return request.form.get("username", ""), request.form.get("password", "")
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return None, None
-    return data.get("username"), data.get("password")
+    accounts: auth.AccountStore = current_app.extensions["accounts"]
+    return accounts
 
 
 def _client_ip() -> str:
@@ -81,7 +77,7 @@ def _start_session(user: str) -> None:
 
 
 def _login_page(error: str | None = None, status: int = 200) -> Response:
-    response = Response(
+    return Response(
         render_template(
             "login.html",
             first_run=not _accounts().has_users(),
@@ -91,62 +87,64 @@ def _login_page(error: str | None = None, status: int = 200) -> Response:
         ),
         status=status,
     )
-    return response
+
+
+def _refused(status: int, code: str, **headers: object) -> Response:
+    """A refusal: the login page again for a form, the JSON error otherwise."""
+    if is_form():
+        response = _login_page(message_for(code), status)
+        for name, value in headers.items():
+            response.headers[name.replace("_", "-")] = str(value)
+        return response
+    return error_response(status, code, **headers)
+
+
+def _home() -> Response:
+    return redirect(url_for("chat.index"))  # type: ignore[return-value]
 
 
 @bp.get("/login")
 def login_page() -> Response:
     if g.get("user"):
-        return redirect(url_for("index"))  # type: ignore[return-value]
+        return _home()
     return _login_page()
 
 
 @bp.post("/login")
 def login() -> Response:
-    username, password = _credentials()
+    body = parse_body(Credentials, forms=True)
     try:
-        ok = isinstance(username, str) and isinstance(password, str)
-        ok = ok and _accounts().verify(username, password, ip=_client_ip())
+        ok = _accounts().verify(body.username, body.password, ip=_client_ip())
     except auth.Throttled as exc:
-        if _is_form():
-            return _login_page("Too many attempts; wait a while and try again.", 429)
-        return error_response(429, "rate_limited", Retry_After=max(1, round(exc.retry_after)))
+        return _refused(429, "rate_limited", Retry_After=retry_after_seconds(exc) or 1)
     if not ok:
-        if _is_form():
-            return _login_page(MESSAGES["invalid_credentials"], 401)
-        return error_response(401, "invalid_credentials")
-    _start_session(username)
-    if _is_form():
-        return redirect(url_for("index"))  # type: ignore[return-value]
-    return jsonify({"username": username})
+        return _refused(401, "invalid_credentials")
+    _start_session(body.username)
+    if is_form():
+        return _home()
+    return jsonify({"username": body.username})
 
 
 @bp.post("/signup")
 def signup() -> Response:
     accounts = _accounts()
     if accounts.has_users() and not current_app.config["CHAT_SIGNUP_ENABLED"]:
-        return error_response(403, "signup_closed", "Sign-up is closed: ask an administrator.")
-    username, password = _credentials()
+        return _refused(403, "signup_closed")
+    body = parse_body(Credentials, forms=True)
     try:
-        if not isinstance(username, str):
-            raise auth.InvalidUsername()
-        accounts.create_user(username, password)
+        accounts.create_user(body.username, body.password)
     except auth.InvalidUsername:
-        code, status, text = "invalid_id", 400, "User names are 3–32 of a–z, 0–9, _ and -."
+        return _refused(400, "invalid_id")
     except auth.WeakPassword:
-        code, status, text = "weak_password", 400, "Passwords need at least 12 characters."
+        return _refused(400, "weak_password")
     except auth.NameTaken:
-        code, status, text = "name_taken", 409, "That user name is taken."
-    else:
-        _start_session(username)
-        if _is_form():
-            return redirect(url_for("index"))  # type: ignore[return-value]
-        response = jsonify({"username": username})
-        response.status_code = 201
-        return response
-    if _is_form():
-        return _login_page(text, status)
-    return error_response(status, code, text)
+        return _refused(409, "name_taken")
+    _start_session(body.username)
+    if is_form():
+        return _home()
+    response = jsonify({"username": body.username})
+    response.status_code = 201
+    return response
 
 
 @bp.post("/logout")
@@ -155,89 +153,29 @@ def logout() -> Response:
     if sid:
         current_app.extensions["sessions"].revoke(sid)
     session.clear()
-    if _is_form():
+    if is_form():
         return redirect(url_for("auth.login_page"))  # type: ignore[return-value]
     return Response(status=204)
 
 
 @bp.post("/account/password")
 def change_password() -> Response:
-    data = request.get_json(silent=True) if not _is_form() else request.form
-    if not data:
-        return error_response(400, "bad_request")
-    current, new = data.get("current_password"), data.get("new_password")
-    if not isinstance(current, str) or not isinstance(new, str):
-        return error_response(400, "bad_request")
+    body = parse_body(PasswordChange, forms=True)
     try:
         _accounts().change_password(
-            g.user, current, new, keep_session_id=session.get("sid"), ip=_client_ip()
+            g.user,
+            body.current_password,
+            body.new_password,
+            keep_session_id=session.get("sid"),
+            ip=_client_ip(),
         )
     except auth.WeakPassword:
-        return error_response(400, "weak_password", "Passwords need at least 12 characters.")
+        return error_response(400, "weak_password")
     except auth.InvalidCredentials:
         return error_response(401, "invalid_credentials")
-    except auth.Throttled as exc:
-        return error_response(429, "rate_limited", Retry_After=max(1, round(exc.retry_after)))
     return Response(status=204)
 
 
 @bp.get("/account")
 def account() -> Response:
     return jsonify({"username": g.user})
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: flask --app app users create NAME
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True)
-        confirm = click.prompt("Repeat the password", hide_input=True)
-        if password != confirm:
-            raise click.ClickException("the passwords differ")
-        return password
-    line = sys.stdin.readline()
-    return line[:-1] if line.endswith("\n") else line
-
-
-def register_cli(app: Flask) -> None:
-    users = click.Group("users", help="Manage user accounts.")
-
-    @users.command("create")
-    @click.argument("name")
-    def create(name: str) -> None:
-        """Create a user; the password comes from standard input (or a prompt on a terminal)."""
-        password = _read_password()
-        try:
-            app.extensions["accounts"].create_user(name, password)
-        except auth.InvalidUsername:
-            raise click.ClickException(
-                "invalid user name: use 3-32 characters of a-z, 0-9, _ and -"
-            ) from None
-        except auth.NameTaken:
-            raise click.ClickException(f"user {name!r} exists already") from None
-        except auth.WeakPassword:
-            raise click.ClickException("password too short: at least 12 characters") from None
-        click.echo(f"created user {name}")
-
-    @users.command("list")
-    def list_users() -> None:
-        """List the user names."""
-        for name in app.extensions["accounts"].list_users():
-            click.echo(name)
-
-    @users.command("set-password")
-    @click.argument("name")
-    def set_password(name: str) -> None:
-        """Set a user's password (from standard input or a prompt) and end their sessions."""
-        password = _read_password()
-        try:
-            app.extensions["accounts"].reset_password(name, password)
-        except auth.WeakPassword:
-            raise click.ClickException("password too short: at least 12 characters") from None
-        except (auth.InvalidUsername, auth.InvalidCredentials):
-            raise click.ClickException(f"no user {name!r}") from None
-        click.echo(f"password of {name} set; their sessions were ended")
-
-    app.cli.add_command(users)

@@ -1,109 +1,50 @@
-"""The chat page and the conversation API: request bodies (pydantic), record serialisers, SSE responses.
+"""The `chat` blueprint: the chat page, `/models`, turns (`POST /chat`, stop, re-attach) and the
+conversation routes.
 
-Part of the web layer; views parse input, call `turns` or the store, and leave errors to `web_errors`.
-Imports `web_security` only among the web modules, never `app`.
+Part of the web layer: views parse their body (app/web/bodies.py), call `turns` or the store, and
+leave errors to app/web/errors.py. Event streams hold one of the user's stream slots while open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
-import pydantic
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 import conversation_manager as cm
 from app import shares, turns
+from app.web.bodies import ChatBody, CurrentBody, RenameBody, parse_body
+from app.web.errors import BadRequest
 from app.web.security import csrf_token
+from app.web.serialise import conversation_json, summary_json
+from app.web.streaming import Slot, sse_response
 
-# --------------------------------------------------------------------------------------------
-# Request bodies
-
-
-class ChatBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="ignore", strict=True)
-
-    message: str | None = None
-    conversation_id: str | None = None
-    chat_name: str | None = pydantic.Field(default=None, max_length=200)
-    model: str | None = pydantic.Field(default=None, min_length=1, max_length=100)
-    provider: str | None = pydantic.Field(default=None, min_length=1, max_length=40)
-    parent_message_id: str | None = None
-    regenerate: bool = False
-
-
-class RenameBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="ignore", strict=True)
-
-    chat_name: str = pydantic.Field(min_length=1, max_length=200)
-
-
-class CurrentBody(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="ignore", strict=True)
-
-    message_id: str = pydantic.Field(min_length=1, max_length=64)
-
-
-def json_body() -> dict[str, Any]:
-    """Return the request's JSON object, or raise a 400 `bad_request`."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise turns.BadTurnRequest("expected a JSON object")
-    return data
-
-
-# --------------------------------------------------------------------------------------------
-# Serialising records for the API
-
-
-def message_json(conversation: cm.Conversation, message: cm.Message) -> dict[str, Any]:
-    """Serialise one message with its siblings' ids."""
-    data = message.model_dump(mode="json")
-    data["sibling_ids"] = conversation.sibling_ids(message.id)
-    return data
-
-
-def conversation_json(conversation: cm.Conversation) -> dict[str, Any]:
-    """Serialise a conversation with the messages of its current branch."""
-    return {
-        "conversation_id": conversation.id,
-        "chat_name": conversation.chat_name,
-        "model": conversation.model,
-        "provider": conversation.provider,
-        "last_response_id": conversation.last_response_id,
-        "current_message_id": conversation.current_message_id,
-        "legacy": conversation.legacy.model_dump(mode="json") if conversation.legacy else None,
-        "totals": conversation.totals.model_dump(mode="json"),
-        "created_at": conversation.created_at,
-        "last_update": conversation.last_update,
-        "messages": [message_json(conversation, m) for m in conversation.branch()],
-    }
-
-
-def sse_response(frames: Iterator[bytes]) -> Response:
-    """Stream SSE frames unbuffered and uncached."""
-    response = Response(frames, mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache, no-store"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
-
-
-# --------------------------------------------------------------------------------------------
-# Views
+bp = Blueprint("chat", __name__)
 
 
 def _chat() -> turns.ChatService:
-    return current_app.extensions["chat"]
+    chat: turns.ChatService = current_app.extensions["chat"]
+    return chat
 
 
 def _store() -> cm.JsonConversationStore:
-    return current_app.extensions["store"]
+    store: cm.JsonConversationStore = current_app.extensions["store"]
+    return store
 
 
-def healthz() -> Response:
-    return jsonify({"status": "ok"})
+def _stream(open_frames: Callable[[], Iterator[bytes]]) -> Response:
+    """Take one of the user's stream slots (429 `rate_limited` when none is free), then open the
+    stream; the slot is released when the response closes, or at once if opening fails."""
+    slot: Slot = current_app.extensions["services"].stream_limits.open(g.user)
+    try:
+        frames = open_frames()
+    except BaseException:
+        slot.release()
+        raise
+    return sse_response(frames, slot)
 
 
+@bp.get("/")
 def index() -> str:
     return render_template(
         "index.html",
@@ -114,6 +55,7 @@ def index() -> str:
     )
 
 
+@bp.get("/models")
 def models() -> Response:
     suggestions = [m.strip() for m in current_app.config["CHAT_MODELS"].split(",") if m.strip()]
     default = current_app.config["CHAT_MODEL"]
@@ -121,47 +63,51 @@ def models() -> Response:
     return jsonify({"default": default, "models": ordered, "providers": list(_chat().providers)})
 
 
+@bp.post("/chat")
 def post_chat() -> Response:
-    body = ChatBody.model_validate(json_body())
+    body = parse_body(ChatBody)
     chat = _chat()
-    started = chat.start(
-        turns.TurnRequest(
-            user=g.user,
-            message=body.message,
-            conversation_id=body.conversation_id,
-            chat_name=body.chat_name,
-            model=body.model,
-            provider=body.provider,
-            parent_message_id=body.parent_message_id,
-            regenerate=body.regenerate,
-        )
+    request_ = turns.TurnRequest(
+        user=g.user,
+        message=body.message,
+        conversation_id=body.conversation_id,
+        chat_name=body.chat_name,
+        model=body.model,
+        provider=body.provider,
+        parent_message_id=body.parent_message_id,
+        regenerate=body.regenerate,
     )
-    return sse_response(chat.follow(started))
+    # The slot comes first: a refused stream starts no turn.
+    return _stream(lambda: chat.follow(chat.start(request_)))
 
 
+@bp.get("/chat")
 def get_chat() -> Response:
     cid = request.args.get("conversation_id")
     if cid is None:
-        raise turns.BadTurnRequest("conversation_id is required")
+        raise BadRequest("conversation_id is required")
     return jsonify(conversation_json(_chat().load(g.user, cid)))
 
 
+@bp.get("/get-all-conversations")
 def list_conversations() -> Response:
-    entries = [s.model_dump(mode="json") for s in _store().list(g.user)]
-    return jsonify({"conversations": entries})
+    return jsonify({"conversations": [summary_json(s) for s in _store().list(g.user)]})
 
 
+@bp.patch("/conversations/<cid>")
 def rename(cid: str) -> Response:
-    body = RenameBody.model_validate(json_body())
-    return jsonify(_store().rename(g.user, cid, body.chat_name.strip()).model_dump(mode="json"))
+    body = parse_body(RenameBody)
+    return jsonify(summary_json(_store().rename(g.user, cid, body.chat_name.strip())))
 
 
+@bp.put("/conversations/<cid>/current")
 def set_current(cid: str) -> Response:
-    body = CurrentBody.model_validate(json_body())
+    body = parse_body(CurrentBody)
     _chat().load(g.user, cid)
     return jsonify(conversation_json(_store().set_current(g.user, cid, body.message_id)))
 
 
+@bp.delete("/conversations/<cid>")
 def delete(cid: str) -> Response:
     cm.validate_conversation_id(cid)
     _chat().delete(g.user, cid)
@@ -170,33 +116,13 @@ def delete(cid: str) -> Response:
     return Response(status=204)
 
 
+@bp.post("/conversations/<cid>/stop")
 def stop(cid: str) -> Response:
     _chat().stop(g.user, cid)
     return Response(status=204)
 
 
+@bp.get("/conversations/<cid>/events")
 def events(cid: str) -> Response:
-    return sse_response(_chat().events(g.user, cid, request.headers.get("Last-Event-ID")))
-
-
-# (rule, method, view): registered on the app itself, not a Blueprint, so that endpoint names
-# stay bare; `url_for("index")`, `PUBLIC_ENDPOINTS`, `PAGE_ENDPOINTS` and the tests use them.
-ROUTES: list[tuple[str, str, Any]] = [
-    ("/healthz", "GET", healthz),
-    ("/", "GET", index),
-    ("/models", "GET", models),
-    ("/chat", "POST", post_chat),
-    ("/chat", "GET", get_chat),
-    ("/get-all-conversations", "GET", list_conversations),
-    ("/conversations/<cid>", "PATCH", rename),
-    ("/conversations/<cid>/current", "PUT", set_current),
-    ("/conversations/<cid>", "DELETE", delete),
-    ("/conversations/<cid>/stop", "POST", stop),
-    ("/conversations/<cid>/events", "GET", events),
-]
-
-
-def init_app(app: Flask) -> None:
-    """Register the chat routes on `app`, each under its view's name."""
-    for rule, method, view in ROUTES:
-        app.add_url_rule(rule, view_func=view, methods=[method])
+    last_event_id = request.headers.get("Last-Event-ID")
+    return _stream(lambda: _chat().events(g.user, cid, last_event_id))

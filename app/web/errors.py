@@ -1,6 +1,8 @@
-"""HTTP knowledge of errors: one table from exception to status and `code`, the messages, one handler.
+"""HTTP knowledge of errors: one table from exception to status and `code`, and one handler.
 
-Part of the web layer; imports the domain modules' exceptions, never another `web_*` module or `app`.
+The words come from `app.messages`. Part of the web layer; imports the domain modules' exceptions,
+never another `app.web` module. A pydantic `ValidationError` is not in the table: only the body
+parsing (app/web/bodies.py) turns one into a 400; one raised anywhere else is a logged 500.
 """
 
 from __future__ import annotations
@@ -9,17 +11,37 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic
 from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import conversation_manager as cm
-from app import accounts as auth
-from app import limits, shares, turns
+from app import accounts, limits, shares, turns
+from app.messages import message_for
 
 log = logging.getLogger(__name__)
 
+
+class BadRequest(Exception):
+    """A request body (or query) that could not be parsed: 400 `bad_request`."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _storage_exceptions() -> list[tuple[type[BaseException], int, str]]:
+    # Each domain module may keep its own StorageBusy for a while; every one is the same 503.
+    found: list[tuple[type[BaseException], int, str]] = []
+    for module in (limits, accounts, shares):
+        kind = getattr(module, "StorageBusy", None)
+        if isinstance(kind, type) and not issubclass(kind, cm.StorageBusy):
+            found.append((kind, 503, "storage_busy"))
+    return found
+
+
+# Most specific first: the first matching row answers.
 ERRORS: list[tuple[type[BaseException], int, str]] = [
+    (BadRequest, 400, "bad_request"),
     (cm.InvalidId, 400, "invalid_id"),
     (cm.InvalidParent, 400, "bad_request"),
     (cm.NotFound, 404, "not_found"),
@@ -35,40 +57,12 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
     (limits.BudgetExceeded, 429, "budget_exceeded"),
-    (limits.StorageBusy, 503, "storage_busy"),
-    (auth.StorageBusy, 503, "storage_busy"),
-    (shares.StorageBusy, 503, "storage_busy"),
+    *_storage_exceptions(),
+    (accounts.Throttled, 429, "rate_limited"),
     (shares.ShareNotFound, 404, "not_found"),
     (shares.InvalidShare, 400, "bad_request"),
-    (pydantic.ValidationError, 400, "bad_request"),
     (RequestEntityTooLarge, 413, "body_too_large"),
 ]
-
-MESSAGES = {
-    "invalid_id": "That name or id is not valid.",
-    "bad_request": "The request was not understood.",
-    "not_found": "Not found.",
-    "history_unavailable": "This conversation's file was damaged and set aside; its history is "
-    "unavailable. Delete it to remove it from the list.",
-    "storage_busy": "The server is busy saving; try again in a moment.",
-    "storage_full": "The server's disk is full; nothing was changed.",
-    "internal": "Something went wrong on our side.",
-    "empty_message": "The message is empty.",
-    "message_too_long": "The message is too long.",
-    "no_provider": "No model provider is configured: set OPENAI_API_KEY (and optionally "
-    "OPENAI_BASE_URL) and restart the app.",
-    "turn_in_progress": "An answer is still being written in this conversation.",
-    "no_turn": "No answer is being written in this conversation.",
-    "rate_limited": "Too many requests; wait a moment.",
-    "budget_exceeded": "Your usage budget is used up until it resets.",
-    "body_too_large": "The request is too large.",
-    "unauthenticated": "Log in first.",
-    "invalid_credentials": "Wrong user name or password.",
-    "cross_site": "Cross-site requests are refused.",
-    "csrf_failed": "The form expired; reload the page and try again.",
-    "unsupported_media_type": "Send JSON, or a form from this site.",
-    "method_not_allowed": "That method is not allowed here.",
-}
 
 
 def error_response(
@@ -78,10 +72,8 @@ def error_response(
     fields: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build the API's JSON error body (`fields` adds data such as `resets_at`)."""
-    body = {
-        "error": {"code": code, "message": message or MESSAGES.get(code, code), **(fields or {})}
-    }
+    """Build the API's JSON error body (`fields` adds data such as `resets_at`; `extra` headers)."""
+    body = {"error": {"code": code, "message": message or message_for(code), **(fields or {})}}
     response = jsonify(body)
     response.status_code = status
     for header, value in extra.items():
@@ -89,33 +81,45 @@ def error_response(
     return response
 
 
-def _retry_after(exc: BaseException) -> int | None:
+def retry_after_seconds(exc: BaseException) -> int | None:
+    """Return the whole seconds (at least 1) an exception says to wait, or None."""
     value = getattr(exc, "retry_after", None)
     if value is None:
         return None
     return max(1, round(float(value() if callable(value) else value)))
 
 
-def handle_error(exc: BaseException) -> Response:
-    """Map any exception a view raised to its JSON error response (500 `internal` when unknown)."""
+def lookup(exc: BaseException) -> tuple[int, str] | None:
+    """Return the (status, code) the table gives `exc`, or None when it is not a known error."""
     for kind, status, code in ERRORS:
         if isinstance(exc, kind):
-            retry = _retry_after(exc)
-            message = None
-            if isinstance(exc, turns.TurnError) and exc.detail:
-                message = f"{MESSAGES.get(code, code)} ({exc.detail})"
-            fields = {}
-            resets_at = getattr(exc, "resets_at", None)
-            if resets_at is not None:
-                fields["resets_at"] = resets_at
-            if retry is not None:
-                fields["retry_after"] = retry
-                return error_response(status, code, message, fields, Retry_After=retry)
-            return error_response(status, code, message, fields)
+            return status, code
+    return None
+
+
+def handle_error(exc: BaseException) -> Response:
+    """Map any exception a view raised to its JSON error response (500 `internal` when unknown)."""
+    found = lookup(exc)
+    if found is not None:
+        status, code = found
+        message = None
+        detail = getattr(exc, "detail", "")
+        if isinstance(exc, turns.TurnError | BadRequest) and detail:
+            message = f"{message_for(code)} ({detail})"
+        fields: dict[str, Any] = {}
+        resets_at = getattr(exc, "resets_at", None)
+        if resets_at is not None:
+            fields["resets_at"] = resets_at
+        retry = retry_after_seconds(exc)
+        if retry is not None:
+            fields["retry_after"] = retry
+            return error_response(status, code, message, fields, Retry_After=retry)
+        return error_response(status, code, message, fields)
     if isinstance(exc, HTTPException):
-        code = "method_not_allowed" if exc.code == 405 else "not_found"
-        if exc.code not in (404, 405):
-            code = "bad_request"
-        return error_response(exc.code or 500, code)
+        status = exc.code or 500
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
+        if status >= 500:
+            code = "internal"
+        return error_response(status, code)
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal")

@@ -1,18 +1,14 @@
-"""Request hardening: cross-site/CSRF guard, CORS, security headers, the static/chats guard, proxy
-trust and the log-redaction record factory.
+"""Request hardening: the cross-site and CSRF guard, CORS, security headers, the static/chats guard
+and proxy trust. (The Host rule is app/web/hosts.py; log redaction is app/redaction.py.)
 
-Part of the web layer; imports `web_errors` only among the web modules, never `app` or a domain module.
+Part of the web layer; imports `app.web.errors` only among ours, never a domain module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import posixpath
-import re
 import secrets
 from hmac import compare_digest
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, current_app, request, session
@@ -26,78 +22,9 @@ CSP = (
     "object-src 'none'; base-uri 'none'"
 )
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
-CORS_HEADERS = "Content-Type, Last-Event-ID"
-
-# --------------------------------------------------------------------------------------------
-# Logging: secrets and share tokens never reach a log line
-
-_SHARE_PATH_RE = re.compile(r"/share/([^\s?#\"']+)")
-_KEY_LIKE_RE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\s+\S+")
-_FRAGMENT = 8  # no run of this many characters of a secret may appear in a log line
-_secrets_to_redact: set[str] = set()
-_secret_re: re.Pattern[str] | None = None
-
-
-def share_path_for_logs(match: re.Match[str]) -> str:
-    """Replace a share token in a path with the first 8 hex digits of its sha256."""
-    digest = hashlib.sha256(unquote(match.group(1)).encode()).hexdigest()[:8]
-    return f"/share/{digest}"
-
-
-def redact(text: str) -> str:
-    """Remove configured secrets (and any 8-character piece of them), key-like words and share
-    tokens from a log text."""
-    if _secret_re is not None:
-        text = _secret_re.sub("[redacted]", text)
-    text = _KEY_LIKE_RE.sub("[redacted]", text)
-    return _SHARE_PATH_RE.sub(share_path_for_logs, text)
-
-
-def _add_secrets_to_redact(values: list[Any]) -> None:
-    global _secret_re  # noqa: PLW0603 - one process-wide redaction set, like logging itself
-    for value in values:
-        if isinstance(value, str) and len(value) >= _FRAGMENT:
-            _secrets_to_redact.add(value)
-    pieces = {s[i : i + _FRAGMENT] for s in _secrets_to_redact for i in range(len(s) - 7)}
-    if pieces:
-        alternatives = "|".join(re.escape(p) for p in sorted(pieces))
-        _secret_re = re.compile(rf"\S*(?:{alternatives})\S*")
-
-
-_exception_formatter = logging.Formatter()
-
-
-def _redacting_record_factory(previous: Any) -> Any:
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: keep the template only
-            message = str(record.msg)
-        record.msg, record.args = redact(message), ()
-        if record.exc_info and record.exc_info[0] is not None:
-            # Formatters reuse exc_text, so the traceback (and its __cause__ chain, which can
-            # hold upstream text) is rendered here once, redacted.
-            record.exc_text = redact(_exception_formatter.formatException(record.exc_info))
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return record
-
-    factory.chat_redacting = True  # type: ignore[attr-defined]
-    return factory
-
-
-def install_log_redaction(secret_values: list[Any]) -> None:
-    """Redact `secret_values` and share tokens from every log record of this process.
-
-    A record factory, not a filter: logger filters do not see records propagated from child
-    loggers, and handlers (gunicorn's, pytest's) are added by others.
-    """
-    _add_secrets_to_redact(secret_values)
-    current = logging.getLogRecordFactory()
-    if not getattr(current, "chat_redacting", False):
-        logging.setLogRecordFactory(_redacting_record_factory(current))
-
+CORS_HEADERS = "Content-Type, Last-Event-ID, X-CSRF-Token"
+CSRF_HEADER = "X-CSRF-Token"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # --------------------------------------------------------------------------------------------
 # Proxies and CORS configuration
@@ -182,9 +109,18 @@ def cors_preflight() -> Response | None:
     return response
 
 
+def _token_matches(sent: str) -> bool:
+    expected = session.get("csrf")
+    return isinstance(expected, str) and compare_digest(sent.encode(), expected.encode())
+
+
 def cross_site_guard() -> Response | None:
     """Refuse state-changing requests from other sites, forms without the CSRF token, and bodies
-    that are neither JSON nor a form."""
+    that are neither JSON nor a form.
+
+    The token may come in the `X-CSRF-Token` header for any request that is not JSON; when the
+    header is sent it is checked first, before the body is read (an upload is refused unread).
+    """
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
     origin = request.headers.get("Origin")
@@ -193,17 +129,18 @@ def cross_site_guard() -> Response | None:
         return error_response(403, "cross_site")
     if not cors_allowed and request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         return error_response(403, "cross_site")
+    if request.mimetype == "application/json":
+        return None  # same-origin JSON needs no token (a form cannot send this type cross-site)
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None and not _token_matches(header):
+        return error_response(403, "csrf_failed")
     if not _has_body():
         return None
-    if request.mimetype == "application/json":
-        return None
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        sent = request.form.get("csrf_token", "")
-        expected = session.get("csrf")
-        if not isinstance(expected, str) or not compare_digest(sent, expected):
-            return error_response(403, "csrf_failed")
-        return None
-    return error_response(415, "unsupported_media_type")
+    if request.mimetype not in FORM_TYPES:
+        return error_response(415, "unsupported_media_type")
+    if header is None and not _token_matches(request.form.get("csrf_token", "")):
+        return error_response(403, "csrf_failed")
+    return None
 
 
 def security_headers(response: Response) -> Response:

@@ -1,57 +1,52 @@
-"""Share links: create, list and revoke a conversation's read-only snapshots, and the public share page.
+"""The `shares` blueprint: create, list and revoke a conversation's read-only snapshots, and the
+public share page.
 
-Part of the web layer; maps `shares` onto HTTP. Imports `web_errors` only among the web modules, never `app`.
+Part of the web layer: maps `app.shares` onto HTTP. Imports `serialise` among the web modules.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask, Response, current_app, g, jsonify, render_template
+from flask import Blueprint, Response, current_app, g, jsonify, render_template
 
 from app import shares, turns
+from app.web.serialise import share_entries_json, share_snapshot
+
+bp = Blueprint("shares", __name__)
 
 
 def _shares() -> shares.ShareStore:
-    return current_app.extensions["shares"]
+    store: shares.ShareStore = current_app.extensions["shares"]
+    return store
 
 
-def create_share(cid: str) -> Response:
+def _chat() -> turns.ChatService:
     chat: turns.ChatService = current_app.extensions["chat"]
-    conversation = chat.load(g.user, cid)
-    snapshot = {
-        "chat_name": conversation.chat_name,
-        "messages": [
-            {"role": m.role, "text": m.text, "timestamp": m.timestamp}
-            for m in conversation.branch()
-        ],
-    }
-    token = _shares().create(g.user, cid, snapshot)
+    return chat
+
+
+@bp.post("/conversations/<cid>/share")
+def create_share(cid: str) -> Response:
+    conversation = _chat().load(g.user, cid)
+    token = _shares().create(g.user, cid, share_snapshot(conversation))
     share_id = shares.token_hash(token)[: shares.SHARE_ID_CHARS]
     response = jsonify({"share_id": share_id, "url": f"/share/{token}", "token": token})
     response.status_code = 201
     return response
 
 
+@bp.get("/conversations/<cid>/shares")
 def list_shares(cid: str) -> Response:
-    chat: turns.ChatService = current_app.extensions["chat"]
-    chat.load(g.user, cid)
-    entries = _shares().list(g.user, cid)
-    return jsonify(
-        {
-            "shares": [
-                {"share_id": s.share_id, "created": s.created, "expires_at": s.expires_at}
-                for s in entries
-            ]
-        }
-    )
+    _chat().load(g.user, cid)
+    return jsonify(share_entries_json(_shares().list(g.user, cid)))
 
 
+@bp.delete("/shares/<share_id>")
 def revoke_share(share_id: str) -> Response:
     _shares().revoke(g.user, share_id)
     return Response(status=204)
 
 
+@bp.get("/share/<token>")
 def share_page(token: str) -> Response:
     snapshot = _shares().get(token)
     if snapshot is None:
@@ -63,18 +58,3 @@ def share_page(token: str) -> Response:
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# Bare endpoint names, like the chat routes: `share_page` is in `web_auth.PUBLIC_ENDPOINTS`.
-ROUTES: list[tuple[str, str, Any]] = [
-    ("/conversations/<cid>/share", "POST", create_share),
-    ("/conversations/<cid>/shares", "GET", list_shares),
-    ("/shares/<share_id>", "DELETE", revoke_share),
-    ("/share/<token>", "GET", share_page),
-]
-
-
-def init_app(app: Flask) -> None:
-    """Register the share routes on `app`."""
-    for rule, method, view in ROUTES:
-        app.add_url_rule(rule, view_func=view, methods=[method])

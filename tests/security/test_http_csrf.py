@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import chat, login
+from tests.conftest import PASSWORD, chat
 from tests.security.conftest import tree_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,15 +92,25 @@ def test_same_origin_json_needs_no_token_and_a_form_needs_the_pages_token(client
 
 def test_public_url_decides_the_own_host(make_app):
     app = make_app(CHAT_PUBLIC_URL="https://chat.example.com")
-    client = login(app.test_client(), app)
+    app.extensions["accounts"].create_user("alice", PASSWORD)
+    client = app.test_client()
+    public = "https://chat.example.com"  # the Host rule: only the public host is answered
+    logged_in = client.post(
+        "/login", json={"username": "alice", "password": PASSWORD}, base_url=public
+    )
+    assert logged_in.status_code == 200
     ok = client.patch(
         "/conversations/c_x",
         json={"chat_name": "n"},
         headers={"Origin": "https://chat.example.com"},
+        base_url=public,
     )
     assert ok.status_code == 404  # passed the guard; the conversation does not exist
     bad = client.patch(
-        "/conversations/c_x", json={"chat_name": "n"}, headers={"Origin": "http://localhost"}
+        "/conversations/c_x",
+        json={"chat_name": "n"},
+        headers={"Origin": "http://localhost"},
+        base_url=public,
     )
     assert bad.status_code == 403
 
@@ -121,12 +131,18 @@ def test_no_get_route_changes_state(two_users, data_dir):
         if "GET" not in (rule.methods or set()):
             continue
         path = adapter.build(rule.endpoint, {k: values[k] for k in rule.arguments})
-        query = {"conversation_id": two_users.cid} if rule.endpoint == "get_chat" else None
+        query = {"conversation_id": two_users.cid} if rule.endpoint == "chat.get_chat" else None
         response = a.get(path, query_string=query)
         assert response.status_code < 500, (path, response.data)
         seen.append(rule.endpoint)
         assert tree_state(data_dir) == before, path
-    assert {"get_chat", "list_conversations", "events", "share_page", "index"} <= set(seen)
+    assert {
+        "chat.get_chat",
+        "chat.list_conversations",
+        "chat.events",
+        "shares.share_page",
+        "chat.index",
+    } <= set(seen)
 
 
 def test_no_state_changing_method_is_reachable_by_get(client, app):

@@ -70,13 +70,13 @@ def test_bob_gets_404_on_every_route_with_alices_ids(two_users, data_dir):
             assert response.get_json()["error"]["code"] in ("not_found", "no_turn")
             tried.append((method, rule.endpoint))
     assert {e for _, e in tried} >= {
-        "rename",
-        "set_current",
-        "delete",
-        "stop",
-        "events",
-        "create_share",
-        "list_shares",
+        "chat.rename",
+        "chat.set_current",
+        "chat.delete",
+        "chat.stop",
+        "chat.events",
+        "shares.create_share",
+        "shares.list_shares",
     }
     # Ids in query strings and bodies.
     checks = [

@@ -1,0 +1,133 @@
+"""Secrets and share tokens never reach a log line: the configured secrets, `redact()`, and the
+log-record factory that applies it to every record of the process.
+
+Imports nothing of ours and no Flask, so the turns and the providers can redact upstream text too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+REDACTED = "[redacted]"
+# API.md "Secrets": variables named like this hold secrets, whatever else they are called.
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
+SECRET_NAMES = frozenset({"SECRET_KEY", "CHAT_METRICS_TOKEN"})
+FRAGMENT = 8  # no run of this many characters of a secret may appear in a log line
+
+_SHARE_PATH_RE = re.compile(r"/share/([^\s?#\"']+)")
+_KEY_LIKE_RE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\s+\S+")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
+
+
+def url_credentials(url: str) -> list[str]:
+    """Return the user-info parts of a URL (`user:password`, the user, the password), if any."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rpartition("@")[0]
+    found = [userinfo, unquote(userinfo)]
+    found += [unquote(p) for p in (parts.username, parts.password) if p]
+    return found
+
+
+def secrets_in(values: Mapping[str, Any]) -> list[str]:
+    """Return the secret values among `values` (an environment, or the settings), by name.
+
+    Every `*_API_KEY`, `*_TOKEN` and `*_SECRET` value, `SECRET_KEY`, `CHAT_METRICS_TOKEN`, and the
+    user-info part of any URL-valued setting (a base URL, `CHAT_DATABASE_URL`).
+    """
+    found: list[str] = []
+    for name, value in values.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not value:
+            continue
+        upper = name.upper()
+        if upper in SECRET_NAMES or upper.endswith(SECRET_SUFFIXES):
+            found.append(value)
+        elif upper.endswith("_URL"):
+            found += url_credentials(value)
+    return found
+
+
+def add_secrets(values: Iterable[Any]) -> None:
+    """Add secret values to redact from now on (values shorter than 8 characters are ignored)."""
+    global _secret_re  # noqa: PLW0603 - one process-wide redaction set, like logging itself
+    with _lock:
+        for value in values:
+            if isinstance(value, str) and len(value) >= FRAGMENT:
+                _secrets.add(value)
+        pieces = {s[i : i + FRAGMENT] for s in _secrets for i in range(len(s) - FRAGMENT + 1)}
+        if pieces:
+            alternatives = "|".join(re.escape(p) for p in sorted(pieces))
+            _secret_re = re.compile(rf"\S*(?:{alternatives})\S*")
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """Return the secret values this process redacts (for code that checks upstream text)."""
+    with _lock:
+        return tuple(sorted(_secrets))
+
+
+def redact_secrets(text: str) -> str:
+    """Replace every word holding a configured secret (or an 8-character piece of one)."""
+    pattern = _secret_re
+    return pattern.sub(REDACTED, text) if pattern is not None else text
+
+
+def share_path_for_logs(match: re.Match[str]) -> str:
+    """Replace a share token in a path with the first 8 hex digits of its sha256."""
+    digest = hashlib.sha256(unquote(match.group(1)).encode()).hexdigest()[:8]
+    return f"/share/{digest}"
+
+
+def redact(text: str) -> str:
+    """Remove configured secrets (and any 8-character piece of them), key-like words and share
+    tokens from a text bound for a log or a user."""
+    text = _KEY_LIKE_RE.sub(REDACTED, redact_secrets(text))
+    return _SHARE_PATH_RE.sub(share_path_for_logs, text)
+
+
+_exception_formatter = logging.Formatter()
+
+
+def _redacting_record_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the template only
+            message = str(record.msg)
+        record.msg, record.args = redact(message), ()
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatters reuse exc_text, so the traceback (and its __cause__ chain, which can
+            # hold upstream text) is rendered here once, redacted.
+            record.exc_text = redact(_exception_formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    factory.chat_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_log_redaction(secret_values: Iterable[Any] = ()) -> None:
+    """Redact `secret_values` (and those added before) and share tokens from every log record.
+
+    A record factory, not a filter: logger filters do not see records propagated from child
+    loggers, and handlers (gunicorn's, pytest's) are added by others.
+    """
+    add_secrets(secret_values)
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "chat_redacting", False):
+        logging.setLogRecordFactory(_redacting_record_factory(current))

@@ -1,0 +1,117 @@
+"""Request bodies: the pydantic models of every body the API takes, and `parse_body`, the one place
+that turns a malformed body into 400 `bad_request`.
+
+Malformed means: not JSON (or not a form, where a form is taken), not an object, nested too deep for
+the parser, holding a string that is not valid Unicode (a lone surrogate such as "\\ud800"), or
+refused by the model. Part of the web layer; imports `app.web.errors` only among ours.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import pydantic
+from flask import request
+
+from app.web.errors import BadRequest
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Deeper JSON than this is refused; json.loads itself stops (RecursionError) near 1,000 levels.
+MAX_DEPTH = 64
+
+Body = TypeVar("Body", bound=pydantic.BaseModel)
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="ignore", strict=True)
+
+
+class ChatBody(_Strict):
+    message: str | None = None
+    conversation_id: str | None = None
+    chat_name: str | None = pydantic.Field(default=None, max_length=200)
+    model: str | None = pydantic.Field(default=None, min_length=1, max_length=100)
+    provider: str | None = pydantic.Field(default=None, min_length=1, max_length=40)
+    parent_message_id: str | None = None
+    regenerate: bool = False
+
+
+class RenameBody(_Strict):
+    chat_name: str = pydantic.Field(min_length=1, max_length=200)
+
+
+class CurrentBody(_Strict):
+    message_id: str = pydantic.Field(min_length=1, max_length=64)
+
+
+class Credentials(_Strict):
+    """`POST /login` and `POST /signup`; the name and password rules are the accounts' own."""
+
+    username: str
+    password: str
+
+
+class PasswordChange(_Strict):
+    current_password: str
+    new_password: str
+
+
+def is_form() -> bool:
+    """Return whether the request's body is a form (url-encoded or multipart)."""
+    return request.mimetype in FORM_TYPES
+
+
+def check_value(data: Any) -> None:
+    """Raise `BadRequest` when `data` nests deeper than `MAX_DEPTH` or holds a non-Unicode string.
+
+    Iterative, so a deep value cannot exhaust the stack here either.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest("a string is not valid Unicode") from None
+        elif isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise BadRequest("nested too deeply")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+
+
+def json_object() -> dict[str, Any]:
+    """Return the request's JSON object, or raise `BadRequest`."""
+    raw = request.get_data(cache=True)  # over the size limit: 413 from werkzeug
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("expected a JSON object")
+    check_value(data)
+    return data
+
+
+def form_object() -> dict[str, Any]:
+    """Return the request's form fields (the first value of each), or raise `BadRequest`."""
+    data = request.form.to_dict()
+    check_value(data)
+    return data
+
+
+def parse_body(model: type[Body], *, forms: bool = False) -> Body:
+    """Parse the request's body into `model`; any malformed body is 400 `bad_request`.
+
+    `forms=True` also takes a form (the login, sign-up and password pages post forms).
+    """
+    data = form_object() if forms and is_form() else json_object()
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+        raise BadRequest(f"check {fields}" if fields else "") from None

@@ -1,0 +1,73 @@
+"""The `flask --app app users …` commands: create a user, list them, set a password.
+
+Part of the web layer (click comes with Flask); calls `app.accounts` through the app's services.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from app import accounts as auth
+
+WEAK_WORDS = (
+    "at least 12 characters, not only white space, and no control characters (such as NUL)"
+)
+
+
+def read_password() -> str:
+    """Read a password: prompted twice on a terminal, else one line of standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True)
+        confirm = click.prompt("Repeat the password", hide_input=True)
+        if password != confirm:
+            raise click.ClickException("the passwords differ")
+        return str(password)
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def register_cli(app: Flask) -> None:
+    """Add the `users` command group to `app`."""
+    users = click.Group("users", help="Manage user accounts.")
+
+    @users.command("create")
+    @click.argument("name")
+    def create(name: str) -> None:
+        """Create a user; the password comes from standard input (or a prompt on a terminal)."""
+        password = read_password()
+        try:
+            app.extensions["accounts"].create_user(name, password)
+        except auth.InvalidUsername:
+            raise click.ClickException(
+                "invalid user name: use 3-32 characters of a-z, 0-9, _ and -, "
+                "starting with a letter or digit"
+            ) from None
+        except auth.NameTaken:
+            raise click.ClickException(f"user {name!r} exists already") from None
+        except auth.WeakPassword:
+            raise click.ClickException(f"password too short or weak: {WEAK_WORDS}") from None
+        click.echo(f"created user {name}")
+
+    @users.command("list")
+    def list_users() -> None:
+        """List the user names."""
+        for name in app.extensions["accounts"].list_users():
+            click.echo(name)
+
+    @users.command("set-password")
+    @click.argument("name")
+    def set_password(name: str) -> None:
+        """Set a user's password (from standard input or a prompt) and end their sessions."""
+        password = read_password()
+        try:
+            app.extensions["accounts"].reset_password(name, password)
+        except auth.WeakPassword:
+            raise click.ClickException(f"password too short or weak: {WEAK_WORDS}") from None
+        except (auth.InvalidUsername, auth.InvalidCredentials):
+            raise click.ClickException(f"no user {name!r}") from None
+        click.echo(f"password of {name} set; their sessions were ended")
+
+    app.cli.add_command(users)
