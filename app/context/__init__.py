@@ -5,8 +5,10 @@ Pure functions over conversation records; imports no Flask and no SDK.
 
 from app.context.plan import (
     CHAINABLE_STATUSES,
+    ContextMode,
     ContextPlan,
     chain_parent,
+    context_budget,
     estimate_tokens,
     fit_history,
     history_turns,
@@ -15,8 +17,10 @@ from app.context.plan import (
 
 __all__ = [
     "CHAINABLE_STATUSES",
+    "ContextMode",
     "ContextPlan",
     "chain_parent",
+    "context_budget",
     "estimate_tokens",
     "fit_history",
     "history_turns",

@@ -16,7 +16,11 @@ ContextMode = Literal["first", "chained", "replayed", "compacted"]
 # what to trim from a replayed history; the upstream still counts for real.
 CHARS_PER_TOKEN = 4
 DEFAULT_CONTEXT_TOKENS = 128_000
+MIN_MARGIN_TOKENS = 1024
+MARGIN_SHARE = 0.02
 CHAINABLE_STATUSES = frozenset({"completed", "incomplete"})
+# A response id that older versions could store when the upstream sent none: never chained from.
+_MISSING_IDS = frozenset({"", "None", "null"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,15 @@ class ContextPlan:
     context_mode: ContextMode
     trimmed_messages: int = 0
     history: list[dict[str, str]] = field(default_factory=list)
+    chained_tokens: int = 0  # the chained reply's reported input + output tokens
+
+    def input_tokens(self, instructions: str | None) -> int:
+        """Estimate the input tokens of the request this plan makes."""
+        if isinstance(self.input, str):
+            sent = estimate_tokens(self.input)
+        else:
+            sent = sum(estimate_tokens(turn["content"]) for turn in self.input)
+        return sent + estimate_tokens(instructions or "") + self.chained_tokens
 
 
 def estimate_tokens(text: str) -> int:
@@ -35,21 +48,40 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + 1
 
 
+def context_budget(
+    window: int | None,
+    *,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    output_limits: tuple[int | None, ...] = (),
+) -> int:
+    """Tokens a replayed history may use: window - the output reserved - a margin (API "Context").
+
+    The reserved output is the smallest of `output_limits` that is known; a model whose window is
+    unknown gets `context_tokens`.
+    """
+    size = window or context_tokens
+    known = [limit for limit in output_limits if limit]
+    reserved = min(known) if known else 0
+    margin = max(MIN_MARGIN_TOKENS, int(size * MARGIN_SHARE))
+    return size - reserved - margin
+
+
 def chain_parent(
     conversation: Conversation, parent_id: str | None, provider: str, stateful: bool
-) -> str | None:
-    """Return the response id a turn under `parent_id` may chain from, or None to replay."""
+) -> Message | None:
+    """Return the reply a turn under `parent_id` may chain from, or None to replay."""
     if parent_id is None or not stateful:
         return None
     parent = conversation.message(parent_id)
     if (
         parent.role != "assistant"
-        or not parent.response_id
+        or parent.response_id is None
+        or parent.response_id in _MISSING_IDS
         or parent.status not in CHAINABLE_STATUSES
         or (parent.provider or conversation.provider) != provider
     ):
         return None
-    return parent.response_id
+    return parent
 
 
 def history_turns(messages: list[Message]) -> list[dict[str, str]]:
@@ -89,22 +121,28 @@ def plan_context(
     provider: str,
     stateful: bool,
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    window: int | None = None,
+    output_limits: tuple[int | None, ...] = (),
     force_replay: bool = False,
 ) -> ContextPlan:
     """Plan a turn whose user message `new_text` sits under `parent_id` (None: at the root)."""
     if parent_id is None:
         return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
     if not force_replay:
-        response_id = chain_parent(conversation, parent_id, provider, stateful)
-        if response_id is not None:
+        parent = chain_parent(conversation, parent_id, provider, stateful)
+        if parent is not None:
+            usage = parent.usage
+            chained = (usage.input_tokens + usage.output_tokens) if usage is not None else 0
             return ContextPlan(
-                input=new_text, previous_response_id=response_id, context_mode="chained"
+                input=new_text,
+                previous_response_id=parent.response_id,
+                context_mode="chained",
+                chained_tokens=chained,
             )
     turns = history_turns(conversation.path_to(parent_id))
     if not turns:
         return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
-    # Leave room for the answer: a quarter of the window.
-    budget = context_tokens * 3 // 4
+    budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
     kept, dropped = fit_history(turns, new_text, conversation.instructions, budget)
     return ContextPlan(
         input=[*kept, {"role": "user", "content": new_text}],

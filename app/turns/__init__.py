@@ -1,8 +1,10 @@
-"""Chat turns: check, plan, commit, stream in a worker, save; re-attach, stop, crash repair.
+"""Chat turns: plan (pure) -> run (stream, replan once, reply cap) -> finish (save, ledger, last frame);
+re-attach, stop, delete while running and crash repair in the service.
 
 Imports no Flask; SDKs only through the provider adapters.
 """
 
+from .config import ChatSettings, TurnRequest
 from .errors import (
     BadTurnRequest,
     EmptyMessage,
@@ -12,22 +14,31 @@ from .errors import (
     TurnError,
     TurnInProgress,
 )
-from .run import SAFE_MESSAGES, TurnRun
-from .service import ChatService, ChatSettings, Limits, StartedTurn, TurnRequest
+from .finish import Admission, Finisher, Outcome, decide, error_data
+from .plan import TurnPlan, plan_turn, replan_replayed
+from .run import TurnRun
+from .service import ChatService, StartedTurn, TurnLimits
 
 __all__ = [
-    "SAFE_MESSAGES",
+    "Admission",
     "BadTurnRequest",
     "ChatService",
     "ChatSettings",
     "EmptyMessage",
-    "Limits",
+    "Finisher",
     "MessageTooLong",
     "NoProvider",
     "NoTurn",
+    "Outcome",
     "StartedTurn",
     "TurnError",
     "TurnInProgress",
+    "TurnLimits",
+    "TurnPlan",
     "TurnRequest",
     "TurnRun",
+    "decide",
+    "error_data",
+    "plan_turn",
+    "replan_replayed",
 ]

@@ -1,87 +1,64 @@
-"""Run one chat turn: check the request, plan the context, commit, and start its worker.
+"""Chat turns end to end: check and plan a turn, admit it, commit, start its worker; re-attach, stop,
+delete while running, and crash repair.
 
-Also re-attach, stop, delete-while-running and crash repair. Imports no Flask; SDKs only via adapters.
+Turn coordination (lock, frames, stop) comes from `coordination_for(user)`; no paths are built here.
+Imports no Flask; SDKs only through the provider adapters.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-import os
-import time
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from app.context import plan_context
-from app.limits import Budget, LimitError, RateLimiter, check_concurrent
 from responses_client import pricing
 
-from .errors import (
-    BadTurnRequest,
-    EmptyMessage,
-    MessageTooLong,
-    NoProvider,
-    NoTurn,
-    TurnInProgress,
+from .config import ChatSettings, TurnRequest
+from .errors import NoTurn, TurnInProgress
+from .finish import Admission, Finisher, error_data
+from .plan import (
+    TurnPlan,
+    choose_provider,
+    message_text,
+    new_conversation,
+    plan_turn,
+    replan_replayed,
 )
 from .run import TurnRun
 
 log = logging.getLogger(__name__)
 
-CHAT_NAME_CHARS = 60
-STOP_WAIT_SECONDS = 10.0
+Price = Callable[[str, str, dict[str, int]], float | None]
 
 
-@dataclass(frozen=True)
-class TurnRequest:
-    """A validated `POST /chat` body, with the user it is for."""
+class TurnLimits(Protocol):
+    """The per-user limits as turns use them (app.limits.TurnLimits)."""
 
-    user: str
-    message: str | None
-    conversation_id: str | None = None
-    chat_name: str | None = None
-    model: str | None = None
-    provider: str | None = None
-    parent_message_id: str | None = None
-    regenerate: bool = False
+    def precheck(self, user: str) -> None:
+        """Refuse (429) a turn that could not be admitted now; changes nothing."""
+        ...
+
+    def admit(
+        self, user: str, *, estimated_tokens: int, estimated_cost_usd: float | None
+    ) -> Admission:
+        """Atomically take a concurrency slot, record the turn's rate and reserve its budget."""
+        ...
 
 
 @dataclass(frozen=True)
 class StartedTurn:
-    """A turn whose worker runs; the web layer follows its journal."""
+    """A turn whose worker runs; the web layer follows its frames."""
 
     conversation_id: str
     assistant_message_id: str
-    paths: sp.TurnPaths
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """The chat defaults and limits of this deployment."""
-
-    default_model: str
-    default_provider: str
-    instructions: str
-    max_message_chars: int = 100_000
-    max_output_tokens: int | None = 16_000
-    context_tokens: int = 128_000
-    keepalive_seconds: float = 15.0
-    turns_per_minute: int | None = 20
-    concurrent_turns: int | None = 2
-    budget_limit: float | None = None
-    budget_unit: str = "usd"
-    budget_period: str = "day"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The disk-backed per-user limits, shared by every worker process."""
-
-    rate: RateLimiter
-    budget: Budget
+    coordination: sp.Coordination
 
 
 class ChatService:
@@ -89,41 +66,60 @@ class ChatService:
 
     def __init__(
         self,
-        store: cm.JsonConversationStore,
-        providers: dict[str, rc.Provider],
+        store: cm.ConversationStore,
+        providers: Mapping[str, rc.Provider],
         settings: ChatSettings,
-        limits: Limits | None = None,
+        *,
+        coordination_for: Callable[[str], sp.Coordination],
+        limits: TurnLimits | None = None,
         registry: sp.TurnRegistry | None = None,
-        price: Callable[[str, str, dict[str, int]], float | None] = pricing.cost_usd,
+        price: Price = pricing.cost_usd,
     ) -> None:
         self.store = store
-        self.providers = providers
+        self.providers = dict(providers)
         self.settings = settings
+        self.coordination_for = coordination_for
         self.limits = limits
-        self.registry = registry or sp.TurnRegistry()
+        self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
         self.price = price
 
-    # -- paths and loading ---------------------------------------------------------------------
-
-    def paths(self, user: str, conversation_id: str) -> sp.TurnPaths:
-        cm.validate_conversation_id(conversation_id)
-        return sp.TurnPaths(cm.user_dir(self.store.data_dir, user) / ".turns", conversation_id)
+    # -- loading and crash repair --------------------------------------------------------------
 
     def load(self, user: str, conversation_id: str) -> cm.Conversation:
-        """Load a conversation, marking a reply left `in_progress` by a dead worker as interrupted."""
+        """Load a conversation, marking a reply left `in_progress` by a dead worker as interrupted.
+
+        When the store cannot be written yet (a read-only disk), the conversation is returned as it
+        is and repaired on a later load.
+        """
         conversation = self.store.get(user, conversation_id)
         stale = [m for m in conversation.messages if m.status == "in_progress"]
         if not stale:
             return conversation
-        paths = self.paths(user, conversation_id)
-        if sp.turn_is_live(paths):
+        coordination = self.coordination_for(user)
+        if coordination.is_live(conversation_id):
+            # A worker past its last frame has finished with the store (its save was tried): its
+            # reply, if still in_progress, is repaired now rather than after the lock goes.
+            header = coordination.read_header(conversation_id) or {}
+            last = coordination.last_frame(conversation_id)
+            if last is None or last[1] not in sp.TERMINAL_EVENTS:
+                return conversation
+            stale = [m for m in stale if m.id == header.get("turn_id")]
+            if not stale:
+                return conversation
+        try:
+            return self._repair(user, conversation_id, stale, coordination)
+        except (cm.StorageBusy, cm.StorageFull, cm.StorageError, OSError):
+            log.warning("repair_deferred conversation=%s", conversation_id)
             return conversation
-        return self._repair(user, conversation_id, stale, paths)
 
     def _repair(
-        self, user: str, conversation_id: str, stale: list[cm.Message], paths: sp.TurnPaths
+        self,
+        user: str,
+        conversation_id: str,
+        stale: list[cm.Message],
+        coordination: sp.Coordination,
     ) -> cm.Conversation:
-        turn_id, text = sp.journal_text(paths.journal)
+        turn_id, text = coordination.reply_text(conversation_id)
         conversation = None
         for message in stale:
             kept = text if turn_id == message.id and len(text) > len(message.text) else message.text
@@ -132,187 +128,103 @@ class ChatService:
         assert conversation is not None
         return conversation
 
-    def live_turns(self, user: str) -> int:
-        """Count this user's turns running now, in any process."""
-        turns_dir = cm.user_dir(self.store.data_dir, user) / ".turns"
-        # A live turn's journal was written within the read timeout; older ones need no probe.
-        recent = time.time() - 3600
-        count = 0
-        try:
-            entries = list(os.scandir(turns_dir))
-        except FileNotFoundError:
-            return 0
-        for entry in entries:
-            if not entry.name.endswith(".jsonl") or entry.name.startswith("."):
-                continue
-            try:
-                if entry.stat().st_mtime < recent:
-                    continue
-            except FileNotFoundError:
-                continue
-            paths = sp.TurnPaths(turns_dir, entry.name.removesuffix(".jsonl"))
-            count += sp.turn_is_live(paths)
-        return count
-
-    def check_limits(self, user: str) -> None:
-        """Refuse a turn over the user's budget, concurrent turns or turns per minute (429)."""
-        if self.limits is None:
-            return
-        s = self.settings
-        self.limits.budget.check(
-            user,
-            limit=s.budget_limit,
-            unit=s.budget_unit,  # type: ignore[arg-type]
-            period=s.budget_period,  # type: ignore[arg-type]
-        )
-        if s.concurrent_turns:
-            check_concurrent(self.live_turns(user), limit=s.concurrent_turns)
-        self.limits.rate.check_and_record_turn(user, per_minute=s.turns_per_minute)
-
-    def record_spend(self, user: str, cost_usd: float | None, usage: dict[str, int] | None) -> None:
-        if self.limits is None or self.settings.budget_limit is None:
-            return  # no budget: nothing reads the spend, so no write on every turn
-        if cost_usd == 0.0 and not usage:
-            return
-        tokens = (usage or {}).get("total_tokens", 0)
-        try:
-            self.limits.budget.record(user, cost_usd=cost_usd, tokens=tokens)
-        except LimitError:
-            log.warning("spend_not_recorded user=%s", user)
-
     # -- starting a turn -----------------------------------------------------------------------
 
     def provider_for(self, name: str | None) -> rc.Provider:
-        if not self.providers:
-            raise NoProvider()
-        provider = self.providers.get(name or self.settings.default_provider)
-        if provider is None:
-            if name is None:
-                return next(iter(self.providers.values()))
-            raise BadTurnRequest(f"unknown provider {name!r}")
-        return provider
+        """The provider a turn names, else the default one."""
+        return choose_provider(self.providers, name, self.settings.default_provider)
 
     def start(self, req: TurnRequest) -> StartedTurn:
-        """Check and commit a turn, start its worker, and return what the web layer follows."""
-        text = req.message if req.message is not None else ""
-        if req.regenerate:
-            if text.strip():
-                raise BadTurnRequest("regenerate takes no message")
-            if not req.parent_message_id or req.parent_message_id == cm.ROOT:
-                raise BadTurnRequest("regenerate needs the user message as parent_message_id")
-        elif not text.strip():
-            raise EmptyMessage()
-        if len(text) > self.settings.max_message_chars:
-            raise MessageTooLong(f"at most {self.settings.max_message_chars} characters")
+        """Check, plan, admit and commit a turn, start its worker, and return what the web follows.
 
+        Everything that can refuse the turn (400, 404, 409, a read-only limits check) comes before it
+        is admitted, so a refused turn uses no slot of the limits.
+        """
+        text = message_text(req, self.settings.max_message_chars)
+        if self.limits is not None:
+            self.limits.precheck(req.user)
+        is_new = req.conversation_id is None
         if req.conversation_id is not None:
             conversation = self.load(req.user, req.conversation_id)
             provider = self.provider_for(req.provider or conversation.provider)
-            self.check_limits(req.user)
         else:
-            if req.regenerate or req.parent_message_id not in (None, cm.ROOT):
-                raise cm.NotFound("parent message")
             provider = self.provider_for(req.provider)
-            self.check_limits(req.user)
             # Created on disk in the turn's own commit, while the upstream request opens.
-            now = time.time()
-            conversation = cm.Conversation(
-                id=cm.new_conversation_id(),
-                chat_name=(req.chat_name or "").strip()[:200] or _name_from(text),
-                created_at=now,
-                last_update=now,
-                model=req.model or self.settings.default_model,
-                provider=provider.name,
-                instructions=self.settings.instructions,
-            )
+            conversation = new_conversation(req, provider, self.settings, text)
             self.store.ensure_user_dir(req.user)
         cid = conversation.id
-        is_new = req.conversation_id is None
-        paths = self.paths(req.user, cid)
+        coordination = self.coordination_for(req.user)
         try:
-            lock_fd = sp.acquire_turn_lock(paths)
+            lock = coordination.acquire(cid)
         except sp.TurnBusy:
             raise TurnInProgress() from None
+        admission: Admission | None = None
         try:
+            with contextlib.suppress(OSError):
+                coordination.clear_stop(cid)  # left by a process that died mid-turn
             if not is_new:
                 conversation = self.store.get(req.user, cid)
                 stale = [m for m in conversation.messages if m.status == "in_progress"]
                 if stale:  # we hold the lock, so nobody is writing these any more
-                    conversation = self._repair(req.user, cid, stale, paths)
-            run = self._plan_turn(req, conversation, provider, text, is_new=is_new)
+                    conversation = self._repair(req.user, cid, stale, coordination)
+            plan = plan_turn(req, conversation, provider, self.settings, text, is_new=is_new)
+            admission = self._admit(plan)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.close(lock_fd)
+            lock.release()
             raise
-        return self._launch(req, run, paths, lock_fd)
+        return self._launch(plan, coordination, lock, admission)
 
-    def _plan_turn(
-        self,
-        req: TurnRequest,
-        conversation: cm.Conversation,
-        provider: rc.Provider,
-        text: str,
-        *,
-        is_new: bool,
-    ) -> TurnRun:
-        """Place the new messages in the tree and decide what the model receives."""
-        model = req.model or conversation.model or self.settings.default_model
-        if req.regenerate:
-            user_message = conversation.message(req.parent_message_id)  # type: ignore[arg-type]
-            if user_message.role != "user":
-                raise cm.InvalidParent("regenerate answers a user message")
-            plan_parent, text, place_under = (
-                user_message.parent_id,
-                user_message.text,
-                user_message.id,
-            )
-        elif req.parent_message_id == cm.ROOT:
-            plan_parent = place_under = None
-        elif req.parent_message_id is not None:
-            parent = conversation.message(req.parent_message_id)
-            if parent.role != "assistant":
-                raise cm.InvalidParent("a new message goes under an assistant message")
-            plan_parent = place_under = parent.id
-        else:
-            plan_parent = place_under = conversation.current_message_id
-        plan = plan_context(
-            conversation,
-            plan_parent,
-            text,
-            provider=provider.name,
-            stateful=provider.stateful,
-            context_tokens=self.settings.context_tokens,
-        )
-        return TurnRun(
-            service=self,
-            user=req.user,
-            conversation=conversation,
-            assistant_id=cm.new_message_id(),
-            user_message_id=place_under if req.regenerate else cm.new_message_id(),
-            place_under=place_under,
-            regenerate=req.regenerate,
-            is_new=is_new,
-            provider=provider,
-            model=model,
-            plan=plan,
-            plan_parent=plan_parent,
-            text=text,
-        )
+    def _admit(self, plan: TurnPlan) -> Admission | None:
+        if self.limits is None:
+            return None
+        tokens = plan.estimated_tokens(self.settings)
+        output = self.settings.max_output_tokens or 0
+        estimate = {"input_tokens": max(0, tokens - output), "output_tokens": output}
+        cost = self.price(plan.model, plan.provider.name, estimate)
+        return self.limits.admit(plan.user, estimated_tokens=tokens, estimated_cost_usd=cost)
 
     def _launch(
-        self, req: TurnRequest, run: TurnRun, paths: sp.TurnPaths, lock_fd: int
+        self,
+        plan: TurnPlan,
+        coordination: sp.Coordination,
+        lock: sp.HeldLock,
+        admission: Admission | None,
     ) -> StartedTurn:
         """Start the worker (it opens the upstream request at once), commit, then let it stream.
 
         The upstream request overlaps the commit's fsync; no frame is sent before the commit is
         on disk, and a failed commit cancels the upstream request before anything is journalled.
         """
-        turn = self.registry.start(paths, lock_fd, run.assistant_id, run, rc.CancelToken())
+        user, cid = plan.user, plan.conversation.id
+        cancel = rc.CancelToken()
+        finisher = Finisher(
+            save=functools.partial(
+                self.store.finish_assistant_message, user, cid, plan.assistant_id
+            ),
+            price=self.price,
+            admission=admission,
+        )
+        run = TurnRun(
+            plan=plan,
+            settings=self.settings,
+            finisher=finisher,
+            replan=lambda p: replan_replayed(p, self.settings),
+            cancel=cancel,
+        )
+        turn = self.registry.start(
+            coordination,
+            cid,
+            lock,
+            plan.assistant_id,
+            run,
+            cancel,
+            on_end=admission.release if admission is not None else None,
+        )
         try:
-            if run.is_new:
-                c = run.conversation
+            if plan.is_new:
+                c = plan.conversation
                 self.store.create(
-                    req.user,
+                    user,
                     chat_name=c.chat_name,
                     model=c.model,
                     provider=c.provider,
@@ -322,60 +234,53 @@ class ChatService:
                     last_update=c.last_update,
                 )
             conversation, _, _ = self.store.begin_turn(
-                req.user,
-                run.conversation.id,
-                text=None if run.regenerate else run.text,
-                parent_id=run.place_under,
-                model=run.model,
-                provider=run.provider.name,
-                context_mode=run.plan.context_mode,
-                user_message_id=None if run.regenerate else run.user_message_id,
-                assistant_message_id=run.assistant_id,
+                user,
+                cid,
+                text=None if plan.regenerate else plan.text,
+                parent_id=plan.place_under,
+                model=plan.model,
+                provider=plan.provider.name,
+                context_mode=plan.context.context_mode,
+                user_message_id=None if plan.regenerate else plan.user_message_id,
+                assistant_message_id=plan.assistant_id,
             )
         except BaseException:
             turn.abort()
             raise
-        turn.begin(
-            "conversation",
-            {
-                "conversation_id": conversation.id,
-                "chat_name": conversation.chat_name,
-                "user_message_id": run.user_message_id,
-                "assistant_message_id": run.assistant_id,
-                "model": run.model,
-                "provider": run.provider.name,
-                "context_mode": run.plan.context_mode,
-            },
-        )
-        return StartedTurn(conversation.id, run.assistant_id, paths)
+        turn.begin("conversation", plan.first_frame(conversation.chat_name))
+        return StartedTurn(conversation.id, plan.assistant_id, coordination)
 
     # -- following, stopping, deleting ---------------------------------------------------------
 
+    def _dead_error(self, message_id: str) -> dict[str, object]:
+        return error_data("interrupted", message_id)
+
     def follow(self, started: StartedTurn) -> Iterator[bytes]:
         """The SSE bytes of a turn just started, from its first frame."""
-        return sp.follow(
-            started.paths,
-            is_live=lambda: sp.turn_is_live(started.paths),
+        return started.coordination.follow(
+            started.conversation_id,
+            after=0,
+            dead_error=self._dead_error,
             keepalive_seconds=self.settings.keepalive_seconds,
         )
 
     def events(self, user: str, conversation_id: str, last_event_id: str | None) -> Iterator[bytes]:
         """Re-attach to the turn in flight, or to the one that just ended; raise `NoTurn` otherwise."""
         self.load(user, conversation_id)  # 404 / 409 for unknown or damaged conversations
-        paths = self.paths(user, conversation_id)
-        header = sp.read_header(paths.journal)
-        live = sp.turn_is_live(paths)
-        if header is None or not (live or sp.finished_turn_available(paths)):
+        coordination = self.coordination_for(user)
+        header = coordination.read_header(conversation_id)
+        live = coordination.is_live(conversation_id)
+        if header is None or not (live or coordination.finished_available(conversation_id)):
             raise NoTurn()
         after = 0
         if last_event_id:
             turn_id, _, n = last_event_id.strip().rpartition(":")
             if turn_id == header.get("turn_id") and n.isdigit():
                 after = int(n)
-        frames = sp.follow(
-            paths,
+        frames = coordination.follow(
+            conversation_id,
             after=after,
-            is_live=lambda: sp.turn_is_live(paths),
+            dead_error=self._dead_error,
             keepalive_seconds=self.settings.keepalive_seconds,
         )
         return self._repair_after(user, conversation_id, frames)
@@ -388,30 +293,39 @@ class ChatService:
             with contextlib.suppress(cm.ConversationError):
                 self.load(user, cid)
 
+    def _stop_and_wait(
+        self, user: str, conversation_id: str, coordination: sp.Coordination
+    ) -> None:
+        """Stop the turn in flight and wait until its reply is saved; 503 if that takes too long."""
+        self.registry.request_stop(coordination, conversation_id)
+        deadline = self.settings.stop_deadline
+        if not self.registry.wait_ended(coordination, conversation_id, deadline):
+            log.warning("stop_not_confirmed conversation=%s", conversation_id)
+            raise cm.StorageBusy(retry_after=max(1, math.ceil(self.settings.lock_timeout)))
+
     def stop(self, user: str, conversation_id: str) -> None:
-        """Stop the turn in flight and return once its partial reply is saved."""
+        """Stop the turn in flight and return once its partial reply is saved `stopped`."""
         self.store.get(user, conversation_id)
-        paths = self.paths(user, conversation_id)
-        last = sp.last_frame(paths.journal)
-        if not sp.turn_is_live(paths) or (last is not None and last[1] in sp.TERMINAL_EVENTS):
+        coordination = self.coordination_for(user)
+        last = coordination.last_frame(conversation_id)
+        live = coordination.is_live(conversation_id)
+        if not live or (last is not None and last[1] in sp.TERMINAL_EVENTS):
             raise NoTurn()  # a turn whose last frame is written has ended, lock or not
-        self.registry.request_stop(paths)
-        self.registry.wait_finished(paths, STOP_WAIT_SECONDS)
-        self.load(user, conversation_id)
+        header = coordination.read_header(conversation_id) or {}
+        self._stop_and_wait(user, conversation_id, coordination)
+        conversation = self.load(user, conversation_id)
+        turn_id = header.get("turn_id")
+        reply = next((m for m in conversation.messages if m.id == turn_id), None)
+        if reply is not None and reply.status == "in_progress":
+            # The worker ended but its reply could not be saved (nor repaired) yet: no false 204.
+            raise cm.StorageBusy(retry_after=max(1, math.ceil(self.settings.lock_timeout)))
 
     def delete(self, user: str, conversation_id: str) -> None:
-        """Stop a running turn first, then delete the conversation and its turn files."""
+        """Stop a running turn first (waiting for its save), then delete the conversation."""
         cm.validate_conversation_id(conversation_id)
-        paths = self.paths(user, conversation_id)
-        if sp.turn_is_live(paths):
-            self.registry.request_stop(paths)
-            self.registry.wait_finished(paths, STOP_WAIT_SECONDS)
+        coordination = self.coordination_for(user)
+        if coordination.is_live(conversation_id):
+            self._stop_and_wait(user, conversation_id, coordination)
         self.store.delete(user, conversation_id)
-        for path in (paths.journal, paths.stop):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-
-def _name_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= CHAT_NAME_CHARS else line[: CHAT_NAME_CHARS - 1].rstrip() + "…"
+        with contextlib.suppress(OSError):
+            coordination.discard(conversation_id)
