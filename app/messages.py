@@ -35,8 +35,8 @@ _TABLE: dict[str, Message] = {
         False,
     ),
     "weak_password": Message(
-        "Choose a password of at least 12 characters that is not only spaces and has no "
-        "control characters.",
+        "That password is too weak. Choose one of at least 12 characters that is not only "
+        "spaces and has no control characters.",
         False,
     ),
     "unknown_model": Message("The model is not known. Pick another model and try again.", False),
@@ -110,7 +110,7 @@ _TABLE: dict[str, Message] = {
         "The server is busy saving other changes. Try again in a moment.", True
     ),
     "storage_full": Message(
-        "The server's disk is full, so nothing was saved. An administrator needs to free space.",
+        "The server's disk is full, so this could not be saved. An administrator needs to free space.",
         False,
     ),
     "internal": Message("Something went wrong on the server. Try again.", True),

@@ -1,16 +1,9 @@
 // Log in (or create the first account) with JSON, so errors show in place; without JS the form posts.
 
+import { ERROR_WORDS } from "./words.js";
+
 const form = document.getElementById("login-form");
 const errorBox = document.getElementById("login-error");
-
-const WORDS = {
-  invalid_credentials: "Wrong user name or password.",
-  name_taken: "That user name is taken.",
-  invalid_id: "User names are 3 to 32 characters: lower-case letters, digits, _ and -.",
-  weak_password: "The password must be at least 12 characters long.",
-  signup_closed: "Creating accounts is closed on this server.",
-  rate_limited: "Too many attempts. Wait a moment and try again.",
-};
 
 function showError(text) {
   errorBox.textContent = text;
@@ -46,7 +39,7 @@ form?.addEventListener("submit", async (ev) => {
     } catch {
       /* keep the status */
     }
-    showError(WORDS[code] || message || `The server answered ${res.status}.`);
+    showError(ERROR_WORDS[code] || message || `The server answered ${res.status}.`);
   } catch {
     showError("The server could not be reached.");
   } finally {
