@@ -170,3 +170,37 @@ def test_a_turn_that_ends_between_the_read_and_the_liveness_probe_is_not_interru
     )
     assert [f.event for f in frames] == ["conversation", "delta", "done"]
     assert frames[-1].id == "m_1:3"
+
+
+def test_journal_conditions_are_dropped_when_no_writer_or_reader_uses_them(tmp_path):
+    """Defect: one `threading.Condition` per journal path was kept forever."""
+    coordination = sp.FileCoordination(tmp_path)
+    before = sp.conditions_in_use()
+    for n in range(20):
+        cid = f"c_{n}"
+        writer = coordination.writer(cid, f"m_{n}")
+        writer.begin("conversation", {"conversation_id": cid})
+        frames = coordination.follow(cid, dead_error=dead_error)
+        assert next(frames).startswith(b"event: conversation")
+        assert sp.conditions_in_use() == before + 1  # shared by the writer and the reader
+        writer.append("done", {"status": "completed"})
+        writer.close()
+        assert [f.event for f in parse_sse(b"".join(frames))] == ["done"]
+        coordination.wait_for_change(cid, 0.01)
+    assert sp.conditions_in_use() == before
+
+
+def test_the_file_lock_is_one_turn_at_a_time_and_free_once_released(tmp_path):
+    coordination = sp.FileCoordination(tmp_path)
+    held = coordination.acquire("c_1")
+    assert coordination.is_live("c_1") and not coordination.is_live("c_2")
+    with pytest.raises(sp.TurnBusy):
+        coordination.acquire("c_1")
+    held.release()
+    held.release()  # twice is fine
+    assert not coordination.is_live("c_1")
+    coordination.acquire("c_1").release()
+    coordination.request_stop("c_1")
+    assert coordination.stop_requested("c_1")
+    coordination.clear_stop("c_1")
+    assert not coordination.stop_requested("c_1")
