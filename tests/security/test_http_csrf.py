@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, chat
+from tests.conftest import PASSWORD, chat, login
 from tests.security.conftest import tree_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +166,65 @@ def test_no_force_true_in_the_code():
             if "force=True" in path.read_text():
                 offenders.append(str(path))
     assert offenders == []
+
+
+def page_token(client) -> str:
+    page = client.get("/")
+    return page.data.decode().split('name="csrf-token" content="')[1].split('"')[0]
+
+
+def test_the_csrf_header_is_checked_for_any_non_json_request(client):
+    token = page_token(client)
+    # The header alone makes a form acceptable ...
+    ok = client.post("/logout", data={"x": "1"}, headers={"X-CSRF-Token": token})
+    assert ok.status_code == 302
+    login(client, client.application)
+    token = page_token(client)
+    # ... a wrong header is refused even when the field is right (the header is checked first) ...
+    for data, content_type in [
+        ({"csrf_token": token}, None),
+        ({"csrf_token": token}, "multipart/form-data"),
+        ("x", "text/plain"),
+        (None, None),  # no body at all
+    ]:
+        response = client.post(
+            "/logout", data=data, content_type=content_type, headers={"X-CSRF-Token": "forged"}
+        )
+        assert response.status_code == 403, (data, content_type)
+        assert response.get_json()["error"]["code"] == "csrf_failed"
+    assert client.get("/account").status_code == 200  # still logged in
+    # ... and a right header does not make a body other than JSON or a form acceptable.
+    plain = client.post(
+        "/logout", data="x", content_type="text/plain", headers={"X-CSRF-Token": token}
+    )
+    assert plain.status_code == 415
+
+
+def test_a_wrong_csrf_header_refuses_an_upload_before_reading_it(client, monkeypatch):
+    from werkzeug.wrappers import Request
+
+    read = []
+    real = Request._load_form_data  # type: ignore[attr-defined]
+
+    def spy(self):
+        read.append(self.path)
+        return real(self)
+
+    monkeypatch.setattr(Request, "_load_form_data", spy)
+    big = b"x" * (3 * 1024 * 1024)  # over CHAT_MAX_BODY_BYTES: reading it would be a 413
+    response = client.post(
+        "/conversations/c_x/share",
+        data={"file": (io.BytesIO(big), "a.png")},
+        content_type="multipart/form-data",
+        headers={"X-CSRF-Token": "forged"},
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+    assert read == []
+
+
+def test_same_origin_json_needs_no_token_whatever_the_header(client):
+    for headers in ({}, {"X-CSRF-Token": "stale"}):
+        response = client.post("/chat", json={"message": "hi"}, headers=headers)
+        assert response.status_code == 200, headers
+        response.close()
