@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conversation_manager import Conversation, JsonConversationStore
+from conversation_manager import Conversation, ConversationStore, JsonConversationStore
 
 USER = "alice"
 
@@ -24,7 +24,7 @@ def store(data_dir: Path) -> JsonConversationStore:
     return JsonConversationStore(data_dir, lock_timeout=5.0)
 
 
-def new_conversation(store: JsonConversationStore, user: str = USER, **kw: object) -> Conversation:
+def new_conversation(store: ConversationStore, user: str = USER, **kw: object) -> Conversation:
     args: dict[str, object] = {
         "chat_name": "Test",
         "model": "gpt-test",
@@ -36,7 +36,7 @@ def new_conversation(store: JsonConversationStore, user: str = USER, **kw: objec
 
 
 def turn(
-    store: JsonConversationStore,
+    store: ConversationStore,
     cid: str,
     text: str | None = "hello",
     parent_id: str | None = None,
