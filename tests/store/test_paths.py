@@ -14,10 +14,11 @@ from conversation_manager import (
     InvalidId,
     JsonConversationStore,
     StorageError,
-    user_dir,
+    names,
     validate_conversation_id,
     validate_user,
 )
+from conversation_manager.json.layout import user_dir
 
 from .conftest import USER, new_conversation, snapshot
 
@@ -194,3 +195,24 @@ def test_symlinked_conversation_file_not_followed(
     assert listed == {real.id: True, "c_link": False}
     assert target.read_bytes() == before
     assert os.path.islink(next((data_dir / USER / ".corrupt").iterdir()))
+
+
+@given(st.one_of(st.text(max_size=70), st.integers(), st.none()))
+def test_predicates_agree_with_the_validators(value: object) -> None:
+    for check, validate in (
+        (names.is_valid_user, names.validate_user),
+        (names.is_valid_new_user, names.validate_new_user),
+        (names.is_valid_conversation_id, names.validate_conversation_id),
+    ):
+        try:
+            validate(value)
+            accepted = True
+        except InvalidId:
+            accepted = False
+        assert check(value) == accepted
+
+
+def test_new_accounts_may_not_start_with_a_dash_or_underscore() -> None:
+    for name in ("--help", "-ab", "_ab"):
+        assert names.is_valid_user(name) and not names.is_valid_new_user(name)
+    assert names.validate_new_user("a-b_c") == "a-b_c"
