@@ -1,6 +1,7 @@
 """The JSON-file conversation store: one file per conversation, atomic writes, per-user filelock.
 
-Layout and guarantees: see docs/readme-storage.md. Imports neither Flask nor an SDK.
+Implements `conversation_manager.store.ConversationStore`; the layout and its guarantees are the
+README's "Storage". Imports neither Flask nor an SDK.
 """
 
 from __future__ import annotations
