@@ -282,3 +282,47 @@ def test_a_turn_refused_with_409_uses_no_rate_slot(make_app, upstream):
         wait_for(lambda: not app.extensions["chat"].coordination_for("alice").is_live(cid))
         status, _, _ = browser.request("POST", "/chat", {"message": "now", "conversation_id": cid})
         assert status == 200
+
+
+# -- issue 9: the save loop has a deadline, not a retry count --------------------------------------
+
+
+def test_a_busy_store_holds_a_finishing_turn_only_until_the_save_deadline(
+    make_app, upstream, data_dir, monkeypatch
+):
+    import filelock
+
+    monkeypatch.setattr("app.turns.config.SAVE_GRACE_SECONDS", 0.5)
+    app = make_app(CHAT_LOCK_TIMEOUT=1.0)
+    upstream.reply, upstream.chunk_size, upstream.n_deltas = "word ", 5, 20
+    upstream.delta_delay = 0.02
+    holder = filelock.FileLock(str(data_dir / "alice" / ".lock"))
+    with serving(app) as url:
+        browser = Browser(url, app)
+        conn, response, first = open_turn(browser)
+        cid = first["conversation_id"]
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with holder:
+                held.set()
+                release.wait(30)
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        try:
+            assert held.wait(5)
+            t0 = time.monotonic()
+            frames = parse_sse(response.head + response.read())
+            elapsed = time.monotonic() - t0
+            conn.close()
+            # The old loop tried 5 times (5 lock waits and back-offs) before giving up.
+            assert frames[-1].event == "error" and elapsed < 3.5
+            coordination = app.extensions["chat"].coordination_for("alice")
+            wait_for(lambda: not coordination.is_live(cid), 2)
+        finally:
+            release.set()
+            thread.join(10)
+        page = browser.request("GET", f"/chat?conversation_id={cid}")[2]
+        last = json.loads(page)["messages"][-1]
+        assert last["status"] == "failed" and last["text"] == "word " * 20

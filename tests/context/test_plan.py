@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import conversation_manager as cm
 from app.context import (
     chain_parent,
@@ -12,7 +14,7 @@ from app.context import (
 )
 
 
-def conversation(*pairs: tuple[str, str], status: str = "completed", rid: str | None = "resp_1"):
+def conversation(*pairs: tuple[str, str], status: Any = "completed", rid: str | None = "resp_1"):
     """A conversation of (question, answer) pairs; each answer has a response id."""
     messages: list[cm.Message] = []
     parent = None
