@@ -1,21 +1,24 @@
-"""Provider adapters over the openai SDK: a request in, neutral events or `ProviderError`s out.
+"""The provider layer: a request in, neutral events or `ProviderError`s out, whatever the service.
 
-Imports no Flask and touches no files; no openai/httpx2 object or exception leaves this package.
-`events` (request, neutral events), `errors` (the ProviderError tree, translation from the SDK's),
-`cancel` (CancelToken), `sse` (the raw parser state), `provider` (the interface), `openai_provider`,
-`registry` (providers from the environment).
+Imports no Flask and touches no files; no SDK object or exception leaves this package.
+`events` (request, neutral events), `errors` (the ProviderError tree, SDK-free), `identifiers` (the
+rule for upstream strings), `cancel` (CancelToken), `capabilities` (what a provider takes, checked
+before a call), `provider` (the Protocol), `retry` (the app's retry policy), `sse` (the layered SSE
+parser), `responses_events` (the Responses API's state machine), `registry` (providers from the
+environment), `pricing`; `adapters/` holds one module per SDK (openai_*) and the in-process fake.
 """
 
+from responses_client.adapters.fake import FakeProvider
 from responses_client.adapters.openai_responses import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_READ_TIMEOUT,
     OpenAIProvider,
 )
 from responses_client.cancel import CancelToken
+from responses_client.capabilities import Capabilities, check_request, estimate_input_tokens
 from responses_client.errors import (
-    QUOTA_CODES,
-    RATE_CODES,
     AuthFailed,
     BadRequest,
     ContextTooLong,
@@ -37,20 +40,26 @@ from responses_client.events import (
     ResponseStarted,
     TextDelta,
 )
+from responses_client.identifiers import clean_token
 from responses_client.provider import Provider
 from responses_client.registry import providers_from_env
+from responses_client.responses_events import QUOTA_CODES, RATE_CODES
+from responses_client.retry import RetryPolicy, stream_with_retries
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_AFTER",
     "DEFAULT_READ_TIMEOUT",
     "QUOTA_CODES",
     "RATE_CODES",
     "AuthFailed",
     "BadRequest",
     "CancelToken",
+    "Capabilities",
     "ContextTooLong",
     "Event",
+    "FakeProvider",
     "Finished",
     "Idle",
     "Interrupted",
@@ -63,9 +72,14 @@ __all__ = [
     "ReasoningDelta",
     "ResponseRequest",
     "ResponseStarted",
+    "RetryPolicy",
     "TextDelta",
     "UnknownModel",
     "UpstreamFailed",
     "UpstreamUnavailable",
+    "check_request",
+    "clean_token",
+    "estimate_input_tokens",
     "providers_from_env",
+    "stream_with_retries",
 ]

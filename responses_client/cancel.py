@@ -1,4 +1,9 @@
-"""A thread-safe stop switch that shuts the upstream socket down at once."""
+"""A thread-safe stop switch that shuts the upstream socket down at once.
+
+The transport attaches the socket a request is using (while connecting, sending, waiting for the
+headers and streaming); `cancel()` shuts it down, so a blocked read in another thread returns at
+once. Imports nothing but the standard library.
+"""
 
 from __future__ import annotations
 
@@ -28,19 +33,24 @@ class CancelToken:
             # so this never shuts down a socket that another request is using.
             if self._sock is not None:
                 with contextlib.suppress(OSError):
-                    self._sock.shutdown(socket.SHUT_RDWR)
+                    # The plain socket's shutdown, also for a TLS socket: SSLSocket.shutdown would
+                    # unwrap it under the reading thread's feet (a ValueError, not an OSError).
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until cancelled or `timeout`; return whether cancelled."""
         return self._event.wait(timeout)
 
-    def _attach(self, sock: socket.socket | None) -> bool:
+    def attach_socket(self, sock: socket.socket | None) -> bool:
+        """Let `cancel()` shut `sock` down; False (nothing attached) when already cancelled."""
         with self._lock:
             if self._event.is_set():
                 return False
             self._sock = sock
             return True
 
-    def _detach(self) -> None:
+    def detach_socket(self, sock: socket.socket | None = None) -> None:
+        """Forget the attached socket (only if it is `sock`, when given), before it is pooled."""
         with self._lock:
-            self._sock = None
+            if sock is None or self._sock is sock:
+                self._sock = None

@@ -1,23 +1,15 @@
-"""The adapter's errors (root `ProviderError`, data fields only) and their translation from the SDK's.
+"""The provider errors: root `ProviderError`, data fields only, the same for every adapter.
 
-No upstream message text is kept on them (it can echo a key).
+Imports no SDK: each adapter translates its SDK's exceptions into these (most specific first).
+No upstream message text is kept on them (it can echo a key); the string fields pass the
+identifier rule (`identifiers.clean_token`).
 """
 
 from __future__ import annotations
 
-import email.utils
-import time
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import openai
-
-from responses_client.events import ResponseRequest
-
-QUOTA_CODES = frozenset(
-    {"insufficient_quota", "credit_balance_exhausted", "billing_hard_limit_reached"}
-)
-RATE_CODES = frozenset({"rate_limit_exceeded", "too_many_requests", "rate_limited"})
+from responses_client.identifiers import clean_token
 
 
 class ProviderError(Exception):
@@ -35,13 +27,18 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         upstream_code: str | None = None,
         retryable: bool | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__()
         self.status = status
-        self.request_id = request_id
+        # The adapter has already redacted its secrets; this is the pattern rule once more, so an
+        # error built anywhere never carries upstream text.
+        self.request_id = clean_token(request_id)
         self.retry_after = retry_after
-        self.upstream_code = upstream_code
+        self.upstream_code = clean_token(upstream_code)
         self.retryable = self.default_retryable if retryable is None else retryable
+        # The upstream's `x-should-retry` header: False forbids a retry, None says nothing.
+        self.should_retry = should_retry
 
     def __str__(self) -> str:
         return self.safe_message
@@ -50,12 +47,13 @@ class ProviderError(Exception):
         return (
             f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, "
             f"request_id={self.request_id!r}, retry_after={self.retry_after!r}, "
-            f"upstream_code={self.upstream_code!r}, retryable={self.retryable!r})"
+            f"upstream_code={self.upstream_code!r}, retryable={self.retryable!r}, "
+            f"should_retry={self.should_retry!r})"
         )
 
 
 class RateLimited(ProviderError):
-    """429 from the upstream after the SDK's retries."""
+    """429 (or a rate-limit error event): the app's retry policy may try again."""
 
     code = "rate_limited"
     safe_message = "The model service is rate limiting requests; try again shortly."
@@ -126,70 +124,3 @@ class PreviousResponseNotFound(BadRequest):
     """The `previous_response_id` is unknown, expired or unstored: replay the history instead."""
 
     safe_message = "The previous response is no longer stored upstream."
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is None:
-            return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-
-
-def _from_status(exc: openai.APIStatusError, request: ResponseRequest) -> ProviderError:
-    status = exc.status_code
-    code = exc.code if isinstance(exc.code, str) else None
-    param = exc.param if isinstance(exc.param, str) else None
-    body = exc.body if isinstance(exc.body, dict) else {}
-    message = str(body.get("message") or "")
-    etype = exc.type if isinstance(exc.type, str) else None
-    fields: dict[str, Any] = {
-        "status": status,
-        "request_id": exc.request_id,
-        "retry_after": _retry_after(exc.response.headers),
-        "upstream_code": code or etype,
-    }
-    if status == 429:
-        if code in QUOTA_CODES or etype in QUOTA_CODES:
-            return QuotaExceeded(**fields)
-        return RateLimited(**fields)
-    if status in (401, 403):
-        return AuthFailed(**fields)
-    if code == "previous_response_not_found" or param == "previous_response_id":
-        return PreviousResponseNotFound(**fields)
-    if (
-        status == 400
-        and request.previous_response_id is not None
-        and "previous_response_id" in message
-    ):
-        return PreviousResponseNotFound(**fields)
-    if code == "context_length_exceeded":
-        return ContextTooLong(**fields)
-    if status == 404 or code == "model_not_found":
-        return UnknownModel(**fields)
-    if status in (408, 409) or status >= 500:
-        return UpstreamUnavailable(**fields)
-    return BadRequest(**fields)
-
-
-def _from_event_code(code: str | None, request_id: str | None) -> ProviderError:
-    if code in QUOTA_CODES:
-        return QuotaExceeded(upstream_code=code, request_id=request_id)
-    if code in RATE_CODES:
-        return RateLimited(upstream_code=code, request_id=request_id)
-    if code == "context_length_exceeded":
-        return ContextTooLong(upstream_code=code, request_id=request_id)
-    return UpstreamFailed(upstream_code=code, request_id=request_id)

@@ -24,10 +24,10 @@ class ResponseRequest:
 
 @dataclass(frozen=True)
 class ResponseStarted:
-    """The upstream accepted the request; the response id is known at once."""
+    """The upstream accepted the request; the response id is known at once (never empty)."""
 
     response_id: str
-    model: str
+    model: str | None
     request_id: str | None = None
 
 
@@ -52,7 +52,12 @@ class Idle:
 
 @dataclass(frozen=True)
 class Finished:
-    """The terminal event: `completed` or `incomplete` (then `reason` says why)."""
+    """The terminal event: `completed` or `incomplete` (then `reason` says why).
+
+    `reason` is API.md's normalised code (`max_output_tokens`, `content_filter`, `refusal`,
+    `context_window`, `other`); `finish_reason` is the provider's own value, kept only when it
+    passes the identifier rule.
+    """
 
     status: Literal["completed", "incomplete"]
     response_id: str | None
@@ -60,6 +65,7 @@ class Finished:
     model: str | None
     reason: str | None = None
     refusal: bool = False
+    finish_reason: str | None = None
 
 
 Event = ResponseStarted | TextDelta | ReasoningDelta | Idle | Finished

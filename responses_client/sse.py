@@ -1,127 +1,121 @@
-"""The raw SSE parser state: the Responses API's JSON events -> neutral events or `ProviderError`s.
+"""One layered server-sent-events parser for every adapter that reads the raw stream.
 
-Works on plain dicts (no SDK objects), so it is tested with lists of events.
+bytes chunks -> `iter_lines` -> lines -> `iter_sse` -> `SSEMessage`s -> `iter_events` -> JSON dicts.
+With `idle=True` each layer passes an `Idle` marker through after every chunk whose complete lines
+are all handled, so the adapter can tell the coalescing stage the upstream's buffer is used up.
+Lean on purpose (the relay's CPU budget is per delta): no per-byte work, one split per chunk.
+Imports no SDK; knows nothing of any provider's event types.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Literal
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
-from responses_client.errors import Interrupted, UpstreamFailed, _from_event_code
-from responses_client.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta
+from responses_client.errors import Interrupted
+from responses_client.events import Idle
 
-logger = logging.getLogger("responses_client")  # one logger name for the whole package
-
-
-def _usage(raw: Any) -> dict[str, int] | None:
-    if not isinstance(raw, dict):
-        return None
-
-    def num(obj: Any, key: str) -> int:
-        value = obj.get(key) if isinstance(obj, dict) else None
-        return value if isinstance(value, int) else 0
-
-    out = {
-        "input_tokens": num(raw, "input_tokens"),
-        "cached_tokens": num(raw.get("input_tokens_details"), "cached_tokens"),
-        "output_tokens": num(raw, "output_tokens"),
-        "reasoning_tokens": num(raw.get("output_tokens_details"), "reasoning_tokens"),
-        "total_tokens": num(raw, "total_tokens"),
-    }
-    if not out["total_tokens"]:
-        out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
-    return out
+DONE = b"[DONE]"  # OpenRouter's and vLLM's end marker (OpenAI just closes the stream)
+IDLE = Idle()
 
 
-class _SSEState:
-    """Turns raw SSE events (JSON dicts) into neutral events; raises `ProviderError`s."""
+@dataclass(frozen=True, slots=True)
+class SSEMessage:
+    """One dispatched event: its `event:` name, joined `data:` lines (bytes) and last `id:`."""
 
-    def __init__(self, request_id: str | None) -> None:
-        self.request_id = request_id
-        self.response_id: str | None = None
-        self.model: str | None = None
-        self.text_seen = False
-        self.refusal = False
-        self.finished = False
-        self.last_seq: int | None = None
-        self.items: dict[str, tuple[str, str | None]] = {}  # item id -> (type, phase)
-        self.reasoning_key: tuple[Any, ...] | None = None
+    event: str | None
+    data: bytes
+    id: str | None = None
 
-    def _reasoning(self, key: tuple[Any, ...], delta: str) -> ReasoningDelta:
-        if self.reasoning_key is not None and key != self.reasoning_key:
-            delta = "\n\n" + delta
-        self.reasoning_key = key
-        return ReasoningDelta(delta)
+    @property
+    def done(self) -> bool:
+        """True for the `[DONE]` end marker."""
+        return self.data == DONE
 
-    def handle(self, ev: Any) -> Event | None:
-        """Return the neutral event for one upstream event (None when it carries nothing for us)."""
-        if not isinstance(ev, dict):
-            raise Interrupted(request_id=self.request_id, upstream_code="malformed_event")
-        seq = ev.get("sequence_number")
-        if isinstance(seq, int):
-            last = self.last_seq
-            if last is not None and seq <= last:
-                logger.warning("upstream_sequence_duplicate seq=%d last=%d", seq, last)
-                return None
-            if last is not None and seq != last + 1:
-                logger.warning("upstream_sequence_gap seq=%d last=%d", seq, last)
-            self.last_seq = seq
-        etype = ev.get("type")
-        if etype == "response.output_text.delta":
-            kind, phase = self.items.get(ev.get("item_id"), ("message", None))
-            if kind != "message":
-                return None
-            if phase == "commentary":
-                # gpt-5.x preambles are not the answer: shown with the reasoning, never mixed in.
-                return self._reasoning(("commentary", ev.get("item_id")), ev.get("delta") or "")
-            self.text_seen = True
-            return TextDelta(ev.get("delta") or "")
-        if etype == "response.reasoning_summary_text.delta":
-            key = ("summary", ev.get("item_id"), ev.get("summary_index"))
-            return self._reasoning(key, ev.get("delta") or "")
-        if etype == "response.reasoning_text.delta":
-            key = ("raw", ev.get("item_id"), ev.get("content_index"))
-            return self._reasoning(key, ev.get("delta") or "")
-        if etype == "response.refusal.delta":
-            self.text_seen = True
-            self.refusal = True
-            return TextDelta(ev.get("delta") or "")
-        if etype == "response.output_item.added":
-            item = ev.get("item") or {}
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                self.items[item["id"]] = (str(item.get("type")), item.get("phase"))
-            return None
-        if etype == "response.created":
-            resp = ev.get("response") or {}
-            self.response_id = resp.get("id")
-            self.model = resp.get("model")
-            return ResponseStarted(str(self.response_id), str(self.model), self.request_id)
-        if etype in ("response.completed", "response.incomplete"):
-            resp = ev.get("response") or {}
-            self.finished = True
-            details = resp.get("incomplete_details")
-            status: Literal["completed", "incomplete"] = (
-                "incomplete" if etype == "response.incomplete" else "completed"
-            )
-            return Finished(
-                status=status,
-                response_id=resp.get("id") or self.response_id,
-                usage=_usage(resp.get("usage")),
-                model=resp.get("model") or self.model,
-                reason=details.get("reason") if isinstance(details, dict) else None,
-                refusal=self.refusal,
-            )
-        if etype == "response.failed":
-            resp = ev.get("response") or {}
-            err = resp.get("error") if isinstance(resp.get("error"), dict) else {}
-            code = err.get("code")
-            raise UpstreamFailed(request_id=self.request_id, upstream_code=code)
-        if etype == "error":
-            nested = ev.get("error")
-            if isinstance(nested, dict):
-                code = nested.get("code") or nested.get("type")
-            else:
-                code = ev.get("code")
-            raise _from_event_code(code if isinstance(code, str) else None, self.request_id)
-        return None
+
+@overload
+def iter_lines(chunks: Iterable[bytes], *, idle: Literal[False] = ...) -> Iterator[bytes]: ...
+@overload
+def iter_lines(chunks: Iterable[bytes], *, idle: Literal[True]) -> Iterator[bytes | Idle]: ...
+def iter_lines(chunks: Iterable[bytes], *, idle: bool = False) -> Iterator[bytes | Idle]:
+    """Split byte chunks into lines (LF or CRLF, terminator dropped); a partial last line is lost."""
+    buf = b""
+    for chunk in chunks:
+        if b"\n" not in chunk:
+            buf += chunk
+            continue
+        lines = (buf + chunk).split(b"\n") if buf else chunk.split(b"\n")
+        buf = lines.pop()
+        for line in lines:
+            yield line[:-1] if line.endswith(b"\r") else line
+        if idle:
+            yield IDLE
+
+
+@overload
+def iter_sse(lines: Iterable[bytes]) -> Iterator[SSEMessage]: ...
+@overload
+def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]: ...
+def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]:
+    """Group lines into messages per the SSE spec: comments and `retry:` skipped, data joined."""
+    data: list[bytes] = []
+    event: bytes | None = None
+    last_id: str | None = None
+    for line in lines:
+        if isinstance(line, Idle):
+            yield line
+            continue
+        if line.startswith(b"data:"):  # the common case first
+            value = line[5:]
+            data.append(value[1:] if value[:1] == b" " else value)
+        elif not line:
+            if data:
+                payload = data[0] if len(data) == 1 else b"\n".join(data)
+                yield SSEMessage(
+                    None if event is None else event.decode("utf-8", "replace"), payload, last_id
+                )
+                data = []
+            event = None
+        elif line[:1] == b":":
+            continue  # a comment (keep-alive)
+        else:
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"event":
+                event = value
+            elif name == b"data":  # "data" with no colon: an empty data line
+                data.append(value)
+            elif name == b"id" and b"\0" not in value:
+                last_id = value.decode("utf-8", "replace")
+            # `retry:` and unknown fields are ignored, as the spec says.
+    # A message without its closing blank line is discarded (the stream was cut).
+
+
+@overload
+def iter_events(
+    chunks: Iterable[bytes], *, idle: Literal[False] = ...
+) -> Iterator[dict[str, Any]]: ...
+@overload
+def iter_events(
+    chunks: Iterable[bytes], *, idle: Literal[True]
+) -> Iterator[dict[str, Any] | Idle]: ...
+def iter_events(chunks: Iterable[bytes], *, idle: bool = False) -> Iterator[dict[str, Any] | Idle]:
+    """JSON-decode each message's data; stop at `[DONE]`; a malformed one raises `Interrupted`."""
+    loads = json.loads
+    for message in iter_sse(iter_lines(chunks, idle=True) if idle else iter_lines(chunks)):
+        if isinstance(message, Idle):
+            yield message
+            continue
+        data = message.data
+        if data == DONE:
+            return
+        try:
+            event = loads(data)
+        except ValueError as exc:
+            raise Interrupted(upstream_code="malformed_event") from exc
+        if event.__class__ is not dict:
+            raise Interrupted(upstream_code="malformed_event")
+        yield event

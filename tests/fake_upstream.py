@@ -103,11 +103,18 @@ _STREAM_KINDS = {
     "reasoning_raw",
     "truncated",
     "commentary",
+    "silent",
 }
 
 
 def behaviour(kind: str, **params: Any) -> dict[str, Any]:
-    """Build one behaviour for `FakeUpstream.script` (e.g. `behaviour("reset", after=3)`)."""
+    """Build one behaviour for `FakeUpstream.script` (e.g. `behaviour("reset", after=3)`).
+
+    Parameters every behaviour takes: `request_id` (the x-request-id header sent), `headers`
+    (more response headers, e.g. `{"x-should-retry": "false"}`), `response_id` (the id in the
+    stream's response objects; None leaves the key out), `reason` (an incomplete reason).
+    `silent` reads the request and says nothing for `seconds` (default 25), then answers normally.
+    """
     if kind not in _STATUS_ERRORS and kind not in _STREAM_KINDS:
         raise ValueError(f"unknown behaviour {kind!r}")
     return {"kind": kind, **params}
@@ -122,7 +129,7 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     if arg:
         if kind in ("429", "quota", "503", "500"):
             params["retry_after"] = arg
-        elif kind in ("gap", "stall_start"):
+        elif kind in ("gap", "stall_start", "silent"):
             params["seconds"] = float(arg)
         else:
             params["after"] = int(arg)
@@ -422,11 +429,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:24]}")
+        self.send_header("x-request-id", self._request_id())
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _request_id(self) -> str:
+        b = getattr(self, "behaviour_now", None) or {}
+        return str(b.get("request_id", f"req_{uuid.uuid4().hex[:24]}"))
 
     def _client_gone(self) -> bool:
         try:
@@ -536,6 +547,12 @@ class _Handler(BaseHTTPRequestHandler):
         b = fake._pick(body)
         kind = b["kind"]
         rec.behaviour = kind
+        self.behaviour_now = b
+        if kind == "silent":
+            # Accepted, then not a byte, not even the status line: the wait for headers.
+            self._wait(float(b.get("seconds", 25)))
+            b = {**b, "kind": "ok"}
+            kind = "ok"
         prev = body.get("previous_response_id")
         if kind in _STATUS_ERRORS:
             status, etype, param, code, message = _STATUS_ERRORS[kind]
@@ -548,6 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["retry-after"] = str(b.get("retry_after", "0.01"))
             elif "retry_after" in b:
                 headers["retry-after"] = str(b["retry_after"])
+            headers.update(b.get("headers", {}))
             rec.status = status
             err = {"message": message, "type": etype, "param": param, "code": code}
             self._send_json(status, {"error": err}, headers)
@@ -644,7 +662,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:24]}")
+        self.send_header("x-request-id", self._request_id())
+        for k, v in b.get("headers", {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.flush()
 
@@ -669,7 +689,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._wait(b["seconds"])
             else:
                 hold_forever()
-        snapshot = _response_obj(rid, body, model, "in_progress", [], None, created)
+
+        def shown(obj: dict[str, Any]) -> dict[str, Any]:
+            if "response_id" in b:
+                obj = {k: v for k, v in obj.items() if k != "id"}
+                if b["response_id"] is not None:
+                    obj["id"] = b["response_id"]
+            return obj
+
+        snapshot = shown(_response_obj(rid, body, model, "in_progress", [], None, created))
         emit({"type": "response.created", "response": snapshot})
         emit({"type": "response.in_progress", "response": snapshot})
         output: list[dict[str, Any]] = []
@@ -795,7 +823,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if kind == "failed":
                     err = {"code": "server_error", "message": "The model failed."}
-                    failed = _response_obj(rid, body, model, "failed", [], None, created, error=err)
+                    failed = shown(
+                        _response_obj(rid, body, model, "failed", [], None, created, error=err)
+                    )
                     emit({"type": "response.failed", "response": failed})
                     self._end()
                     return
@@ -843,7 +873,9 @@ class _Handler(BaseHTTPRequestHandler):
         output.append(done_item)
         usage = self._usage(body, n_sent, n_reason)
         status = "incomplete" if incomplete else "completed"
-        final = _response_obj(rid, body, model, status, output, usage, created, incomplete)
+        if incomplete:
+            incomplete = b.get("reason", incomplete)
+        final = shown(_response_obj(rid, body, model, status, output, usage, created, incomplete))
         emit({"type": f"response.{status}", "response": final})
         if data_only:
             self._chunk(b"data: [DONE]\n\n")

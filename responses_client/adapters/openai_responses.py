@@ -1,38 +1,50 @@
 """The OpenAI Responses API adapter over the openai SDK: SDK calls in, neutral events or errors out.
 
-No openai/httpx2 object or exception leaves this module.
+One upstream request per `stream()` (the SDK's retries are off; the app's policy is
+`responses_client.retry`). The SDK runs over `openai_transport`, so the turn's CancelToken stops the
+request while connecting, waiting for the headers or streaming. The raw stream is read with
+`responses_client.sse` and `responses_client.responses_events`. No openai/httpx2 object or
+exception leaves this module.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import httpx2
 import openai
 
-from responses_client.cancel import CancelToken
-from responses_client.errors import (
-    Interrupted,
-    ProviderError,
-    UpstreamUnavailable,
-    _from_status,
+from responses_client.adapters.openai_errors import (
+    TRANSPORT_ERRORS,
+    error_from_status,
+    error_from_transport,
+    request_id_from,
 )
-from responses_client.events import Event, Idle, ResponseRequest
-from responses_client.provider import Provider
-from responses_client.sse import _SSEState
+from responses_client.adapters.openai_transport import CancellableTransport, cancel_scope
+from responses_client.cancel import CancelToken
+from responses_client.capabilities import Capabilities, check_request
+from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.events import Event, ResponseRequest
+from responses_client.responses_events import ResponsesState
+from responses_client.retry import RetryPolicy
+from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RETRY_AFTER = 10.0
 
 
-class OpenAIProvider(Provider):
-    """The OpenAI Responses API, or any server speaking it at `base_url`."""
+class OpenAIProvider:
+    """The OpenAI Responses API, or any server speaking it at `base_url`.
+
+    `max_retries` and `max_retry_after` are the app's policy (`retry_policy`), applied by
+    `stream_with_retries`; the SDK itself never retries. `secrets` are further values (besides
+    the key) that must never come back out of an upstream string.
+    """
 
     def __init__(
         self,
@@ -44,17 +56,28 @@ class OpenAIProvider(Provider):
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         send_stream_options: bool = True,
+        capabilities: Capabilities | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.base_url = base_url
         self.stateful = stateful
         self.read_timeout = read_timeout
         self.max_retries = max_retries
+        self.retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
         self.send_stream_options = send_stream_options
+        self.capabilities = capabilities or Capabilities(protocol="responses", stateful=stateful)
+        self._secrets = tuple(s for s in (api_key, *secrets) if s)
         timeout = openai.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
+        http_client = openai.DefaultHttpxClient(transport=CancellableTransport(), timeout=timeout)
         self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
+            http_client=http_client,
         )
 
     def __repr__(self) -> str:
@@ -88,104 +111,80 @@ class OpenAIProvider(Provider):
             params["stream_options"] = {"include_obfuscation": False}
         return params
 
+    def _log(self, what: str, err: ProviderError) -> None:
+        logger.warning(
+            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
+            what,
+            self.name,
+            err.code,
+            err.status,
+            err.upstream_code,
+            err.request_id,
+        )
+
     def stream(
         self, request: ResponseRequest, cancel: CancelToken | None = None
     ) -> Iterator[Event]:
-        """Open the upstream stream (SDK retries apply until it opens) and relay its events."""
+        """Send one request and relay its events; a stop at any stage simply ends the stream."""
         cancel = cancel or CancelToken()
         if cancel.cancelled:
             return
-        params = self.request_params(request)
+        check_request(self.capabilities, request)
+        manager = self._client.responses.with_streaming_response.create(
+            **self.request_params(request)
+        )
         try:
-            opener = self._client.responses.with_streaming_response.create(**params)
-            with opener as resp:
-                yield from self._relay(resp, cancel)
-        except ProviderError as err:
-            logger.warning(
-                "upstream error provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-                self.name,
-                err.code,
-                err.status,
-                err.upstream_code,
-                err.request_id,
-            )
-            raise
+            with cancel_scope(cancel):  # connect, send, wait for the headers: all stoppable
+                resp = manager.__enter__()
         except openai.APIStatusError as exc:
-            err = _from_status(exc, request)
-            logger.warning(
-                "upstream refused provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-                self.name,
-                err.code,
-                err.status,
-                err.upstream_code,
-                err.request_id,
-            )
-            raise err from exc
-        except (openai.OpenAIError, httpx2.HTTPError, OSError) as exc:
+            err = error_from_status(exc, request, self._secrets)
+            self._log("upstream refused", err)
+            raise err from None
+        except TRANSPORT_ERRORS as exc:
+            cancel.detach_socket()
             if cancel.cancelled:
                 return
             logger.warning(
                 "upstream unreachable provider=%s kind=%s", self.name, type(exc).__name__
             )
-            raise UpstreamUnavailable(upstream_code=type(exc).__name__) from exc
+            raise error_from_transport(exc) from None
+        try:
+            yield from self._relay(resp, cancel)
+        except ProviderError as err:
+            self._log("upstream error", err)
+            raise
+        finally:
+            # Before the response is closed: a stop from now on must not reach a pooled socket.
+            cancel.detach_socket()
+            manager.__exit__(None, None, None)
 
     def _relay(self, resp: Any, cancel: CancelToken) -> Iterator[Event]:
-        request_id = resp.headers.get("x-request-id")
-        network = resp.http_response.extensions.get("network_stream")
-        sock = network.get_extra_info("socket") if network is not None else None
-        if not cancel._attach(sock):
-            return  # stopped while the request was opening: the `with` closes it
-        state = _SSEState(request_id)
+        request_id = request_id_from(resp.headers, self._secrets)
+        if cancel.cancelled:
+            return
+        state = ResponsesState(request_id, self._secrets)
         handle = state.handle
-        buf = b""
-        data: list[bytes] = []
         try:
-            try:
-                for chunk in resp.iter_bytes():
-                    if cancel.cancelled:
-                        return
-                    buf += chunk
-                    if b"\n" not in chunk:
-                        continue
-                    lines = buf.split(b"\n")
-                    buf = lines.pop()
-                    for raw_line in lines:
-                        line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
-                        if not line:
-                            if not data:
-                                continue
-                            payload = data[0] if len(data) == 1 else b"\n".join(data)
-                            data = []
-                            if payload == b"[DONE]":
-                                break
-                            try:
-                                ev = json.loads(payload)
-                            except ValueError as exc:
-                                raise Interrupted(
-                                    request_id=request_id, upstream_code="malformed_event"
-                                ) from exc
-                            out = handle(ev)
-                            if out is not None:
-                                yield out
-                                if state.finished:
-                                    return
-                        elif line.startswith(b"data:"):
-                            value = line[5:]
-                            data.append(value[1:] if value.startswith(b" ") else value)
-                        # `event:`, `id:`, `retry:` and `:` comments carry nothing we need:
-                        # dispatch is on the JSON `type`.
-                    else:
-                        yield Idle()
-                        continue
-                    break  # [DONE]
-            except (httpx2.HTTPError, openai.OpenAIError, OSError) as exc:
+            for item in iter_events(resp.iter_bytes(), idle=True):
                 if cancel.cancelled:
                     return
-                err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-                raise err_cls(request_id=request_id, upstream_code=type(exc).__name__) from exc
+                if isinstance(item, dict):
+                    out = handle(item)
+                    if out is not None:
+                        yield out
+                        if state.finished:
+                            return
+                else:
+                    yield item  # Idle: the read's buffered data is used up
+        except Interrupted as err:
+            err.request_id = err.request_id or request_id
+            raise
+        except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return
             err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-            raise err_cls(request_id=request_id, upstream_code="stream_ended_early")
-        finally:
-            cancel._detach()
+            raise err_cls(request_id=request_id, upstream_code=type(exc).__name__) from None
+        if cancel.cancelled:
+            return
+        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
+        raise err_cls(request_id=request_id, upstream_code="stream_ended_early")

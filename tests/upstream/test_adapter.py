@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from responses_client import (
     AuthFailed,
     BadRequest,
+    CancelToken,
     ContextTooLong,
     Finished,
     Idle,
@@ -21,10 +23,12 @@ from responses_client import (
     ReasoningDelta,
     ResponseRequest,
     ResponseStarted,
+    RetryPolicy,
     TextDelta,
     UnknownModel,
     UpstreamFailed,
     UpstreamUnavailable,
+    stream_with_retries,
 )
 from tests.fake_upstream import INJECTION_TEXT, FakeUpstream, behaviour
 
@@ -149,23 +153,48 @@ def test_forgotten_id_and_invalid_variant(provider: OpenAIProvider, fake: FakeUp
 # -- U1, U2 before the stream -------------------------------------------------------------------
 
 
-def test_429_retried_then_ok(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+def retried(
+    provider: OpenAIProvider, request: ResponseRequest, **policy: float
+) -> tuple[list[object], ProviderError | None]:
+    """Run `request` through the app's retry policy (zero back-off unless the upstream asks)."""
+    token = CancelToken()
+    rules = dataclasses.replace(RetryPolicy(base_delay=0.0, max_delay=0.0), **policy)
+    events: list[object] = []
+    try:
+        for ev in stream_with_retries(lambda: provider.stream(request, token), token, rules):
+            events.append(ev)
+    except ProviderError as err:
+        return events, err
+    return events, None
+
+
+def test_sdk_never_retries(provider: OpenAIProvider, fake: FakeUpstream) -> None:
     fake.script(["429:0.01", "429:0.01"])
-    events = list(provider.stream(req()))
+    _, err = run(provider, req())
+    assert isinstance(err, RateLimited)
+    assert [r.status for r in fake.responses_requests()] == [429]
+    assert fake.requests[0].headers.get("x-stainless-retry-count") == "0"
+
+
+def test_429_retried_by_the_policy_then_ok(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    fake.script(["429:0.01", "429:0.01"])
+    events, err = retried(provider, req())
+    assert err is None
     assert text_of(events) == "Hello! How can I help?"
     recs = fake.responses_requests()
     assert [r.status for r in recs] == [429, 429, 200]
-    assert [r.headers.get("x-stainless-retry-count") for r in recs] == ["0", "1", "2"]
+    # Each attempt is a fresh SDK call: the SDK's own retry counter stays at 0.
+    assert [r.headers.get("x-stainless-retry-count") for r in recs] == ["0", "0", "0"]
 
 
 def test_429_by_model_name_n_times(provider: OpenAIProvider, fake: FakeUpstream) -> None:
-    events = list(provider.stream(req("fake-429-x1")))
-    assert isinstance(events[-1], Finished)
+    events, err = retried(provider, req("fake-429-x1"))
+    assert err is None and isinstance(events[-1], Finished)
     assert len(fake.requests) == 2
 
 
 def test_429_exhausted_is_rate_limited(provider: OpenAIProvider, fake: FakeUpstream) -> None:
-    _, err = run(provider, req("fake-429-0.02"))
+    _, err = retried(provider, req("fake-429-0.02"), max_retries=2)
     assert isinstance(err, RateLimited)
     assert err.code == "rate_limited" and err.retryable is True and err.status == 429
     assert err.retry_after == pytest.approx(0.02)
@@ -173,37 +202,33 @@ def test_429_exhausted_is_rate_limited(provider: OpenAIProvider, fake: FakeUpstr
     assert len(fake.requests) == 3
 
 
-def test_max_retries_zero_sends_one_request(fake: FakeUpstream) -> None:
-    p = OpenAIProvider(SENTINEL_KEY, base_url=fake.base_url, max_retries=0)
-    try:
-        _, err = run(p, req("fake-500"))
-    finally:
-        p.close()
+def test_max_retries_zero_sends_one_request(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    _, err = retried(provider, req("fake-500"), max_retries=0)
     assert isinstance(err, UpstreamUnavailable) and len(fake.requests) == 1
 
 
-def test_quota_429_is_not_retryable(provider: OpenAIProvider, fake: FakeUpstream) -> None:
-    _, err = run(provider, req("fake-quota"))
+def test_quota_429_is_not_retried(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    _, err = retried(provider, req("fake-quota"))
     assert isinstance(err, QuotaExceeded)
     assert err.code == "quota_exceeded" and err.retryable is False
-    # The SDK itself retries every 429; the adapter only classifies the last one.
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 1
 
 
 @pytest.mark.parametrize("model", ["fake-500", "fake-503"])
 def test_5xx_always_is_unavailable_after_retries(
     provider: OpenAIProvider, fake: FakeUpstream, model: str
 ) -> None:
-    _, err = run(provider, req(model))
+    _, err = retried(provider, req(model))
     assert isinstance(err, UpstreamUnavailable)
     assert err.code == "upstream_unavailable" and err.retryable is True
     assert err.status == int(model[-3:])
-    assert len(fake.requests) == provider.max_retries + 1
+    assert len(fake.requests) == provider.retry_policy.max_retries + 1
 
 
 def test_503_once_then_ok(provider: OpenAIProvider, fake: FakeUpstream) -> None:
     fake.script(["503"])
-    assert isinstance(list(provider.stream(req()))[-1], Finished)
+    events, err = retried(provider, req())
+    assert err is None and isinstance(events[-1], Finished)
     assert [r.status for r in fake.requests] == [503, 200]
 
 
