@@ -1,7 +1,8 @@
 """The old Assistants-based app's per-user thread files and their conversion into conversations.
 
-Legacy formats (`formats`), their conversion (`convert`), the opt-in fetch (`fetch`) and the migration run
-through the conversation store (`run`). Imports no Flask; the openai SDK only inside the opt-in fetch.
+Legacy formats (`formats`), their conversion (`convert`), the opt-in fetch (`fetch`, over
+`responses_client.adapters.openai_threads`, which alone talks to the SDK) and the migration run
+through the conversation store (`run`). Imports no Flask and no SDK.
 """
 
 from compat.convert import (
@@ -12,6 +13,7 @@ from compat.convert import (
     message_id,
     plan_conversation,
 )
+from compat.fetch import Fetcher, make_fetcher, old_messages
 from compat.formats import (
     CITATION_MARKER,
     OldEntry,
@@ -28,12 +30,7 @@ from compat.formats import (
 )
 from compat.run import MigrationError, MigrationReport, accounts_needed, migrate
 from conversation_manager import StorageFull  # migrate_threads.py catches it as compat.StorageFull
-from responses_client.adapters.openai_threads import (
-    Fetcher,
-    FetchFailed,
-    fetch_thread_messages,
-    make_fetcher,
-)
+from responses_client.adapters.openai_threads import FetchFailed
 
 __all__ = [
     "CITATION_MARKER",
@@ -55,10 +52,10 @@ __all__ = [
     "Timestamp",
     "accounts_needed",
     "content_text",
-    "fetch_thread_messages",
     "make_fetcher",
     "message_id",
     "migrate",
+    "old_messages",
     "plan_conversation",
     "read_old_file",
     "strip_citations",

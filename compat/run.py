@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compat.convert import ConversationPlan, Defaults, plan_conversation
+from compat.fetch import Fetcher
 from compat.formats import OldFile, OldThreadRecord, Skip, read_old_file
 from conversation_manager import (
     ConversationError,
@@ -25,7 +26,7 @@ from conversation_manager import (
     StorageFull,
     user_dir,
 )
-from responses_client.adapters.openai_threads import Fetcher, FetchFailed
+from responses_client.adapters.openai_threads import FetchFailed
 
 
 class MigrationError(Exception):
