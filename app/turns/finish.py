@@ -16,17 +16,13 @@ import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import messages, redaction
-from responses_client.identifiers import clean_token
+from responses_client.identifiers import INCOMPLETE_CODES, clean_token
 
 from .config import ChatSettings
 from .plan import TurnPlan
 
 log = logging.getLogger(__name__)
 
-# The normalised incomplete reasons (API "Storage"); anything else the upstream says is `other`.
-INCOMPLETE_REASONS = frozenset(
-    {"max_output_tokens", "content_filter", "refusal", "context_window", "other"}
-)
 REPLY_TOO_LONG = "reply_too_long"
 SAVE_RETRY_PAUSE = 0.2
 
@@ -78,6 +74,7 @@ def decide(
     stopped: bool,
     capped: bool,
     secrets: tuple[str, ...],
+    broken: bool = False,
 ) -> Outcome:
     """Decide the reply's status and error; keep upstream values only when they are clean tokens."""
     response_id = _clean(reply.response_id, secrets)
@@ -95,6 +92,9 @@ def decide(
     message_error: dict[str, str] | None = None
     if stopped:
         status = "stopped"
+    elif broken:
+        status = "failed"
+        message_error = {"code": "internal", "message": messages.message_for("internal")}
     elif error is not None:
         status, retryable = "failed", error.retryable
         message_error = {"code": error.code, "message": messages.message_for(error.code)}
@@ -109,7 +109,8 @@ def decide(
         status = "completed"
     elif reply.status == "incomplete":
         status = "incomplete"
-        reason = reply.reason if reply.reason in INCOMPLETE_REASONS else "other"
+        # The normalised reasons (API "Storage"); anything else the upstream says is `other`.
+        reason = reply.reason if reply.reason in INCOMPLETE_CODES else "other"
         message_error = {"code": reason, "message": messages.message_for(reason)}
         finish_reason = _clean(reply.finish_reason, secrets)
         if finish_reason:
@@ -183,12 +184,15 @@ class Finisher:
         *,
         stopped: bool,
         capped: bool,
+        broken: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         """Save how the reply ended, settle the spend, and return the final frame."""
         # The configured secrets, and any the process learnt since (redaction's set), are removed
         # from every upstream value before it is judged.
         secrets = (*settings.secrets, *redaction.configured_secrets())
-        outcome = decide(plan, reply, error, stopped=stopped, capped=capped, secrets=secrets)
+        outcome = decide(
+            plan, reply, error, stopped=stopped, capped=capped, secrets=secrets, broken=broken
+        )
         cost = self.cost(plan, reply)
         context_mode = plan.context.context_mode
 

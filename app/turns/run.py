@@ -46,6 +46,7 @@ class TurnRun:
         reply = sp.Reply()
         cap = sp.TextCap(self.settings.max_reply_chars)
         error: rc.ProviderError | None = None
+        broken = False
         try:
             try:
                 sp.relay(cap.apply(self._events(self.plan)), reply, control.emit)
@@ -63,6 +64,14 @@ class TurnRun:
                 exc.code,
                 exc.status,
             )
+        except sp.TurnAborted:
+            raise
+        except Exception:
+            # Our side failed mid-stream (the frame log could not be written, a bug): the reply
+            # is still saved, `failed` with the text it had.
+            log.exception("turn_broken conversation=%s", self.plan.conversation.id)
+            self.cancel.cancel()
+            broken = True
         if cap.reached:
             self.cancel.cancel()  # the upstream is closed already; make sure of its socket too
         control.wait_ready()  # never save before the turn's own commit (raises if it failed)
@@ -73,4 +82,5 @@ class TurnRun:
             error,
             stopped=control.stopped,
             capped=cap.reached,
+            broken=broken,
         )

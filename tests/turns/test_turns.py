@@ -293,3 +293,33 @@ def test_admission_order_and_release_on_every_path(tmp_path, fake, monkeypatch):
         service.start(TurnRequest(user=USER, message="two", conversation_id=cid))
     assert limits.calls == ["precheck", "admit", "release"]
     assert not service.coordination_for(USER).is_live(cid)
+
+
+class FailingWriterCoordination(sp.FileCoordination):
+    """A frame log whose writer fails on its third frame (the journal's disk went away)."""
+
+    def writer(self, conversation_id: str, turn_id: str) -> sp.FrameWriter:
+        writer = super().writer(conversation_id, turn_id)
+        real_append = writer.append
+
+        def append(event: str, data: dict[str, Any]) -> int:
+            if writer.count >= 2:  # type: ignore[attr-defined]
+                raise OSError(5, "Input/output error")
+            return real_append(event, data)
+
+        writer.append = append  # type: ignore[method-assign]
+        return writer
+
+
+def test_a_frame_log_that_fails_mid_stream_still_saves_the_reply(tmp_path, fake):
+    service = make_service(tmp_path, fake)
+    store = service.store
+    service.coordination_for = lambda user: FailingWriterCoordination(store.turn_dir(user))
+    fake.enqueue_reply("one two three four", chunks=["one ", "two ", "three ", "four"])
+    started = service.start(TurnRequest(user=USER, message="go"))
+    coordination = service.coordination_for(USER)
+    assert service.registry.wait_ended(coordination, started.conversation_id, 5)
+    saved = store.get(USER, started.conversation_id).message(started.assistant_message_id)
+    assert saved.status == "failed" and saved.error is not None and saved.error.code == "internal"
+    assert saved.text.startswith("one ")
+    assert not coordination.is_live(started.conversation_id)
