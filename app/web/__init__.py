@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.web import auth, chat, cli, hosts, ops, security, shares
+from app.web import auth, bodies, chat, cli, hosts, ops, security, shares
 from app.web.errors import handle_error
 
 __all__ = ["init_app"]
@@ -23,11 +23,13 @@ def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
     hosts.init_app(app, settings)
     security.trust_proxies(app, settings["CHAT_TRUSTED_PROXIES"])
     app.register_error_handler(Exception, handle_error)
-    # In this order: refuse unknown hosts, hide static/chats, answer CORS preflights, refuse
-    # cross-site writes, then authenticate (a refused request never touches the session store).
+    # In this order: refuse unknown hosts, hide static/chats, answer CORS preflights, read a
+    # chunked body, refuse cross-site writes, then authenticate (a refused request never touches
+    # the session store).
     app.before_request(hosts.host_guard)
     app.before_request(security.static_guard)
     app.before_request(security.cors_preflight)
+    app.before_request(bodies.buffer_chunked_body)
     app.before_request(security.cross_site_guard)
     app.before_request(auth.load_user)
     app.after_request(security.security_headers)

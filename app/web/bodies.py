@@ -8,17 +8,21 @@ refused by the model. Part of the web layer; imports `app.web.errors` only among
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any, TypeVar
 
 import pydantic
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length
 
 from app.web.errors import BadRequest
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Deeper JSON than this is refused; json.loads itself stops (RecursionError) near 1,000 levels.
 MAX_DEPTH = 64
+DRAIN_BYTES = 64 * 1024 * 1024
 
 Body = TypeVar("Body", bound=pydantic.BaseModel)
 
@@ -55,6 +59,54 @@ class Credentials(_Strict):
 class PasswordChange(_Strict):
     current_password: str
     new_password: str
+
+
+def buffer_chunked_body() -> None:
+    """Read a chunked request body (one without `Content-Length`) into memory, up to the size limit.
+
+    A request hook. werkzeug stops reading such a body at the limit without saying so (its
+    `LimitedStream` cuts it short), so a body over the limit would parse as a truncated one;
+    read here, it is a 413, and below the limit the request gets an ordinary `Content-Length`.
+    Both servers de-chunk the body (they set `wsgi.input_terminated`).
+    """
+    environ = request.environ
+    # Read from the environ, not `request.content_length`, which would cache the streaming None.
+    if (
+        get_content_length(environ) is not None
+        or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
+        return
+    limit = request.max_content_length
+    stream = environ["wsgi.input"]
+    try:
+        data = stream.read() if limit is None else stream.read(limit + 1)
+    except (OSError, ValueError):  # a malformed chunk
+        raise BadRequest("the chunked body is malformed") from None
+    if limit is not None and len(data) > limit:
+        if environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug"):
+            _drain(stream)
+        raise RequestEntityTooLarge()
+    environ["wsgi.input"] = io.BytesIO(data)
+    # From here on an ordinary body: werkzeug ignores Content-Length while the request says chunked.
+    environ["CONTENT_LENGTH"] = str(len(data))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ.pop("wsgi.input_terminated", None)
+    request.__dict__.pop("content_length", None)  # in case a hook before this one read it
+
+
+def _drain(stream: Any) -> None:
+    """Read and drop the rest of a refused chunked body, up to `DRAIN_BYTES`.
+
+    werkzeug's development server discards unread input after the response with a blocking read
+    that waits for the client to close, while the client waits for the answer: without this the
+    413 would hang until a timeout. (gunicorn closes the connection itself.)
+    """
+    left = DRAIN_BYTES
+    try:
+        while left > 0 and (piece := stream.read(min(left, 65536))):
+            left -= len(piece)
+    except (OSError, ValueError):
+        pass
 
 
 def is_form() -> bool:
