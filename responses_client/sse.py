@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 from responses_client.errors import Interrupted
 from responses_client.events import Idle
@@ -21,8 +20,7 @@ DONE = b"[DONE]"  # OpenRouter's and vLLM's end marker (OpenAI just closes the s
 IDLE = Idle()
 
 
-@dataclass(frozen=True, slots=True)
-class SSEMessage:
+class SSEMessage(NamedTuple):
     """One dispatched event: its `event:` name, joined `data:` lines (bytes) and last `id:`."""
 
     event: str | None
