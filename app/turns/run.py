@@ -13,6 +13,7 @@ from typing import Any
 
 import responses_client as rc
 import stream_processor as sp
+from responses_client.identifiers import clean_token
 from responses_client.retry import RetryPolicy, stream_with_retries
 
 from .config import ChatSettings
@@ -59,10 +60,11 @@ class TurnRun:
         except rc.ProviderError as exc:
             error = exc
             log.warning(
-                "turn_failed conversation=%s code=%s status=%s",
+                "turn_failed conversation=%s code=%s status=%s request_id=%s",
                 self.plan.conversation.id,
                 exc.code,
                 exc.status,
+                clean_token(exc.request_id, self.settings.secrets),
             )
         except sp.TurnAborted:
             raise
