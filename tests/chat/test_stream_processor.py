@@ -204,3 +204,42 @@ def test_the_file_lock_is_one_turn_at_a_time_and_free_once_released(tmp_path):
     assert coordination.stop_requested("c_1")
     coordination.clear_stop("c_1")
     assert not coordination.stop_requested("c_1")
+
+
+def test_text_cap_keeps_the_text_up_to_the_cap_and_closes_its_source():
+    closed = []
+
+    def source():
+        try:
+            yield ResponseStarted("resp_1", "m")
+            yield TextDelta("abcd")
+            yield ReasoningDelta("not counted")
+            yield TextDelta("efgh")
+            yield TextDelta("never read")
+        finally:
+            closed.append(True)
+
+    cap = sp.TextCap(6)
+    out = list(cap.apply(source()))
+    assert [e.text for e in out if isinstance(e, TextDelta)] == ["abcd", "ef"]
+    assert cap.reached and closed == [True]
+
+
+def test_text_cap_at_exactly_the_cap_or_0_does_not_cut():
+    events = [TextDelta("abc"), TextDelta("def"), Finished("completed", "resp_1", None, "m")]
+    cap = sp.TextCap(6)
+    assert list(cap.apply(events)) == events and not cap.reached
+    unlimited = sp.TextCap(0)
+    assert list(unlimited.apply(events)) == events and not unlimited.reached
+
+
+def test_error_frames_have_one_shape():
+    data = sp.error_data("interrupted", message="words", retryable=True, message_id="m_1")
+    assert data == {
+        "code": "interrupted",
+        "message": "words",
+        "retryable": True,
+        "message_id": "m_1",
+    }
+    line = sp.journal_line(3, "error", data)
+    assert sp.parse_journal_line(line) == (3, "error", sp.dumps(data))
