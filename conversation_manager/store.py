@@ -242,8 +242,8 @@ class SessionRecords(Protocol):
         ...
 
     def sweep(self, *, expires_before: float, seen_before: float | None) -> int:
-        """Remove sessions that expire before `expires_before`, were last used before
-        `seen_before` (when given), or are damaged; return how many went."""
+        """Remove sessions that expire at or before `expires_before`, were last used at or
+        before `seen_before` (when given), or are damaged; return how many went."""
         ...
 
 
