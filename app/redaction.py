@@ -64,7 +64,9 @@ def add_secrets(values: Iterable[Any]) -> None:
     """Add secret values to redact from now on (values shorter than 8 characters are ignored)."""
     global _secret_re  # noqa: PLW0603 - one process-wide redaction set, like logging itself
     with _lock:
-        for value in values:
+        for raw in values:
+            # A generated key is bytes: redact it as a traceback or a repr would show it.
+            value = repr(raw)[2:-1] if isinstance(raw, bytes) else raw
             if isinstance(value, str) and len(value) >= FRAGMENT:
                 _secrets.add(value)
         pieces = {s[i : i + FRAGMENT] for s in _secrets for i in range(len(s) - FRAGMENT + 1)}

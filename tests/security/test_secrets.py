@@ -160,3 +160,64 @@ def test_gunicorn_output_holds_no_secret_and_no_share_token(data_dir, upstream, 
 @pytest.mark.parametrize("path", ["/console", "/console?__debugger__=yes&cmd=resource&f=style.css"])
 def test_no_debugger_console(app, path):
     assert app.test_client().get(path).status_code == 404
+
+
+def test_every_kind_of_configured_secret_is_redacted(make_app, monkeypatch, caplog):
+    from app import redaction
+
+    values = {
+        "ANTHROPIC_API_KEY": "anthropic-key-7f3a9c1e5b",
+        "CHAT_METRICS_TOKEN": "metrics-token-2b8d4f6a0c",
+        "SOME_SERVICE_TOKEN": "service-token-9e1c3a5b7d",
+        "WEBHOOK_SECRET": "webhook-secret-4a6c8e0b2d",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GEMINI_BASE_URL", "https://gem-user:gem-password-55aa@gemini.example/v1")
+    app = make_app(
+        SECRET_KEY=None,  # generated: a secret too
+        CHAT_DATABASE_URL="postgresql://chat:db-password-8c7b6a@db.example/chat",
+    )
+    generated = app.config["SECRET_KEY"]
+    if isinstance(generated, bytes):
+        generated = repr(generated)[2:-1]  # how a log line would show it
+    secrets = redaction.configured_secrets()
+    expected = [
+        *values.values(),
+        "gem-password-55aa",
+        "db-password-8c7b6a",
+        generated,
+        SENTINEL_KEY,
+    ]
+    for value in expected:
+        assert value in secrets, value
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("some.module")
+    for value in expected:
+        log.warning("upstream said %s (and %s)", value, value[2:14])
+    text = caplog.text
+    for value in expected:
+        assert value not in text and value[2:14] not in text, value
+    assert text.count("[redacted]") >= 2 * len(expected)
+    # The same rule for text bound for a user (the turns redact upstream values with it).
+    assert redaction.redact(f"reason: {values['WEBHOOK_SECRET']}") == "reason: [redacted]"
+    assert redaction.redact("an ordinary sentence") == "an ordinary sentence"
+
+
+def test_secrets_are_found_by_name():
+    from app.redaction import secrets_in
+
+    found = secrets_in(
+        {
+            "X_API_KEY": "k" * 10,
+            "X_TOKEN": "t" * 10,
+            "X_SECRET": "s" * 10,
+            "SECRET_KEY": "q" * 10,
+            "X_BASE_URL": "https://u:p%40ss@h.example/v1",
+            "PLAIN_URL": "https://h.example/v1",
+            "CHAT_MODEL": "gpt-5.4-mini",
+            "EMPTY_TOKEN": "",
+        }
+    )
+    assert {"k" * 10, "t" * 10, "s" * 10, "q" * 10, "p@ss", "u:p%40ss"} <= set(found)
+    assert "gpt-5.4-mini" not in found and "https://h.example/v1" not in found
