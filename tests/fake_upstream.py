@@ -503,7 +503,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             self._responses(rec, body)
-        except _ClientGone:
+        except (_ClientGone, OSError):
+            # OSError: the connection was shut (a stop of the server, a client reset) while the
+            # status line or headers were being written, before _chunk could say so.
             rec.client_closed = True
             self.close_connection = True
         finally:
