@@ -293,9 +293,7 @@ class ChatService:
             with contextlib.suppress(cm.ConversationError):
                 self.load(user, cid)
 
-    def _stop_and_wait(
-        self, user: str, conversation_id: str, coordination: sp.Coordination
-    ) -> None:
+    def _stop_and_wait(self, conversation_id: str, coordination: sp.Coordination) -> None:
         """Stop the turn in flight and wait until its reply is saved; 503 if that takes too long."""
         self.registry.request_stop(coordination, conversation_id)
         deadline = self.settings.stop_deadline
@@ -312,7 +310,7 @@ class ChatService:
         if not live or (last is not None and last[1] in sp.TERMINAL_EVENTS):
             raise NoTurn()  # a turn whose last frame is written has ended, lock or not
         header = coordination.read_header(conversation_id) or {}
-        self._stop_and_wait(user, conversation_id, coordination)
+        self._stop_and_wait(conversation_id, coordination)
         conversation = self.load(user, conversation_id)
         turn_id = header.get("turn_id")
         reply = next((m for m in conversation.messages if m.id == turn_id), None)
@@ -325,7 +323,7 @@ class ChatService:
         cm.validate_conversation_id(conversation_id)
         coordination = self.coordination_for(user)
         if coordination.is_live(conversation_id):
-            self._stop_and_wait(user, conversation_id, coordination)
+            self._stop_and_wait(conversation_id, coordination)
         self.store.delete(user, conversation_id)
         with contextlib.suppress(OSError):
             coordination.discard(conversation_id)
