@@ -13,6 +13,7 @@ import json
 import secrets
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -187,13 +188,24 @@ class _Server(ThreadingHTTPServer):
         # Clients hanging up (resets, closed keep-alive sockets) are part of the tests, not errors.
         return
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        tls = self.fake.tls
+        if tls is not None:
+            # The handshake runs in the handler's thread (setup), never in the accepting one.
+            sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
 
 class FakeUpstream:
     """Responses API fake: configure `reply`, `script([...])`, `threads`; read `requests`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls  # a server-side context: HTTPS instead of HTTP
         self.reply: str | Callable[[dict[str, Any]], str] = DEFAULT_REPLY
         self.chunk_size = 4
         self.delta_delay = 0.0
@@ -215,7 +227,7 @@ class FakeUpstream:
     @property
     def base_url(self) -> str:
         """The URL to give the SDK (`.../v1`)."""
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/v1"
 
     def start(self) -> FakeUpstream:
         """Bind and serve in a background thread."""
@@ -392,6 +404,12 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            try:
+                self.request.do_handshake()
+            finally:
+                self.request.settimeout(None)
         super().setup()
         # Real streaming APIs send each event at once; without this, Nagle's algorithm holds small
         # frames back until the client's delayed ACK (up to 40 ms on Linux).
@@ -443,7 +461,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             ready, _, _ = select.select([self.connection], [], [], 0)
             if ready:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
+                # The plain socket's recv: an SSLSocket refuses flags (TLS mode peeks raw bytes).
+                return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
         except OSError:
             return True
         return False
