@@ -112,13 +112,14 @@ class TurnAdmission:
         budget = self._limits.budget
         if budget is None:
             return  # no budget: nothing reads the spend, so no write on every turn
-        spend = ledger.spend_of(cost_usd, tokens)
-        if reservation is None and spend == ledger.spend_of(0.0, 0):
+        # A turn that used nothing (failed before the model answered) spends nothing.
+        spent = bool(tokens) or bool(cost_usd)
+        if reservation is None and not spent:
             return
         try:
             with self._limits.records.transaction(self._user) as txn:
-                if spend != ledger.spend_of(0.0, 0):
-                    ledger.add_spend(txn, spend, time.time())
+                if spent:
+                    ledger.add_spend(txn, ledger.spend_of(cost_usd, tokens), time.time())
                 if reservation is not None:
                     txn.drop_reservation(reservation.id)
         except Exception:  # the turn is over; a lost record must not fail it

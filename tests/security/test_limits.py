@@ -383,6 +383,16 @@ def test_spend_from_two_processes_loses_nothing(data_dir: Path, run_processes) -
     assert spend.usd == pytest.approx(0.30)
 
 
+def test_a_turn_that_used_nothing_spends_nothing(data_dir: Path) -> None:
+    turns = make_limits(data_dir, budget=100, unit="tokens")
+    a = admit(turns, tokens=50)
+    a.settle(cost_usd=None, tokens=0)  # failed before the model answered
+    assert turns.records.view(USER).reservations(0) == []
+    spend = Ledger(turns.records).spent(USER, period="day")
+    assert (spend.tokens, spend.unpriced_turns, spend.usd) == (0, 0, 0.0)
+    a.release()
+
+
 def test_settle_never_raises(data_dir: Path, monkeypatch) -> None:
     turns = make_limits(data_dir, budget=100, unit="tokens")
     a = admit(turns, tokens=10)
