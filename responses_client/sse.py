@@ -18,6 +18,7 @@ from responses_client.events import Idle
 
 DONE = b"[DONE]"  # OpenRouter's and vLLM's end marker (OpenAI just closes the stream)
 IDLE = Idle()
+MAX_LINE = 8 * 1024 * 1024
 
 
 class SSEMessage(NamedTuple):
@@ -38,14 +39,28 @@ def iter_lines(chunks: Iterable[bytes], *, idle: Literal[False] = ...) -> Iterat
 @overload
 def iter_lines(chunks: Iterable[bytes], *, idle: Literal[True]) -> Iterator[bytes | Idle]: ...
 def iter_lines(chunks: Iterable[bytes], *, idle: bool = False) -> Iterator[bytes | Idle]:
-    """Split byte chunks into lines (LF or CRLF, terminator dropped); a partial last line is lost."""
-    buf = b""
+    """Split byte chunks into lines (LF or CRLF, terminator dropped); a partial last line is lost.
+
+    A line longer than `MAX_LINE` bytes raises `Interrupted` (an upstream must not make the
+    adapter buffer without bound; `iter_sse` bounds a message's data the same way).
+    """
+    pending: list[bytes] = []  # pieces of an unfinished line (joined once, not re-copied per chunk)
+    size = 0
     for chunk in chunks:
         if b"\n" not in chunk:
-            buf += chunk
+            if chunk:
+                pending.append(chunk)
+                size += len(chunk)
+                if size > MAX_LINE:
+                    raise Interrupted(upstream_code="line_too_long")
             continue
-        lines = (buf + chunk).split(b"\n") if buf else chunk.split(b"\n")
-        buf = lines.pop()
+        if pending:
+            pending.append(chunk)
+            lines = b"".join(pending).split(b"\n")
+        else:
+            lines = chunk.split(b"\n")
+        tail = lines.pop()
+        pending, size = ([tail], len(tail)) if tail else ([], 0)
         for line in lines:
             yield line[:-1] if line.endswith(b"\r") else line
         if idle:
@@ -59,6 +74,7 @@ def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]: ...
 def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]:
     """Group lines into messages per the SSE spec: comments and `retry:` skipped, data joined."""
     data: list[bytes] = []
+    size = 0
     event: bytes | None = None
     last_id: str | None = None
     for line in lines:
@@ -68,6 +84,9 @@ def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]:
         if line.startswith(b"data:"):  # the common case first
             value = line[5:]
             data.append(value[1:] if value[:1] == b" " else value)
+            size += len(value)
+            if size > MAX_LINE:
+                raise Interrupted(upstream_code="line_too_long")
         elif not line:
             if data:
                 payload = data[0] if len(data) == 1 else b"\n".join(data)
@@ -75,6 +94,7 @@ def iter_sse(lines: Iterable[bytes | Idle]) -> Iterator[SSEMessage | Idle]:
                     None if event is None else event.decode("utf-8", "replace"), payload, last_id
                 )
                 data = []
+                size = 0
             event = None
         elif line[:1] == b":":
             continue  # a comment (keep-alive)

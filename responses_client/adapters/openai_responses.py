@@ -137,6 +137,8 @@ class OpenAIProvider:
             with cancel_scope(cancel):  # connect, send, wait for the headers: all stoppable
                 resp = manager.__enter__()
         except openai.APIStatusError as exc:
+            if cancel.cancelled:
+                return  # stopped while the refusal came in: a stopped stream simply ends
             err = error_from_status(exc, request, self._secrets)
             self._log("upstream refused", err)
             raise err from None

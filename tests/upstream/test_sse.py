@@ -74,3 +74,25 @@ def test_malformed_data_is_interrupted(payload: bytes) -> None:
     with pytest.raises(Interrupted) as info:
         list(iter_events([b"data: " + payload + b"\n\n"]))
     assert info.value.upstream_code == "malformed_event"
+
+
+def test_a_line_without_end_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from responses_client import sse
+
+    monkeypatch.setattr(sse, "MAX_LINE", 100)
+    with pytest.raises(Interrupted) as info:
+        list(iter_lines([b"data: " + b"x" * 60] * 3))
+    assert info.value.upstream_code == "line_too_long"
+    assert list(iter_lines([b"x" * 60, b"y" * 30 + b"\n", b"z" * 60, b"\n"])) == [
+        b"x" * 60 + b"y" * 30,
+        b"z" * 60,
+    ]
+
+
+def test_a_message_without_end_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from responses_client import sse
+
+    monkeypatch.setattr(sse, "MAX_LINE", 100)
+    with pytest.raises(Interrupted):
+        list(iter_sse([b"data: " + b"x" * 40] * 3))
+    assert len(list(iter_sse([b"data: " + b"x" * 40, b""] * 3))) == 3
