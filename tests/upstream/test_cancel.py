@@ -256,3 +256,29 @@ def test_pool_reused_after_a_stopped_request(fake: FakeUpstream) -> None:
     for _ in range(3):
         assert isinstance(list(p.stream(req()))[-1], Finished)
     p.close()
+
+
+def test_stops_reach_only_their_own_streams(fake: FakeUpstream) -> None:
+    # Concurrent turns over one pooled provider: stopping half of them (and their tokens being
+    # cancelled again later) never ends one of the others.
+    fake.n_deltas = 60
+    fake.delta_delay = 0.005
+    p = OpenAIProvider("k", base_url=fake.base_url)
+    for _ in range(2):
+        pairs = []
+        for _ in range(10):
+            token = CancelToken()
+            pairs.append((Consumer(p, req(), token), token))
+        for c, _ in pairs:
+            c.start()
+        for c, token in pairs[::2]:
+            assert c.texts.acquire(timeout=5)
+            token.cancel()
+        for c, _ in pairs:
+            c.join(10)
+            assert not c.is_alive() and c.error is None
+        for c, token in pairs[1::2]:
+            assert isinstance(c.events[-1], Finished)
+            token.cancel()  # after the end: must not touch a socket back in the pool
+    assert len(fake.requests) == 20
+    p.close()
