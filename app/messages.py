@@ -131,6 +131,29 @@ _TABLE: dict[str, Message] = {
         "check the account.",
         False,
     ),
+    # An `incomplete` reply's reason (API.md "Storage"): the answer stopped early but is kept.
+    "max_output_tokens": Message(
+        "The answer reached its length limit and stopped early. Continue it, or ask for less.",
+        False,
+    ),
+    "content_filter": Message(
+        "The model provider's content filter stopped the answer early. Rephrase the message and "
+        "try again.",
+        False,
+    ),
+    "refusal": Message(
+        "The model declined to answer. Rephrase the message, or ask another way.", False
+    ),
+    "context_window": Message(
+        "The conversation filled the model's context window, so the answer stopped early. Start a "
+        "new chat, or edit an earlier message.",
+        False,
+    ),
+    "reply_too_long": Message(
+        "The answer passed this server's length limit and was cut off. Ask for a shorter answer.",
+        False,
+    ),
+    "other": Message("The answer stopped early. Continue it, or try again.", False),
 }
 
 MESSAGES: Mapping[str, Message] = MappingProxyType(_TABLE)

@@ -41,6 +41,12 @@ export const ERROR_WORDS = {
   upstream_error: "The model provider reported an error. Try again.",
   upstream_auth: "The model provider refused the server's key. An administrator needs to check it.",
   quota_exceeded: "The model provider's quota for this server is used up. An administrator needs to check the account.",
+  max_output_tokens: "The answer reached its length limit and stopped early. Continue it, or ask for less.",
+  content_filter: "The model provider's content filter stopped the answer early. Rephrase the message and try again.",
+  refusal: "The model declined to answer. Rephrase the message, or ask another way.",
+  context_window: "The conversation filled the model's context window, so the answer stopped early. Start a new chat, or edit an earlier message.",
+  reply_too_long: "The answer passed this server's length limit and was cut off. Ask for a shorter answer.",
+  other: "The answer stopped early. Continue it, or try again.",
   network: "The server could not be reached. Check the connection and try again.",
 };
 export const RETRYABLE = new Set(["rate_limited", "storage_busy", "internal", "upstream_unavailable", "interrupted", "upstream_error", "network"]);

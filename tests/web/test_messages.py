@@ -36,6 +36,11 @@ SSE_CODES = {
     "internal": True,
 }
 
+# API.md "Storage": the normalised reasons of an `incomplete` reply, its `error.code`.
+INCOMPLETE_CODES = {
+    "max_output_tokens", "content_filter", "refusal", "context_window", "reply_too_long", "other",
+}  # fmt: skip
+
 
 def page_copy() -> tuple[dict[str, str], set[str]]:
     """Read ERROR_WORDS and RETRYABLE out of words.js (both are plain JSON-like literals)."""
@@ -53,7 +58,7 @@ def page_copy() -> tuple[dict[str, str], set[str]]:
 
 
 def test_every_code_of_the_api_has_words_that_say_what_to_do():
-    assert HTTP_CODES | set(SSE_CODES) <= set(MESSAGES)
+    assert HTTP_CODES | set(SSE_CODES) | INCOMPLETE_CODES <= set(MESSAGES)
     for code, message in MESSAGES.items():
         assert message.text.endswith("."), code
         # Two sentences at least: what happened, and what the person can do about it.
