@@ -7,6 +7,8 @@ among the web modules.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
@@ -89,7 +91,7 @@ def _login_page(error: str | None = None, status: int = 200) -> Response:
     )
 
 
-def _refused(status: int, code: str, **headers: object) -> Response:
+def _refused(status: int, code: str, **headers: Any) -> Response:
     """A refusal: the login page again for a form, the JSON error otherwise."""
     if is_form():
         response = _login_page(message_for(code), status)

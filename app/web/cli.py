@@ -12,9 +12,7 @@ from flask import Flask
 
 from app import accounts as auth
 
-WEAK_WORDS = (
-    "at least 12 characters, not only white space, and no control characters (such as NUL)"
-)
+WEAK_WORDS = "at least 12 characters, not only white space, and no control characters (such as NUL)"
 
 
 def read_password() -> str:

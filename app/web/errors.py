@@ -34,7 +34,11 @@ def _storage_exceptions() -> list[tuple[type[BaseException], int, str]]:
     found: list[tuple[type[BaseException], int, str]] = []
     for module in (limits, accounts, shares):
         kind = getattr(module, "StorageBusy", None)
-        if isinstance(kind, type) and not issubclass(kind, cm.StorageBusy):
+        if (
+            isinstance(kind, type)
+            and issubclass(kind, BaseException)
+            and not issubclass(kind, cm.StorageBusy)
+        ):
             found.append((kind, 503, "storage_busy"))
     return found
 

@@ -271,7 +271,7 @@ def test_upstream_error_shown_in_plain_words_with_retry(server: Server, open_pag
     server.upstream.script(["500"])
     send(page, "Hello?")
     status = last_reply(page).locator(".msg-status")
-    expect(status).to_contain_text("The model service could not be reached.")
+    expect(status).to_contain_text("The model provider could not be reached.")
     retry = status.get_by_role("button", name="Retry")
     expect(retry).to_be_visible()
     wait_idle(page)
@@ -288,7 +288,7 @@ def test_upstream_error_shown_in_plain_words_with_retry(server: Server, open_pag
     server.upstream.script(["401"])
     send(page, "And now?")
     status = last_reply(page).locator(".msg-status")
-    expect(status).to_contain_text("refused the server's API key")
+    expect(status).to_contain_text("refused the server's key")
     expect(status.get_by_role("button", name="Retry")).to_have_count(0)
     wait_idle(page)
 
