@@ -68,14 +68,15 @@ def _client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def _start_session(user: str) -> None:
-    """Begin a fresh server-side session (a new id and a new cookie: no fixation)."""
+def _start_session(user: str, session_id: str | None = None) -> None:
+    """Begin a fresh server-side session (a new id and a new cookie: no fixation); `session_id`
+    is one made already (a sign-up makes the account and its first session together)."""
     old = session.get("sid")
     if old:
         current_app.extensions["sessions"].revoke(old)
     session.clear()
     session.permanent = True
-    session["sid"] = current_app.extensions["sessions"].create(user)
+    session["sid"] = session_id or current_app.extensions["sessions"].create(user)
 
 
 def _login_page(error: str | None = None, status: int = 200) -> Response:
@@ -130,18 +131,22 @@ def login() -> Response:
 @bp.post("/signup")
 def signup() -> Response:
     accounts = _accounts()
-    if accounts.has_users() and not current_app.config["CHAT_SIGNUP_ENABLED"]:
+    first_only = not current_app.config["CHAT_SIGNUP_ENABLED"]
+    if first_only and accounts.has_users():  # the quick answer; sign_up checks again, atomically
         return _refused(403, "signup_closed")
     body = parse_body(Credentials, forms=True)
     try:
-        accounts.create_user(body.username, body.password)
+        # The account and its session together: an error (a full disk) leaves no account.
+        session_id = accounts.sign_up(body.username, body.password, only_if_none=first_only)
+    except auth.SignupClosed:
+        return _refused(403, "signup_closed")
     except auth.InvalidUsername:
         return _refused(400, "invalid_id")
     except auth.WeakPassword:
         return _refused(400, "weak_password")
     except auth.NameTaken:
         return _refused(409, "name_taken")
-    _start_session(body.username)
+    _start_session(body.username, session_id)
     if is_form():
         return _home()
     response = jsonify({"username": body.username})
