@@ -7,13 +7,19 @@ CLI commands and benchmarks can build the same parts without a web server.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import conversation_manager as cm
 import responses_client as rc
-from app import accounts, limits, shares, turns
+import stream_processor as sp
+from app import accounts, limits, redaction, shares, turns
+from conversation_manager.json.accounts import JsonAccountRecords, JsonLoginAttempts
+from conversation_manager.json.limits import JsonLimitRecords
+from conversation_manager.json.sessions import JsonSessionRecords
+from conversation_manager.json.shares import JsonShareRecords
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +28,12 @@ log = logging.getLogger(__name__)
 class Services:
     """Everything a request handler or a command needs, built once per process."""
 
-    store: cm.JsonConversationStore
+    store: cm.ConversationStore
     chat: turns.ChatService
     sessions: accounts.SessionStore
     accounts: accounts.AccountStore
     shares: shares.ShareStore
+    stream_limits: limits.StreamLimits  # open event streams, per user and per process
 
     def housekeeping(self) -> None:
         """Remove expired sessions and stale login-throttle files; never stop the app starting."""
@@ -56,9 +63,9 @@ def build_providers(settings: dict[str, Any]) -> dict[str, rc.Provider]:
 
 
 def build_chat(
-    settings: dict[str, Any], data_dir: Path, store: cm.JsonConversationStore
+    settings: dict[str, Any], data_dir: Path, store: cm.ConversationStore
 ) -> turns.ChatService:
-    """The chat service: turns over the store, the providers and the per-user limits."""
+    """The chat service: turns over the store, the providers, turn coordination and the limits."""
     providers = build_providers(settings)
     return turns.ChatService(
         store,
@@ -71,27 +78,38 @@ def build_chat(
             max_output_tokens=settings["CHAT_MAX_OUTPUT_TOKENS"],
             context_tokens=settings["CHAT_CONTEXT_TOKENS"],
             keepalive_seconds=settings["CHAT_KEEPALIVE_SECONDS"],
+            max_reply_chars=settings["CHAT_MAX_REPLY_CHARS"],
+            max_retries=settings["CHAT_UPSTREAM_MAX_RETRIES"],
+            max_retry_after=settings["CHAT_UPSTREAM_MAX_RETRY_AFTER"],
+            lock_timeout=settings["CHAT_LOCK_TIMEOUT"],
+            secrets=tuple(redaction.secrets_in({**os.environ, **settings})),
+        ),
+        # Turns in flight live where the store says (a database-backed one can replace this).
+        coordination_for=lambda user: sp.FileCoordination(store.turn_dir(user)),
+        limits=limits.TurnLimits(
+            JsonLimitRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]),
             turns_per_minute=settings["CHAT_TURNS_PER_MINUTE"],
             concurrent_turns=settings["CHAT_CONCURRENT_TURNS"],
             budget_limit=settings["CHAT_BUDGET_LIMIT"],
             budget_unit=settings["CHAT_BUDGET_UNIT"],
             budget_period=settings["CHAT_BUDGET_PERIOD"],
         ),
-        turns.Limits(limits.RateLimiter(data_dir), limits.Budget(data_dir)),
     )
 
 
 def build_accounts(
     settings: dict[str, Any], data_dir: Path
 ) -> tuple[accounts.SessionStore, accounts.AccountStore]:
-    """Sessions and accounts (with their login throttling)."""
+    """Sessions and accounts (with their login throttling), over the JSON records in `data_dir`."""
+    lock_timeout = settings["CHAT_LOCK_TIMEOUT"]
     sessions = accounts.SessionStore(
-        data_dir,
+        JsonSessionRecords(data_dir, lock_timeout=lock_timeout),
         settings["CHAT_SESSION_LIFETIME"],
         idle_timeout_seconds=settings["CHAT_SESSION_IDLE_TIMEOUT"],
     )
     account_store = accounts.AccountStore(
-        data_dir,
+        JsonAccountRecords(data_dir, lock_timeout=lock_timeout),
+        attempts=JsonLoginAttempts(data_dir, lock_timeout=lock_timeout),
         sessions=sessions,
         max_failures_per_account=settings["CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT"],
         max_failures_per_address=settings["CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS"],
@@ -101,8 +119,8 @@ def build_accounts(
 
 
 def build_shares(settings: dict[str, Any], data_dir: Path) -> shares.ShareStore:
-    """Share links."""
-    return shares.ShareStore(data_dir)
+    """Share links, over the JSON records in `data_dir`."""
+    return shares.ShareStore(JsonShareRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]))
 
 
 def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
@@ -115,4 +133,9 @@ def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
         sessions=sessions,
         accounts=account_store,
         shares=build_shares(settings, data_dir),
+        stream_limits=limits.StreamLimits(
+            JsonLimitRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]),
+            per_user=settings["CHAT_MAX_STREAMS_PER_USER"],
+            per_process=settings["CHAT_MAX_STREAMS_PER_PROCESS"],
+        ),
     )

@@ -28,6 +28,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_MAX_OUTPUT_TOKENS": (int, 16_000),
     "CHAT_CONTEXT_TOKENS": (int, 128_000),
     "CHAT_PUBLIC_URL": (str, None),
+    "CHAT_ALLOWED_HOSTS": (str, None),
     "CHAT_HTTPS": (bool, False),
     "CHAT_ENV": (str, "production"),
     "CHAT_SESSION_LIFETIME": (int, 14 * 24 * 3600),
@@ -36,8 +37,14 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_KEEPALIVE_SECONDS": (float, 15.0),
     "CHAT_UPSTREAM_READ_TIMEOUT": (float, 60.0),
     "CHAT_UPSTREAM_MAX_RETRIES": (int, 2),
+    "CHAT_UPSTREAM_MAX_RETRY_AFTER": (float, 10.0),
+    "CHAT_MAX_REPLY_CHARS": (int, 200_000),  # a longer reply ends `incomplete` (0: no cap)
     "CHAT_TURNS_PER_MINUTE": (int, 20),
     "CHAT_CONCURRENT_TURNS": (int, 2),
+    "CHAT_MAX_STREAMS_PER_USER": (int, 20),  # open event streams of one user, all processes
+    # Open event streams per worker process: gunicorn.conf.py's 64 threads less 16 kept free for
+    # short requests (/healthz, logins); set it to `threads` - 16 when changing `threads`.
+    "CHAT_MAX_STREAMS_PER_PROCESS": (int, 48),
     "CHAT_BUDGET_LIMIT": (float, None),
     "CHAT_BUDGET_UNIT": (str, "usd"),
     "CHAT_BUDGET_PERIOD": (str, "day"),
