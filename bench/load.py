@@ -90,6 +90,9 @@ def run(n: int, args: argparse.Namespace) -> dict[str, float]:
         "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
         "CHAT_TURNS_PER_MINUTE": "100000",
         "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+        # Raw capacity: no stream caps (the per-process cap would answer 429 past 48 per worker).
+        "CHAT_MAX_STREAMS_PER_PROCESS": "0",
+        "CHAT_MAX_STREAMS_PER_USER": "0",
     }
     app_log = open(Path(data_dir) / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     app = start_gunicorn(app_port, env, app_log, workers=args.workers, threads=args.threads)
