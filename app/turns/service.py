@@ -149,9 +149,9 @@ class ChatService:
             provider = self.provider_for(req.provider or conversation.provider)
         else:
             provider = self.provider_for(req.provider)
-            # Created on disk in the turn's own commit, while the upstream request opens.
+            # Created on disk in the turn's own commit, while the upstream request opens (the
+            # user's directory is made by store.turn_dir for the coordination, and by create).
             conversation = new_conversation(req, provider, self.settings, text)
-            self.store.ensure_user_dir(req.user)
         cid = conversation.id
         coordination = self.coordination_for(req.user)
         try:
