@@ -5,7 +5,6 @@ Imports no Flask; the store has the last word on what exists.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,7 +23,6 @@ from conversation_manager import (
     JsonConversationStore,
     StorageBusy,
     StorageFull,
-    user_dir,
 )
 from responses_client.adapters.openai_threads import FetchFailed
 
@@ -125,14 +123,6 @@ def _duplicates(files: list[OldFile]) -> set[str]:
     return doubled | {tid for tid, n in seen.items() if n > 1}
 
 
-def _exists(dest: Path, plan: ConversationPlan) -> bool:
-    """Whether the conversation's file is there: a cheap look that reads and writes nothing.
-
-    The store's `create` has the last word under its lock (ConversationExists, HistoryUnavailable).
-    """
-    return os.path.lexists(user_dir(dest, plan.user) / f"{plan.conversation_id}.json")
-
-
 def _create(store: JsonConversationStore, plan: ConversationPlan, defaults: Defaults) -> None:
     """Create one conversation, waiting out a busy lock a few times (the app may be writing)."""
     for attempt in range(4):
@@ -148,29 +138,32 @@ def _create(store: JsonConversationStore, plan: ConversationPlan, defaults: Defa
 def _migrate_one(
     *,
     record: OldThreadRecord,
-    store: JsonConversationStore | None,
-    dest: Path,
+    store: JsonConversationStore,
+    dry_run: bool,
     defaults: Defaults,
     fetcher: Fetcher | None,
     report: MigrationReport,
 ) -> None:
-    """Plan, check and create one thread's conversation (store None: a dry run), into the report."""
+    """Plan, check and create one thread's conversation (a dry run only plans), into the report."""
 
     def skip(reason: str, detail: str = "") -> None:
         report.skip(Skip(record.file, reason, detail, record.user, record.thread_id))
 
     try:
         plan = plan_conversation(record)
-        present = _exists(dest, plan)
+        # A cheap look that writes nothing; `create` has the last word under the store's lock.
+        present = store.exists(plan.user, plan.conversation_id)
     except ValueError as exc:
         return skip("invalid_entry", str(exc)[:200])
     except InvalidId:
         return skip("invalid_thread_id", record.thread_id[:80])
+    except ConversationError as exc:  # e.g. the user directory is a symbolic link
+        return skip("storage_error", type(exc).__name__)
     if present:
         report.count_present(record.user)
         return None
 
-    if fetcher is not None and store is not None:
+    if fetcher is not None and not dry_run:
         try:
             fetched = fetcher(record.thread_id)
         except FetchFailed as exc:
@@ -180,7 +173,7 @@ def _migrate_one(
             if fetched:
                 plan = plan_conversation(record, fetched, "fetched")
 
-    if store is None:
+    if dry_run:
         report.plan.append(
             {
                 "user": plan.user,
@@ -264,10 +257,15 @@ def migrate(
                 continue
             todo.append(record)
 
-    store = None if dry_run else JsonConversationStore(dest)
+    store = JsonConversationStore(dest)  # makes nothing until something is created
     for done, record in enumerate(todo, start=1):
         _migrate_one(
-            record=record, store=store, dest=dest, defaults=defaults, fetcher=fetcher, report=report
+            record=record,
+            store=store,
+            dry_run=dry_run,
+            defaults=defaults,
+            fetcher=fetcher,
+            report=report,
         )
         if on_progress:
             on_progress(done, len(todo), record.user)

@@ -14,7 +14,6 @@ from .errors import (
     StorageError,
     StorageFull,
 )
-from .json.layout import user_dir  # kept while app/turns and compat still build paths
 from .json.store import JsonConversationStore
 from .models import (
     ROOT,
@@ -53,7 +52,6 @@ __all__ = [
     "Usage",
     "new_conversation_id",
     "new_message_id",
-    "user_dir",
     "validate_conversation_id",
     "validate_user",
 ]

@@ -83,6 +83,13 @@ class ConversationStore(Protocol):
         """Return the conversation; NotFound, HistoryUnavailable."""
         ...
 
+    def exists(self, user: str, cid: str) -> bool:
+        """Whether `cid` has a stored record, readable or damaged (one set aside does not count).
+
+        A cheap look that takes no lock and writes nothing; `create` has the last word.
+        """
+        ...
+
     def list(self, user: str) -> builtins.list[ConversationSummary]:
         """Return the user's conversations, newest `last_update` first (an unknown user: none).
 

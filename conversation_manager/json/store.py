@@ -245,6 +245,13 @@ class JsonConversationStore:
         validate_conversation_id(cid)
         return self._load(user, self._udir(user, create=False), cid, locked=False)
 
+    def exists(self, user: str, cid: str) -> bool:
+        """Whether the conversation's file is there (readable or not), with no lock taken."""
+        validate_user(user)
+        validate_conversation_id(cid)
+        udir = self._udir(user, create=False)
+        return udir is not None and os.path.lexists(conversation_path(udir, cid))
+
     def list(self, user: str) -> builtins.list[ConversationSummary]:
         """Return the user's conversations, newest `last_update` first; damaged ones flagged."""
         validate_user(user)

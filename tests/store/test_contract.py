@@ -155,6 +155,19 @@ def test_delete(store: ConversationStore) -> None:
     assert store.get(USER, again.id).messages == []
 
 
+def test_exists_looks_and_changes_nothing(store: ConversationStore) -> None:
+    assert not store.exists(USER, "c_none")  # an unknown user
+    assert store.list(USER) == []
+    conv = new_conversation(store)
+    before = state(store)
+    assert store.exists(USER, conv.id)
+    assert not store.exists(USER, "c_none")
+    assert not store.exists(OTHER, conv.id)  # another user's id is not theirs
+    assert state(store) == before and store.list(OTHER) == []
+    store.delete(USER, conv.id)
+    assert not store.exists(USER, conv.id)
+
+
 # ---------------------------------------------------------------- turns
 
 
@@ -358,6 +371,7 @@ def test_invalid_user_refused(store: ConversationStore, bad: str) -> None:
         lambda: store.create(bad, chat_name="x", model="m", provider="p", instructions=""),
         lambda: store.ensure_user_dir(bad),
         lambda: store.turn_dir(bad),
+        lambda: store.exists(bad, conv.id),
     ]
     for call in calls:
         with pytest.raises(InvalidId):
@@ -372,6 +386,7 @@ def test_invalid_conversation_id_refused(store: ConversationStore, bad: str) -> 
     calls = [
         *_operations(store, USER, bad, "m_1").values(),
         lambda: new_conversation(store, conversation_id=bad),
+        lambda: store.exists(USER, bad),
     ]
     for call in calls:
         with pytest.raises(InvalidId):
@@ -387,6 +402,7 @@ def test_damaged_record_is_history_unavailable_until_deleted(
     bad = new_conversation(store, chat_name="Damaged")
     mid = pending_reply(store, bad.id)
     backend.damage(USER, bad.id)
+    assert store.exists(USER, bad.id)  # damaged, still stored
     operations = _operations(store, USER, bad.id, mid)
     delete = operations.pop("delete")
     for _ in range(2):  # the first call sets the record aside; it stays unavailable
@@ -396,6 +412,7 @@ def test_damaged_record_is_history_unavailable_until_deleted(
             assert info.value.conversation_id == bad.id
     with pytest.raises(HistoryUnavailable):
         new_conversation(store, conversation_id=bad.id)
+    assert not store.exists(USER, bad.id)  # set aside: only `create` refuses the id
     listed = {s.id: s for s in store.list(USER)}
     assert listed[bad.id].history_available is False
     assert listed[good.id].history_available is True
