@@ -25,7 +25,6 @@ from .models import (
 from .names import validate_conversation_id
 
 FINISH_STATUSES = frozenset({"completed", "incomplete", "stopped", "failed"})
-INTERRUPTED_TEXT = "The answer was interrupted before it finished."
 
 
 def new_conversation(
@@ -179,12 +178,15 @@ def finish_reply(
     return msg
 
 
-def interrupt_reply(conv: Conversation, mid: str, text: str) -> bool:
-    """Mark an `in_progress` reply failed (`interrupted`), keeping `text`; False if it had ended."""
+def interrupt_reply(conv: Conversation, mid: str, text: str, message: str) -> bool:
+    """Mark an `in_progress` reply failed (`interrupted`, saying `message`), keeping `text`.
+
+    False if it had ended. The words are the caller's: the application keeps the one table of them.
+    """
     msg = assistant_message(conv, mid)
     if msg.status != "in_progress":
         return False  # already finished: a real result is never overwritten
     msg.text = text
     msg.status = "failed"
-    msg.error = MessageError(code="interrupted", message=INTERRUPTED_TEXT)
+    msg.error = MessageError(code="interrupted", message=message)
     return True

@@ -158,8 +158,12 @@ class ConversationStore(Protocol):
         """Show the branch of the newest leaf under `message_id` (ROOT: the whole tree); NotFound."""
         ...
 
-    def mark_interrupted(self, user: str, cid: str, mid: str, text: str) -> Conversation:
+    def mark_interrupted(
+        self, user: str, cid: str, mid: str, text: str, *, message: str
+    ) -> Conversation:
         """Mark an `in_progress` reply `failed` with code `interrupted`, keeping `text`.
+
+        `message` is the error's words (the caller's: a library keeps none).
 
         A reply that has finished is left as it is (a real result is never overwritten).
         NotFound when `mid` is not an assistant message of the conversation.

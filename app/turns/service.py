@@ -18,6 +18,7 @@ from typing import Protocol
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
+from app import messages
 from responses_client import pricing
 
 from .config import ChatSettings, TurnRequest
@@ -123,7 +124,9 @@ class ChatService:
         conversation = None
         for message in stale:
             kept = text if turn_id == message.id and len(text) > len(message.text) else message.text
-            conversation = self.store.mark_interrupted(user, conversation_id, message.id, kept)
+            conversation = self.store.mark_interrupted(
+                user, conversation_id, message.id, kept, message=messages.message_for("interrupted")
+            )
             log.warning("turn_interrupted conversation=%s message=%s", conversation_id, message.id)
         assert conversation is not None
         return conversation

@@ -383,10 +383,12 @@ class JsonConversationStore:
             self._save(udir, conv)
             return conv
 
-    def mark_interrupted(self, user: str, cid: str, mid: str, text: str) -> Conversation:
+    def mark_interrupted(
+        self, user: str, cid: str, mid: str, text: str, *, message: str
+    ) -> Conversation:
         """Mark an `in_progress` reply `failed` with code `interrupted`, keeping `text`."""
         with self._editing(user, cid) as (udir, conv):
-            if edits.interrupt_reply(conv, mid, text):
+            if edits.interrupt_reply(conv, mid, text, message):
                 self._save(udir, conv)
             return conv
 

@@ -16,6 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import conversation_manager as cm
+from app import messages
 from tests.chat.raw_upstream import completed_stream, raw_upstream, silent, sse_events
 from tests.chat.test_in_flight import Browser, assistant, read_until, wait_for
 from tests.conftest import SENTINEL_KEY, chat, login, parse_sse, reply_text, stored
@@ -177,6 +178,7 @@ def test_a_failing_final_save_is_repaired_from_the_journal(
     last = page["messages"][-1]
     assert last["id"] == mid and last["status"] == "failed"
     assert last["error"]["code"] == "interrupted" and last["text"] == text
+    assert last["error"]["message"] == messages.message_for("interrupted")  # the one table's words
     again = chat(client, message="three", conversation_id=cid)
     assert again[-1].event == "done" and again[-1].data["status"] == "completed"
 

@@ -10,6 +10,7 @@ import pytest
 from conversation_manager import Conversation, ConversationStore, JsonConversationStore
 
 USER = "alice"
+STOPPED = "stopped"  # the words of an `interrupted` error: the caller's (the app has the table)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from conversation_manager import (
 )
 
 from .backends import BACKENDS, Backend
-from .conftest import USER, new_conversation, turn
+from .conftest import STOPPED, USER, new_conversation, turn
 
 OTHER = "bob"
 TURN: dict[str, Any] = {"model": "m", "provider": "openai", "context_mode": "first"}
@@ -295,22 +295,24 @@ def test_finish_errors(store: ConversationStore) -> None:
 def test_mark_interrupted_keeps_text_and_never_overwrites(store: ConversationStore) -> None:
     conv = new_conversation(store)
     mid = pending_reply(store, conv.id)
-    after = store.mark_interrupted(USER, conv.id, mid, "partial ans")
+    after = store.mark_interrupted(USER, conv.id, mid, "partial ans", message=STOPPED)
     msg = after.message(mid)
     assert msg.status == "failed" and msg.text == "partial ans"
     assert msg.error is not None and msg.error.code == "interrupted"
+    assert msg.error.message == STOPPED  # the caller's words
     assert store.get(USER, conv.id).model_dump() == after.model_dump()
     assert store.get(USER, conv.id).totals.unpriced_messages == 1
     u2, done = turn(store, conv.id, "again")
     before = state(store)
-    unchanged = store.mark_interrupted(USER, conv.id, done, "")  # a finished reply stays
+    # A finished reply stays.
+    unchanged = store.mark_interrupted(USER, conv.id, done, "", message=STOPPED)
     assert unchanged.message(done).status == "completed"
     assert unchanged.message(done).text == "answer to again"
     assert state(store) == before
     assert u2 is not None
     for other in ("m_nope", u2):
         with pytest.raises(NotFound):
-            store.mark_interrupted(USER, conv.id, other, "")
+            store.mark_interrupted(USER, conv.id, other, "", message=STOPPED)
 
 
 def test_finish_after_delete_is_not_found_and_not_recreated(store: ConversationStore) -> None:
@@ -320,7 +322,7 @@ def test_finish_after_delete_is_not_found_and_not_recreated(store: ConversationS
     with pytest.raises(NotFound):
         store.finish_assistant_message(USER, conv.id, mid, text="a", status="completed")
     with pytest.raises(NotFound):
-        store.mark_interrupted(USER, conv.id, mid, "a")
+        store.mark_interrupted(USER, conv.id, mid, "a", message=STOPPED)
     with pytest.raises(NotFound):
         store.get(USER, conv.id)
     assert store.list(USER) == []
@@ -342,7 +344,7 @@ def _operations(
             user, cid, mid, text="a", status="completed"
         ),
         "set_current": lambda: store.set_current(user, cid, ROOT),
-        "mark_interrupted": lambda: store.mark_interrupted(user, cid, mid, "a"),
+        "mark_interrupted": lambda: store.mark_interrupted(user, cid, mid, "a", message=STOPPED),
     }
 
 
@@ -446,7 +448,7 @@ def _writes(store: ConversationStore, cid: str, mid: str) -> dict[str, Callable[
             USER, cid, mid, text="a", status="completed"
         ),
         "set_current": lambda: store.set_current(USER, cid, ROOT),
-        "mark_interrupted": lambda: store.mark_interrupted(USER, cid, mid, "a"),
+        "mark_interrupted": lambda: store.mark_interrupted(USER, cid, mid, "a", message=STOPPED),
         "delete": lambda: store.delete(USER, cid),
     }
 

@@ -15,7 +15,7 @@ import pytest
 
 from conversation_manager import JsonConversationStore
 
-from .conftest import USER, new_conversation, temp_files
+from .conftest import STOPPED, USER, new_conversation, temp_files
 
 pytestmark = pytest.mark.slow
 
@@ -188,4 +188,4 @@ def test_kill_at_every_syscall_boundary(data_dir: Path, monkeypatch: pytest.Monk
         assert temp_files(udir) == []
         for m in after.messages:
             if m.status == "in_progress":
-                fresh.mark_interrupted(USER, conv.id, m.id, "")
+                fresh.mark_interrupted(USER, conv.id, m.id, "", message=STOPPED)

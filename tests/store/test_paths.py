@@ -20,7 +20,7 @@ from conversation_manager import (
 )
 from conversation_manager.json.layout import user_dir
 
-from .conftest import USER, new_conversation, snapshot
+from .conftest import STOPPED, USER, new_conversation, snapshot
 
 BAD_NAMES = [
     "../x",
@@ -120,7 +120,7 @@ def test_bad_conversation_ids_refused(
         lambda: store.rename(USER, cid, "x"),
         lambda: store.delete(USER, cid),
         lambda: store.set_current(USER, cid, "root"),
-        lambda: store.mark_interrupted(USER, cid, "m_1", ""),
+        lambda: store.mark_interrupted(USER, cid, "m_1", "", message=STOPPED),
         lambda: store.finish_assistant_message(USER, cid, "m_1", text="", status="failed"),
         lambda: store.begin_turn(
             USER, cid, text="x", parent_id=None, model="m", provider="p", context_mode="first"
