@@ -21,11 +21,6 @@ from conversation_manager.store import HeldSlot, LimitRecords, Reservation
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TURNS_PER_MINUTE = 20
-DEFAULT_CONCURRENT_TURNS = 2
-DEFAULT_STREAMS_PER_USER = 20
-# gunicorn.conf.py runs 64 threads a worker; 16 stay free for short requests (/healthz, logins).
-DEFAULT_STREAMS_PER_PROCESS = 48
 RATE_WINDOW_SECONDS = 60.0
 
 StorageBusy = cm.StorageBusy  # the one StorageBusy (HTTP 503 `storage_busy` with `Retry-After`)
@@ -319,76 +314,3 @@ class StreamLimits:
     def _uncount(self) -> None:
         with self._guard:
             self._open = max(0, self._open - 1)
-
-
-# --- until app/turns takes a TurnLimits: the old per-call API over the same records -----------
-
-
-def _json_records(data_dir: str | os.PathLike[str], lock_timeout: float) -> LimitRecords:
-    from conversation_manager.json.limits import JsonLimitRecords
-
-    return JsonLimitRecords(data_dir, lock_timeout=lock_timeout)
-
-
-def check_concurrent(count: int, *, limit: int | None = DEFAULT_CONCURRENT_TURNS) -> None:
-    """Raise `RateLimited(reason="concurrent")` when `count` live turns already reach `limit`."""
-    if _on(limit) and count >= (limit or 0):
-        raise RateLimited(1, reason="concurrent")
-
-
-class RateLimiter:
-    """The turn window alone (old API): check and record in one call."""
-
-    def __init__(self, data_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
-        self.records = _json_records(data_dir, lock_timeout)
-
-    def check_and_record_turn(
-        self, user: str, *, per_minute: int | None = DEFAULT_TURNS_PER_MINUTE
-    ) -> None:
-        """Accept one turn (recording it) or raise `RateLimited(retry_after)`."""
-        limits = TurnLimits(
-            self.records,
-            turns_per_minute=per_minute,
-            concurrent_turns=None,
-            budget_limit=None,
-            budget_unit="usd",
-            budget_period="day",
-        )
-        limits.admit(user, estimated_tokens=0, estimated_cost_usd=0.0).release()
-
-
-class Budget:
-    """The ledger with a check (old API): refuse once the spend reaches the limit."""
-
-    def __init__(self, data_dir: str | os.PathLike[str], *, lock_timeout: float = 10.0) -> None:
-        self.ledger = ledger.Ledger(_json_records(data_dir, lock_timeout))
-
-    def spent(self, user: str, *, period: Period, now: float | None = None) -> Spend:
-        """Return the user's spend in the current UTC `period`."""
-        return self.ledger.spent(user, period=period, now=now)
-
-    def check(
-        self,
-        user: str,
-        *,
-        limit: float | None,
-        unit: Unit = "usd",
-        period: Period = "day",
-        now: float | None = None,
-    ) -> None:
-        """Raise `BudgetExceeded(resets_at)` once the spend reaches `limit` (None = no budget)."""
-        if limit is None:
-            return
-        rule = BudgetRule(limit, unit, period)
-        spend = self.spent(user, period=period, now=now)
-        if rule.exhausted(spend):
-            raise BudgetExceeded(spend.resets_at, unit=unit, period=period, limit=limit)
-
-    def record(
-        self, user: str, *, cost_usd: float | None, tokens: int, now: float | None = None
-    ) -> None:
-        """Add one finished turn's cost and tokens to the day and month."""
-        try:
-            self.ledger.record(user, cost_usd=cost_usd, tokens=tokens, now=now)
-        except cm.ConversationError as exc:
-            raise LimitError("spend not recorded") from exc

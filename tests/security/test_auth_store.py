@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 
 import conversation_manager as cm
 from app import accounts as auth
-from app import limits, shares
+from app import ledger, limits, shares
 from app.accounts import (
     AccountStore,
     InvalidCredentials,
@@ -25,6 +25,7 @@ from app.accounts import (
     Throttled,
     WeakPassword,
 )
+from conversation_manager.json.limits import JsonLimitRecords
 from tests.security.conftest import wait_until
 
 PASSWORD = "correct horse battery"
@@ -338,8 +339,16 @@ def test_user_names_outside_the_pattern_are_refused_everywhere(data_dir: Path, n
     store = AccountStore(data_dir)
     store.create_user("alice", PASSWORD)
     sessions = SessionStore(data_dir, 3600)
-    rate = limits.RateLimiter(data_dir)
-    budget = limits.Budget(data_dir)
+    records = JsonLimitRecords(data_dir)
+    turn_limits = limits.TurnLimits(
+        records,
+        turns_per_minute=5,
+        concurrent_turns=2,
+        budget_limit=1.0,
+        budget_unit="usd",
+        budget_period="day",
+    )
+    spend = ledger.Ledger(records)
     share_store = shares.ShareStore(data_dir)
     root = data_dir.parent
     before = _snapshot(root)
@@ -354,11 +363,13 @@ def test_user_names_outside_the_pattern_are_refused_everywhere(data_dir: Path, n
         sessions.revoke_all(name)
     # Limits check names with the one rule too; InvalidUsername is a cm.InvalidId.
     with pytest.raises(cm.InvalidId):
-        rate.check_and_record_turn(name, per_minute=5)
+        turn_limits.precheck(name)
     with pytest.raises(cm.InvalidId):
-        budget.check(name, limit=1.0)
-    with pytest.raises((cm.InvalidId, limits.LimitError)):  # recording reports its own error
-        budget.record(name, cost_usd=1.0, tokens=1)
+        turn_limits.admit(name, estimated_tokens=1, estimated_cost_usd=0.01)
+    with pytest.raises(cm.InvalidId):
+        turn_limits.spent(name, period="day")
+    with pytest.raises(cm.InvalidId):
+        spend.record(name, cost_usd=1.0, tokens=1)
     with pytest.raises(InvalidUsername):
         share_store.create(name, "c_1", {"chat_name": "x", "messages": []})
     with pytest.raises(InvalidUsername):
