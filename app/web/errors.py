@@ -29,21 +29,8 @@ class BadRequest(Exception):
         self.detail = detail
 
 
-def _storage_exceptions() -> list[tuple[type[BaseException], int, str]]:
-    # Each domain module may keep its own StorageBusy for a while; every one is the same 503.
-    found: list[tuple[type[BaseException], int, str]] = []
-    for module in (limits, accounts, shares):
-        kind = getattr(module, "StorageBusy", None)
-        if (
-            isinstance(kind, type)
-            and issubclass(kind, BaseException)
-            and not issubclass(kind, cm.StorageBusy)
-        ):
-            found.append((kind, 503, "storage_busy"))
-    return found
-
-
-# Most specific first: the first matching row answers.
+# Most specific first: the first matching row answers. One row per exception class: the domain
+# modules' StorageBusy and StorageFull are conversation_manager's (aliases), answered by its rows.
 ERRORS: list[tuple[type[BaseException], int, str]] = [
     (BadRequest, 400, "bad_request"),
     (cm.InvalidId, 400, "invalid_id"),
@@ -61,7 +48,6 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
     (limits.BudgetExceeded, 429, "budget_exceeded"),
-    *_storage_exceptions(),
     (accounts.Throttled, 429, "rate_limited"),
     (shares.ShareNotFound, 404, "not_found"),
     (shares.InvalidShare, 400, "bad_request"),

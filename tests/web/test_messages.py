@@ -7,7 +7,10 @@ import json
 import re
 from pathlib import Path
 
+from app import accounts, limits, shares
 from app.messages import MESSAGES, message_for, retryable
+from app.web.errors import ERRORS, lookup
+from conversation_manager import StorageBusy, StorageFull
 
 WORDS_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "words.js"
 # API.md's HTTP error table, plus `internal` (any unknown failure) and `method_not_allowed`.
@@ -102,3 +105,12 @@ def test_http_errors_carry_the_tables_words(app, client):
         error = response.get_json()["error"]
         assert error["code"] == code
         assert error["message"] == message_for(code)
+
+
+def test_the_error_table_has_one_row_per_exception_class():
+    kinds = [kind for kind, _, _ in ERRORS]
+    assert len(set(kinds)) == len(kinds)
+    for module in (accounts, limits, shares):  # their StorageBusy is the store's, answered once
+        assert lookup(module.StorageBusy()) == (503, "storage_busy")
+    assert lookup(StorageFull()) == (507, "storage_full")
+    assert lookup(StorageBusy()) == (503, "storage_busy")
