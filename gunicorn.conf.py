@@ -7,6 +7,7 @@ is logged as `/share/<first 8 hex digits of sha256(token)>`, and key-like words 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -57,3 +58,16 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Cap a worker's open streams by its real thread count, unless the operator set the cap.
+
+    A quarter of the threads (at least 2) stay free for short requests (/healthz, logins): 64
+    threads give 48 streams, `--threads 8` gives 6. This runs in the worker before it loads the app
+    (no `preload_app` here), so `create_app` reads it; with `--preload` the app is built first and
+    keeps the settings' default.
+    """
+    threads = int(worker.cfg.threads)
+    keep = max(2, threads // 4)
+    os.environ.setdefault("CHAT_MAX_STREAMS_PER_PROCESS", str(max(1, threads - keep)))

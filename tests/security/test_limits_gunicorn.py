@@ -210,14 +210,16 @@ def test_one_users_streams_are_capped_and_healthz_answers(gunicorn, app, upstrea
             conn.close()
 
 
-def test_threads_are_kept_for_short_requests(gunicorn, app, upstream):
-    # 8 threads, at most 4 streams in the process: many users' streams cannot take them all.
+@pytest.mark.parametrize(
+    ("cap", "accepted"),
+    [("4", 4), (None, 6)],  # None: gunicorn.conf.py's post_fork sets 8 threads - 2 kept free
+    ids=["set", "from-threads"],
+)
+def test_threads_are_kept_for_short_requests(gunicorn, app, upstream, cap, accepted):
+    # 8 threads, at most `accepted` streams in the process: many users' streams cannot take them all.
+    caps = {} if cap is None else {"CHAT_MAX_STREAMS_PER_PROCESS": cap}
     server = gunicorn(
-        1,
-        threads=8,
-        CHAT_MAX_STREAMS_PER_PROCESS="4",
-        CHAT_MAX_STREAMS_PER_USER="0",
-        CHAT_CONCURRENT_TURNS="0",
+        1, threads=8, CHAT_MAX_STREAMS_PER_USER="0", CHAT_CONCURRENT_TURNS="0", **caps
     )
     browsers = [Browser(server.url, app, user=f"user{i}") for i in range(8)]
     streams: list[tuple[Browser, Any, str]] = []
@@ -232,7 +234,7 @@ def test_threads_are_kept_for_short_requests(gunicorn, app, upstream):
                 assert json.loads(response.read())["error"]["code"] == "rate_limited"
                 refused += 1
                 conn.close()
-        assert (len(streams), refused) == (4, 4)
+        assert (len(streams), refused) == (accepted, 8 - accepted)
         for _ in range(10):
             assert short_request(server.url, "/healthz") == 200
     finally:
