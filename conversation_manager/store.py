@@ -45,10 +45,6 @@ class ConversationStore(Protocol):
         """
         ...
 
-    def ensure_user_dir(self, user: str) -> None:
-        """Make the user known to the store (idempotent); StorageFull, StorageError."""
-        ...
-
     def turn_dir(self, user: str) -> Path:
         """Return (creating it) the local directory where the user's turns in flight keep files.
 

@@ -102,10 +102,6 @@ class JsonConversationStore:
         assert udir is not None
         return udir
 
-    def ensure_user_dir(self, user: str) -> None:
-        """Create the user's directory durably if it does not exist yet."""
-        self._made_udir(user)
-
     def turn_dir(self, user: str) -> Path:
         """Return the user's directory for turns in flight (`<user>/.turns`), creating it."""
         tdir = self._made_udir(user) / TURNS_DIR

@@ -56,7 +56,7 @@ class JsonBackend:
 
     @contextlib.contextmanager
     def busy(self, user: str) -> Iterator[None]:
-        self.store.ensure_user_dir(user)
+        (self.data_dir / user).mkdir(parents=True, exist_ok=True)
         held, done = threading.Event(), threading.Event()
 
         def hold() -> None:  # another thread, with its own lock object: like another process

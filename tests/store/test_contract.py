@@ -371,7 +371,6 @@ def test_invalid_user_refused(store: ConversationStore, bad: str) -> None:
         *_operations(store, bad, conv.id, "m_1").values(),
         lambda: store.list(bad),
         lambda: store.create(bad, chat_name="x", model="m", provider="p", instructions=""),
-        lambda: store.ensure_user_dir(bad),
         lambda: store.turn_dir(bad),
         lambda: store.exists(bad, conv.id),
     ]
@@ -495,8 +494,6 @@ def test_full_disk_is_storage_full_and_changes_nothing(
 
 
 def test_users_and_turn_dirs(store: ConversationStore) -> None:
-    store.ensure_user_dir(OTHER)
-    store.ensure_user_dir(OTHER)  # idempotent
     assert store.list(OTHER) == []
     first = store.turn_dir(USER)
     assert first.is_dir() and store.turn_dir(USER) == first
