@@ -47,11 +47,6 @@ class Reply:
         """The reasoning summary so far."""
         return "".join(self.reasoning_parts)
 
-    @property
-    def has_text(self) -> bool:
-        """Tell whether any text of the answer arrived (after that, no retry may start)."""
-        return self.first_text_at is not None
-
     def latency_ms(self) -> dict[str, int | None]:
         """Time to the first text and in total, in milliseconds."""
         now = time.monotonic()
