@@ -94,10 +94,6 @@ class AccountStore:
         `only_if_none` `SignupClosed` when any account exists (checked and created in one step)."""
         self._publish(self._new_record(name, password), only_if_none)
 
-    def create_first_user(self, name: str, password: str) -> None:
-        """Create the first account, or raise `SignupClosed` when one exists (race-free)."""
-        self.create_user(name, password, only_if_none=True)
-
     def sign_up(self, name: str, password: str, *, only_if_none: bool = False) -> str:
         """Create an account and its first session; return the session id.
 

@@ -39,7 +39,7 @@ def test_ten_threads_make_one_account(data_dir: Path, fast_hasher: PasswordHashe
     def signup(i: int) -> None:
         barrier.wait(10)
         try:
-            store.create_first_user(f"user{i}", PASSWORD)
+            store.create_user(f"user{i}", PASSWORD, only_if_none=True)
             outcomes.append("created")
         except SignupClosed:
             outcomes.append("closed")
@@ -91,7 +91,7 @@ def test_processes_make_one_account(
 
 def test_open_sign_up_still_makes_many(data_dir: Path, fast_hasher: PasswordHasher) -> None:
     store = AccountStore(data_dir, hasher=fast_hasher)
-    store.create_first_user("alice", PASSWORD)
+    store.create_user("alice", PASSWORD, only_if_none=True)
     with pytest.raises(SignupClosed):
         store.sign_up("bob", PASSWORD, only_if_none=True)
     store.sign_up("bob", PASSWORD)  # sign-up enabled: anyone may

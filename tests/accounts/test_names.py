@@ -27,7 +27,7 @@ def test_new_accounts_refuse_a_leading_dash_or_underscore(
         store.create_user(name, PASSWORD)
     assert isinstance(info.value, cm.InvalidId)  # one error for a bad name, whoever raises it
     with pytest.raises(InvalidUsername):
-        store.create_first_user(name, PASSWORD)
+        store.create_user(name, PASSWORD, only_if_none=True)
     with pytest.raises(InvalidUsername):
         store.sign_up(name, PASSWORD)
     assert store.list_users() == []
