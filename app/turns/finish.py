@@ -62,6 +62,11 @@ class Outcome:
     retryable: bool = True
 
 
+def _worded(code: str) -> dict[str, str]:
+    """A stored message's `error`: its code and the table's words for it."""
+    return {"code": code, "message": messages.message_for(code)}
+
+
 def _clean(value: str | None, secrets: tuple[str, ...]) -> str | None:
     return clean_token(value, secrets) if value else None
 
@@ -94,30 +99,30 @@ def decide(
         status = "stopped"
     elif broken:
         status = "failed"
-        message_error = {"code": "internal", "message": messages.message_for("internal")}
+        message_error = _worded("internal")
     elif error is not None:
         status, retryable = "failed", error.retryable
-        message_error = {"code": error.code, "message": messages.message_for(error.code)}
+        message_error = _worded(error.code)
     elif capped:
         status = "incomplete"
-        message_error = {"code": REPLY_TOO_LONG, "message": messages.message_for(REPLY_TOO_LONG)}
+        message_error = _worded(REPLY_TOO_LONG)
     elif reply.status in ("completed", "incomplete") and response_id is None:
         # No usable response id: a malformed stream, never chained from nor stored as text.
         status = "failed"
-        message_error = {"code": "interrupted", "message": messages.message_for("interrupted")}
+        message_error = _worded("interrupted")
     elif reply.status == "completed":
         status = "completed"
     elif reply.status == "incomplete":
         status = "incomplete"
         # The normalised reasons (API "Storage"); anything else the upstream says is `other`.
         reason = reply.reason if reply.reason in INCOMPLETE_CODES else "other"
-        message_error = {"code": reason, "message": messages.message_for(reason)}
+        message_error = _worded(reason)
         finish_reason = _clean(reply.finish_reason, secrets)
         if finish_reason:
             metadata["finish_reason"] = finish_reason
     else:
         status = "failed"
-        message_error = {"code": "interrupted", "message": messages.message_for("interrupted")}
+        message_error = _worded("interrupted")
     # Chain only onto replies that ended well; a failed or stopped one is replayed instead.
     chained = response_id if status in ("completed", "incomplete") else None
     if chained is None and response_id:
