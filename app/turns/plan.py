@@ -74,6 +74,12 @@ def new_conversation(
     )
 
 
+def _window(provider: rc.Provider) -> tuple[int | None, int | None]:
+    # Capabilities are data the provider declares; a provider without them: nothing is known.
+    caps = getattr(provider, "capabilities", None)
+    return getattr(caps, "context_window", None), getattr(caps, "max_output_tokens", None)
+
+
 @dataclass(frozen=True)
 class TurnPlan:
     """Everything decided before the model is called: where the messages go and what is sent."""
@@ -130,8 +136,7 @@ def plan_context_for(
     force_replay: bool = False,
 ) -> ContextPlan:
     """The context plan of a turn under `parent_id` for `provider`, fitted to its window."""
-    caps = provider.capabilities  # None in a figure: not known
-    window, output_limit = caps.context_window, caps.max_output_tokens
+    window, output_limit = _window(provider)
     return plan_context(
         conversation,
         parent_id,
