@@ -42,8 +42,8 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_TURNS_PER_MINUTE": (int, 20),
     "CHAT_CONCURRENT_TURNS": (int, 2),
     "CHAT_MAX_STREAMS_PER_USER": (int, 20),  # open event streams of one user, all processes
-    # Open event streams per worker process: gunicorn.conf.py's 64 threads less 16 kept free for
-    # short requests (/healthz, logins); set it to `threads` - 16 when changing `threads`.
+    # Open event streams per worker process; under gunicorn.conf.py its post_fork hook sets it from
+    # the worker's threads (a quarter, at least 2, kept free for /healthz and logins) unless set.
     "CHAT_MAX_STREAMS_PER_PROCESS": (int, 48),
     "CHAT_BUDGET_LIMIT": (float, None),
     "CHAT_BUDGET_UNIT": (str, "usd"),
