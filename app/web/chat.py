@@ -27,8 +27,8 @@ def _chat() -> turns.ChatService:
     return chat
 
 
-def _store() -> cm.JsonConversationStore:
-    store: cm.JsonConversationStore = current_app.extensions["store"]
+def _store() -> cm.ConversationStore:
+    store: cm.ConversationStore = current_app.extensions["store"]
     return store
 
 
