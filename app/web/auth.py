@@ -25,6 +25,7 @@ from flask import (
 from app import accounts as auth
 from app.messages import message_for
 from app.web.bodies import Credentials, PasswordChange, is_form, parse_body
+from app.web.current import services
 from app.web.errors import error_response, retry_after_seconds
 from app.web.security import csrf_token
 
@@ -48,7 +49,7 @@ PUBLIC_ENDPOINTS = frozenset(
 def load_user() -> Response | None:
     """Set `g.user` from the session; send anonymous requests to the login page or a 401."""
     sid = session.get("sid")
-    user = current_app.extensions["sessions"].lookup(sid) if sid else None
+    user = services().sessions.lookup(sid) if sid else None
     g.user = user
     if user is None and sid:
         session.pop("sid", None)
@@ -57,11 +58,6 @@ def load_user() -> Response | None:
     if request.method == "GET" and request.endpoint in PAGE_ENDPOINTS:
         return redirect(url_for("auth.login_page"))  # type: ignore[return-value]
     return error_response(401, "unauthenticated")
-
-
-def _accounts() -> auth.AccountStore:
-    accounts: auth.AccountStore = current_app.extensions["accounts"]
-    return accounts
 
 
 def _client_ip() -> str:
@@ -73,17 +69,17 @@ def _start_session(user: str, session_id: str | None = None) -> None:
     is one made already (a sign-up makes the account and its first session together)."""
     old = session.get("sid")
     if old:
-        current_app.extensions["sessions"].revoke(old)
+        services().sessions.revoke(old)
     session.clear()
     session.permanent = True
-    session["sid"] = session_id or current_app.extensions["sessions"].create(user)
+    session["sid"] = session_id or services().sessions.create(user)
 
 
 def _login_page(error: str | None = None, status: int = 200) -> Response:
     return Response(
         render_template(
             "login.html",
-            first_run=not _accounts().has_users(),
+            first_run=not services().accounts.has_users(),
             signup_enabled=current_app.config["CHAT_SIGNUP_ENABLED"],
             error=error,
             csrf_token=csrf_token(),
@@ -117,7 +113,7 @@ def login_page() -> Response:
 def login() -> Response:
     body = parse_body(Credentials, forms=True)
     try:
-        ok = _accounts().verify(body.username, body.password, ip=_client_ip())
+        ok = services().accounts.verify(body.username, body.password, ip=_client_ip())
     except auth.Throttled as exc:
         return _refused(429, "rate_limited", Retry_After=retry_after_seconds(exc) or 1)
     if not ok:
@@ -130,7 +126,7 @@ def login() -> Response:
 
 @bp.post("/signup")
 def signup() -> Response:
-    accounts = _accounts()
+    accounts = services().accounts
     first_only = not current_app.config["CHAT_SIGNUP_ENABLED"]
     if first_only and accounts.has_users():  # the quick answer; sign_up checks again, atomically
         return _refused(403, "signup_closed")
@@ -158,7 +154,7 @@ def signup() -> Response:
 def logout() -> Response:
     sid = session.get("sid")
     if sid:
-        current_app.extensions["sessions"].revoke(sid)
+        services().sessions.revoke(sid)
     session.clear()
     if is_form():
         return redirect(url_for("auth.login_page"))  # type: ignore[return-value]
@@ -169,7 +165,7 @@ def logout() -> Response:
 def change_password() -> Response:
     body = parse_body(PasswordChange, forms=True)
     try:
-        _accounts().change_password(
+        services().accounts.change_password(
             g.user,
             body.current_password,
             body.new_password,

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 import conversation_manager as cm
-from app import shares, turns
+from app import turns
 from app.web.bodies import ChatBody, CurrentBody, RenameBody, parse_body
+from app.web.current import services
 from app.web.errors import BadRequest
 from app.web.security import csrf_token
 from app.web.serialise import conversation_json, summary_json
@@ -22,20 +23,10 @@ from app.web.streaming import Slot, sse_response
 bp = Blueprint("chat", __name__)
 
 
-def _chat() -> turns.ChatService:
-    chat: turns.ChatService = current_app.extensions["chat"]
-    return chat
-
-
-def _store() -> cm.ConversationStore:
-    store: cm.ConversationStore = current_app.extensions["store"]
-    return store
-
-
 def _stream(open_frames: Callable[[], Iterator[bytes]]) -> Response:
     """Take one of the user's stream slots (429 `rate_limited` when none is free), then open the
     stream; the slot is released when the response closes, or at once if opening fails."""
-    slot: Slot = current_app.extensions["services"].stream_limits.open(g.user)
+    slot: Slot = services().stream_limits.open(g.user)
     try:
         frames = open_frames()
     except BaseException:
@@ -49,7 +40,7 @@ def index() -> str:
     return render_template(
         "index.html",
         username=g.user,
-        provider_missing=not _chat().providers,
+        provider_missing=not services().chat.providers,
         default_model=current_app.config["CHAT_MODEL"],
         csrf_token=csrf_token(),
     )
@@ -60,13 +51,15 @@ def models() -> Response:
     suggestions = [m.strip() for m in current_app.config["CHAT_MODELS"].split(",") if m.strip()]
     default = current_app.config["CHAT_MODEL"]
     ordered = [default, *(m for m in suggestions if m != default)]
-    return jsonify({"default": default, "models": ordered, "providers": list(_chat().providers)})
+    return jsonify(
+        {"default": default, "models": ordered, "providers": list(services().chat.providers)}
+    )
 
 
 @bp.post("/chat")
 def post_chat() -> Response:
     body = parse_body(ChatBody)
-    chat = _chat()
+    chat = services().chat
     request_ = turns.TurnRequest(
         user=g.user,
         message=body.message,
@@ -86,43 +79,42 @@ def get_chat() -> Response:
     cid = request.args.get("conversation_id")
     if cid is None:
         raise BadRequest("conversation_id is required")
-    return jsonify(conversation_json(_chat().load(g.user, cid)))
+    return jsonify(conversation_json(services().chat.load(g.user, cid)))
 
 
 @bp.get("/get-all-conversations")
 def list_conversations() -> Response:
-    return jsonify({"conversations": [summary_json(s) for s in _store().list(g.user)]})
+    return jsonify({"conversations": [summary_json(s) for s in services().store.list(g.user)]})
 
 
 @bp.patch("/conversations/<cid>")
 def rename(cid: str) -> Response:
     body = parse_body(RenameBody)
-    return jsonify(summary_json(_store().rename(g.user, cid, body.chat_name.strip())))
+    return jsonify(summary_json(services().store.rename(g.user, cid, body.chat_name.strip())))
 
 
 @bp.put("/conversations/<cid>/current")
 def set_current(cid: str) -> Response:
     body = parse_body(CurrentBody)
-    _chat().load(g.user, cid)
-    return jsonify(conversation_json(_store().set_current(g.user, cid, body.message_id)))
+    services().chat.load(g.user, cid)
+    return jsonify(conversation_json(services().store.set_current(g.user, cid, body.message_id)))
 
 
 @bp.delete("/conversations/<cid>")
 def delete(cid: str) -> Response:
     cm.validate_conversation_id(cid)
-    _chat().delete(g.user, cid)
-    share_store: shares.ShareStore = current_app.extensions["shares"]
-    share_store.revoke_conversation(g.user, cid)
+    services().chat.delete(g.user, cid)
+    services().shares.revoke_conversation(g.user, cid)
     return Response(status=204)
 
 
 @bp.post("/conversations/<cid>/stop")
 def stop(cid: str) -> Response:
-    _chat().stop(g.user, cid)
+    services().chat.stop(g.user, cid)
     return Response(status=204)
 
 
 @bp.get("/conversations/<cid>/events")
 def events(cid: str) -> Response:
     last_event_id = request.headers.get("Last-Event-ID")
-    return _stream(lambda: _chat().events(g.user, cid, last_event_id))
+    return _stream(lambda: services().chat.events(g.user, cid, last_event_id))
