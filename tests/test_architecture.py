@@ -1,8 +1,9 @@
 """The house rules, read from the source (ARCHITECTURE.md lists them): a failing test names the import.
 
 1. Only `app.web` (and `app/__init__.py`) imports Flask, werkzeug or click.
-2. Each SDK is imported by its own adapter modules only (`openai` and its transport by the openai
-   adapters; `anthropic`, `google.genai` later by theirs).
+2. Each SDK is imported by its own adapter modules only (`openai` by the openai adapters,
+   `anthropic` by the anthropic ones, `google.genai` by the gemini ones); their HTTP stack
+   (`httpx2`, `httpcore2`) by the adapters and the shared cancellable transport.
 3. The libraries (`conversation_manager`, `responses_client`, `stream_processor`, `compat`) never import
    `app`; `conversation_manager` and `responses_client` import no other package of ours;
    `stream_processor` imports `responses_client.events` only.
@@ -24,11 +25,19 @@ PACKAGES = ("app", "conversation_manager", "responses_client", "stream_processor
 SCRIPTS = ("migrate_threads.py",)
 LIBRARIES = ("conversation_manager", "responses_client", "stream_processor", "compat")
 WEB_ONLY = ("flask", "werkzeug", "click")
+HTTP_OWNERS = (
+    "responses_client.adapters.transport",
+    "responses_client.adapters.openai_",
+    "responses_client.adapters.anthropic",
+    "responses_client.adapters.gemini",
+)
 # SDK top-level package -> the module prefixes allowed to import it.
 SDK_OWNERS = {
     "openai": ("responses_client.adapters.openai_",),
-    "httpx2": ("responses_client.adapters.openai_",),
-    "httpcore2": ("responses_client.adapters.openai_",),
+    # The HTTP stack under all three SDKs: the cancellable transport and the adapters that catch
+    # its exceptions.
+    "httpx2": HTTP_OWNERS,
+    "httpcore2": HTTP_OWNERS,
     "anthropic": ("responses_client.adapters.anthropic",),
     "google": ("responses_client.adapters.gemini",),
 }

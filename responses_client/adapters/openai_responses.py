@@ -1,7 +1,7 @@
 """The OpenAI Responses API adapter over the openai SDK: SDK calls in, neutral events or errors out.
 
 One upstream request per `stream()` (the SDK's retries are off; the app's policy is
-`responses_client.retry`). The SDK runs over `openai_transport`, so the turn's CancelToken stops the
+`responses_client.retry`). The SDK runs over `transport`, so the turn's CancelToken stops the
 request while connecting, waiting for the headers or streaming. The raw stream is read with
 `responses_client.sse` and `responses_client.responses_events`. No openai/httpx2 object or
 exception leaves this module.
@@ -21,7 +21,7 @@ from responses_client.adapters.openai_errors import (
     error_from_transport,
     request_id_from,
 )
-from responses_client.adapters.openai_transport import CancellableTransport, cancel_scope
+from responses_client.adapters.transport import CancellableTransport, cancel_scope
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable

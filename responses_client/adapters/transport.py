@@ -6,7 +6,7 @@ shutdown); during the TLS handshake a duplicate of the socket is attached; on ev
 made inside the scope (the request and the wait for its headers) the stream attaches its socket,
 so `cancel()` ends a read blocked on a silent upstream. Connection pooling is httpcore2's own
 `ConnectionPool`; a socket is detached before its connection can go back to the pool (here on a
-non-2xx answer, by the adapter after a stream). Imported by the openai adapters only.
+non-2xx answer, by the adapter after a stream). Imported by the SDK adapters only (openai, anthropic, google-genai all run over httpx2).
 
 Not cancellable: the DNS lookup and the wait for a free pooled connection (both bounded by their
 timeouts). Proxies from the environment are not used (the SDK's default client would).
