@@ -154,6 +154,9 @@ def finish_reply(
     metadata: dict[str, Any] | None = None,
     context_mode: ContextMode | None = None,
     model: str | None = None,
+    provider: str | None = None,
+    price: Mapping[str, Any] | None = None,
+    fallback_from: Sequence[Mapping[str, Any]] | None = None,
 ) -> Message:
     """Record how the reply `mid` ended (its timestamp and the conversation's become `now`)."""
     check_final(status)
@@ -173,6 +176,10 @@ def finish_reply(
         msg.context_mode = context_mode
     if model is not None:
         msg.model = model
+    if provider is not None:
+        msg.provider = provider  # a fallback: the provider that answered
+    msg.price = dict(price) if price is not None else None
+    msg.fallback_from = [dict(f) for f in fallback_from] if fallback_from else None
     msg.timestamp = now
     conv.last_update = now
     return msg

@@ -33,6 +33,8 @@ _ASSISTANT_ONLY = (
     "request_id",
     "latency_ms",
     "metadata",
+    "price",
+    "fallback_from",
 )
 
 
@@ -51,9 +53,10 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    input_tokens: int = 0
+    input_tokens: int = 0  # all input, cache reads and writes included
     cached_tokens: int = 0
-    output_tokens: int = 0
+    cache_write_tokens: int = 0  # added after the first version: optional on read
+    output_tokens: int = 0  # reasoning included
     reasoning_tokens: int = 0
     total_tokens: int | None = None
 
@@ -67,6 +70,7 @@ class Totals(BaseModel):
 
     input_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float = 0.0
@@ -109,6 +113,10 @@ class Message(BaseModel):
     request_id: str | None = None
     latency_ms: dict[str, int | float | None] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The rates a priced reply used (API.md "Cost"); None when the price is unknown.
+    price: dict[str, Any] | None = None
+    # The candidates that failed before this reply's provider answered: [{"provider", "model", "code"}].
+    fallback_from: list[dict[str, Any]] | None = None
 
     @model_serializer(mode="wrap")
     def _serialise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -239,6 +247,7 @@ class Conversation(BaseModel):
             if msg.usage is not None:
                 totals.input_tokens += msg.usage.input_tokens
                 totals.cached_tokens += msg.usage.cached_tokens
+                totals.cache_write_tokens += msg.usage.cache_write_tokens
                 totals.output_tokens += msg.usage.output_tokens
                 totals.reasoning_tokens += msg.usage.reasoning_tokens
             if msg.cost_usd is not None:

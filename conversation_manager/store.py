@@ -142,6 +142,9 @@ class ConversationStore(Protocol):
         metadata: dict[str, Any] | None = None,
         context_mode: ContextMode | None = None,
         model: str | None = None,
+        provider: str | None = None,
+        price: Mapping[str, Any] | None = None,
+        fallback_from: Sequence[Mapping[str, Any]] | None = None,
     ) -> Message:
         """Record how a reply ended; the totals and `last_response_id` follow.
 

@@ -21,6 +21,7 @@ from responses_client.capabilities import Capabilities, check_request, estimate_
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
+    ContentBlocked,
     ContextTooLong,
     Interrupted,
     PreviousResponseNotFound,
@@ -57,6 +58,7 @@ __all__ = [
     "BadRequest",
     "CancelToken",
     "Capabilities",
+    "ContentBlocked",
     "ContextTooLong",
     "Event",
     "FakeProvider",

@@ -11,6 +11,8 @@ from typing import ClassVar
 
 from responses_client.identifiers import clean_token
 
+CAUSES = frozenset({"server_error", "timeout", "unreachable", "overloaded"})
+
 
 class ProviderError(Exception):
     """Root of the adapter's errors: data fields only, never upstream message text."""
@@ -28,6 +30,7 @@ class ProviderError(Exception):
         upstream_code: str | None = None,
         retryable: bool | None = None,
         should_retry: bool | None = None,
+        cause: str | None = None,
     ) -> None:
         super().__init__()
         self.status = status
@@ -39,6 +42,9 @@ class ProviderError(Exception):
         self.retryable = self.default_retryable if retryable is None else retryable
         # The upstream's `x-should-retry` header: False forbids a retry, None says nothing.
         self.should_retry = should_retry
+        # What lies behind an `upstream_unavailable` (API.md's `cause`, so the page can word it):
+        # `server_error`, `timeout`, `unreachable` or `overloaded`; None when unknown.
+        self.cause = cause if cause in CAUSES else None
 
     def __str__(self) -> str:
         return self.safe_message
@@ -48,7 +54,7 @@ class ProviderError(Exception):
             f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, "
             f"request_id={self.request_id!r}, retry_after={self.retry_after!r}, "
             f"upstream_code={self.upstream_code!r}, retryable={self.retryable!r}, "
-            f"should_retry={self.should_retry!r})"
+            f"should_retry={self.should_retry!r}, cause={self.cause!r})"
         )
 
 
@@ -64,6 +70,14 @@ class UpstreamUnavailable(ProviderError):
 
     code = "upstream_unavailable"
     safe_message = "The model service is temporarily unavailable."
+
+
+class ContentBlocked(ProviderError):
+    """The provider refused the prompt before any output (a Gemini `promptFeedback.blockReason`)."""
+
+    code = "content_blocked"
+    default_retryable = False
+    safe_message = "The model service refused this request's content."
 
 
 class Interrupted(ProviderError):

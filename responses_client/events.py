@@ -5,13 +5,22 @@ Plain frozen dataclasses; no SDK type appears here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
 @dataclass(frozen=True)
 class ResponseRequest:
-    """One model call: `input` is a string or a list of `{"role", "content"}` turns."""
+    """One model call, the same for every protocol.
+
+    `input` is a string or a list of plain text turns `{"role": "user" | "assistant", "content":
+    str}` (what any model can read). `previous_response_id` is the provider's own chain id
+    (Responses `previous_response_id`, Gemini `previous_interaction_id`, an Anthropic thread's
+    `previous_message_id`); an adapter whose chain is gone raises `PreviousResponseNotFound`.
+    `options` are the user's per-model options (API.md "Options"), `provider_options` the
+    operator's from the providers file (e.g. Gemini `safety_settings`); each adapter maps them.
+    """
 
     model: str
     input: str | list[dict[str, Any]]
@@ -20,15 +29,23 @@ class ResponseRequest:
     store: bool = True
     max_output_tokens: int | None = None
     reasoning: dict[str, Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ResponseStarted:
-    """The upstream accepted the request; the response id is known at once (never empty)."""
+    """The upstream accepted the request; the response id is known at once (never empty).
+
+    `metadata` holds the identifiers API.md keeps (`system_fingerprint`, `service_tier`, the
+    rate-limit headers' remaining counts as `ratelimit_remaining_requests` / `..._tokens`), each
+    already cleaned by the identifier rule.
+    """
 
     response_id: str
     model: str | None
     request_id: str | None = None
+    metadata: Mapping[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,12 @@ class Finished:
     `reason` is API.md's normalised code (`max_output_tokens`, `content_filter`, `refusal`,
     `context_window`, `other`); `finish_reason` is the provider's own value, kept only when it
     passes the identifier rule.
+
+    `usage` is normalised the same for every provider: `input_tokens` (all input, cache reads
+    and writes included), `cached_tokens` (cache reads), `cache_write_tokens`, `output_tokens`
+    (reasoning included), `reasoning_tokens`, `total_tokens`. `cost_usd` is a cost the provider
+    billed itself (OpenRouter's `usage.cost`), else None; `metadata` as on `ResponseStarted`
+    (values learnt late in the stream, e.g. a Chat Completions `system_fingerprint`).
     """
 
     status: Literal["completed", "incomplete"]
@@ -66,6 +89,8 @@ class Finished:
     reason: str | None = None
     refusal: bool = False
     finish_reason: str | None = None
+    cost_usd: float | None = None
+    metadata: Mapping[str, str | int] = field(default_factory=dict)
 
 
 Event = ResponseStarted | TextDelta | ReasoningDelta | Idle | Finished

@@ -348,6 +348,9 @@ class JsonConversationStore:
         metadata: dict[str, Any] | None = None,
         context_mode: ContextMode | None = None,
         model: str | None = None,
+        provider: str | None = None,
+        price: Mapping[str, Any] | None = None,
+        fallback_from: Sequence[Mapping[str, Any]] | None = None,
     ) -> Message:
         """Record how a reply ended; raise NotFound if the conversation was deleted meanwhile."""
         edits.check_final(status)  # before the lock: a caller's mistake never waits
@@ -368,6 +371,9 @@ class JsonConversationStore:
                 metadata=metadata,
                 context_mode=context_mode,
                 model=model,
+                provider=provider,
+                price=price,
+                fallback_from=fallback_from,
             )
             self._save(udir, conv)
             return msg

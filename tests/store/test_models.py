@@ -129,6 +129,7 @@ def test_serialised_field_names_match_the_contract() -> None:
     assert set(data["totals"]) == {
         "input_tokens",
         "cached_tokens",
+        "cache_write_tokens",
         "output_tokens",
         "reasoning_tokens",
         "cost_usd",
@@ -166,3 +167,18 @@ def test_check_tree_finds_inconsistencies() -> None:
     conv = tree()
     conv.messages.insert(0, msg("x", "later"))
     assert conv.check_tree() is not None
+
+
+def test_a_file_written_before_cache_writes_and_prices_still_loads() -> None:
+    conv = tree()
+    data = json.loads(conv.model_dump_json())
+    for message in data["messages"]:
+        message.pop("price", None)
+        message.pop("fallback_from", None)
+        if message.get("usage"):
+            message["usage"].pop("cache_write_tokens", None)
+    data["totals"].pop("cache_write_tokens", None)
+    loaded = Conversation.model_validate(data)
+    reply = next(m for m in loaded.messages if m.role == "assistant")
+    assert reply.price is None and reply.fallback_from is None
+    assert loaded.compute_totals().cache_write_tokens == 0
