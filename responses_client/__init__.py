@@ -4,8 +4,8 @@ Imports no Flask and touches no files; no SDK object or exception leaves this pa
 `events` (request, neutral events), `errors` (the ProviderError tree, SDK-free), `identifiers` (the
 rule for upstream strings), `cancel` (CancelToken), `capabilities` (what a provider takes, checked
 before a call), `provider` (the Protocol), `retry` (the app's retry policy), `sse` (the layered SSE
-parser), `responses_events` (the Responses API's state machine), `registry` (providers from the
-environment), `pricing`; `adapters/` holds one module per SDK (openai_*) and the in-process fake.
+parser), `responses_events` (the Responses API's state machine), `registry` (the providers, their
+models, defaults and fallback), `configure` (building it from the environment and the file), `pricing`; `adapters/` holds one module per SDK (openai_*) and the in-process fake.
 """
 
 from responses_client.adapters.fake import FakeProvider
@@ -18,6 +18,7 @@ from responses_client.adapters.openai_responses import (
 )
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request, estimate_input_tokens
+from responses_client.configure import providers_from_env
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -43,7 +44,13 @@ from responses_client.events import (
 )
 from responses_client.identifiers import clean_token
 from responses_client.provider import Provider
-from responses_client.registry import providers_from_env
+from responses_client.registry import (
+    ModelInfo,
+    ModelRef,
+    ProviderRegistry,
+    ProviderSettings,
+    split_ref,
+)
 from responses_client.responses_events import QUOTA_CODES, RATE_CODES
 from responses_client.retry import RetryPolicy, stream_with_retries
 
@@ -65,10 +72,14 @@ __all__ = [
     "Finished",
     "Idle",
     "Interrupted",
+    "ModelInfo",
+    "ModelRef",
     "OpenAIProvider",
     "PreviousResponseNotFound",
     "Provider",
     "ProviderError",
+    "ProviderRegistry",
+    "ProviderSettings",
     "QuotaExceeded",
     "RateLimited",
     "ReasoningDelta",
@@ -83,5 +94,6 @@ __all__ = [
     "clean_token",
     "estimate_input_tokens",
     "providers_from_env",
+    "split_ref",
     "stream_with_retries",
 ]
