@@ -1,0 +1,355 @@
+"""The Chat Completions adapter over the openai SDK: DeepSeek, OpenRouter, Ollama, vLLM, any compatible server.
+
+One upstream request per `stream()` (SDK retries off; the app's policy is `responses_client.retry`),
+over `transport.CancellableTransport` so the turn's CancelToken stops the request while
+connecting, waiting for the headers or streaming. The raw body is read with
+`responses_client.chat_events` (no typed SDK chunks: the relay's CPU budget is per delta).
+Stateless: `previous_response_id` is never sent; the input turns become `messages`, the
+instructions the first `system` message. Nothing of the environment reaches the request (the SDK
+would add `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`, `OPENAI_CUSTOM_HEADERS`). No openai/httpx2 object or
+exception leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+import httpx2
+import openai
+
+from responses_client.adapters.openai_errors import (
+    TRANSPORT_ERRORS,
+    error_from_status,
+    error_from_transport,
+    request_id_from,
+)
+from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.cancel import CancelToken
+from responses_client.capabilities import Capabilities, check_request
+from responses_client.chat_events import ChatState
+from responses_client.errors import (
+    ContentBlocked,
+    ContextTooLong,
+    Interrupted,
+    ProviderError,
+    UnknownModel,
+    UpstreamUnavailable,
+)
+from responses_client.events import Event, ResponseRequest
+from responses_client.identifiers import clean_token
+
+logger = logging.getLogger("responses_client")  # one logger name for the whole package
+
+Flavour = Literal["deepseek", "openrouter", "ollama", "generic"]
+DEFAULT_BASE_URLS: dict[str, str | None] = {
+    "deepseek": "https://api.deepseek.com",  # DeepSeek's own: no /v1 needed
+    "openrouter": "https://openrouter.ai/api/v1",
+    "ollama": None,  # off until OLLAMA_BASE_URL is set
+    "generic": None,
+}
+OLLAMA_PLACEHOLDER_KEY = "ollama"  # Ollama checks no key; the SDK insists on one
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+# API.md reasoning efforts -> DeepSeek's (low, high, max; its docs map the rest the same way).
+DEEPSEEK_EFFORT = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "high",
+    "high": "high",
+    "xhigh": "high",
+    "max": "max",
+}
+# The headers the SDK itself sets; anything else on a request came from the environment.
+_SDK_HEADERS = frozenset(
+    {
+        "host",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "content-type",
+        "content-length",
+        "user-agent",
+        "authorization",
+    }
+)
+# 400 bodies that say what codes do not (read, never kept): DeepSeek, vLLM, OpenRouter wording.
+_CONTEXT_WORDS = ("maximum context length", "context length", "context_length_exceeded")
+_MODEL_WORDS = ("model not exist", "not a valid model", "model_not_found", "does not exist")
+
+
+def _only_sdk_headers(allowed: frozenset[str]) -> Any:
+    def hook(request: httpx2.Request) -> None:
+        for name in list(request.headers.keys()):
+            low = name.lower()
+            if low not in allowed and not low.startswith("x-stainless-"):
+                del request.headers[name]
+
+    return hook
+
+
+def messages_from(request: ResponseRequest) -> list[dict[str, Any]]:
+    """The `messages` for `request`: instructions first as `system`, then the text turns."""
+    messages: list[dict[str, Any]] = []
+    if request.instructions:
+        messages.append({"role": "system", "content": request.instructions})
+    if isinstance(request.input, str):
+        messages.append({"role": "user", "content": request.input})
+        return messages
+    for turn in request.input:
+        role = turn.get("role")
+        messages.append(
+            {
+                "role": role if role in ("user", "assistant", "system") else "user",
+                "content": turn.get("content", ""),
+            }
+        )
+    return messages
+
+
+class ChatCompletionsProvider:
+    """`POST {base_url}/chat/completions`, streamed; `flavour` picks the host's dialect.
+
+    `deepseek`: `reasoning_effort` low/high/max and `thinking`; `openrouter`: `reasoning`, its
+    billed `usage.cost`, the `X-Generation-Id` header; `ollama`: no key (a placeholder is sent);
+    `generic`: the OpenAI spelling. `options` are the operator's fields sent on every call
+    (under the request's `provider_options`); `max_tokens_field` names the output cap's field.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        name: str = "chat",
+        base_url: str | None = None,
+        flavour: Flavour = "generic",
+        stateful: bool = False,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        capabilities: Capabilities | None = None,
+        secrets: Iterable[str] = (),
+        options: Mapping[str, Any] | None = None,
+        max_tokens_field: str = "max_tokens",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if flavour not in DEFAULT_BASE_URLS:
+            raise ValueError(f"unknown Chat Completions flavour {flavour!r}")
+        if stateful:
+            raise ValueError("a Chat Completions provider is stateless")
+        base_url = base_url or DEFAULT_BASE_URLS[flavour]
+        if not base_url:
+            raise ValueError(f"the {flavour} provider needs a base URL")
+        if not api_key:
+            if flavour != "ollama":
+                raise ValueError(f"the {flavour} provider needs an API key")
+            api_key = OLLAMA_PLACEHOLDER_KEY
+        self.name = name
+        self.base_url = base_url
+        self.flavour: Flavour = flavour
+        self.stateful = False
+        self.read_timeout = read_timeout
+        self.capabilities = capabilities or Capabilities(
+            protocol="chat_completions", stateful=False
+        )
+        self.options = dict(options or {})
+        self.max_tokens_field = max_tokens_field
+        secret_key = api_key if api_key != OLLAMA_PLACEHOLDER_KEY else ""
+        self._secrets = tuple(s for s in (secret_key, *secrets) if s)
+        extra = dict(headers or {})
+        allowed = _SDK_HEADERS | {k.lower() for k in extra}
+        timeout = openai.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
+        http_client = openai.DefaultHttpxClient(
+            transport=CancellableTransport(),
+            timeout=timeout,
+            event_hooks={"request": [_only_sdk_headers(allowed)]},
+        )
+        self._client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
+            # Explicit, so an `Authorization` line in OPENAI_CUSTOM_HEADERS cannot replace the key.
+            default_headers={"Authorization": f"Bearer {api_key}", **extra},
+            http_client=http_client,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ChatCompletionsProvider(name={self.name!r}, flavour={self.flavour!r}, "
+            f"base_url={self.base_url!r}, read_timeout={self.read_timeout!r})"
+        )
+
+    def close(self) -> None:
+        """Close the SDK client and its connection pool."""
+        self._client.close()
+
+    # -- the request ------------------------------------------------------------------------------
+    def request_params(self, request: ResponseRequest) -> dict[str, Any]:
+        """The JSON body sent for `request` (stateless: never a previous response id)."""
+        opts = request.options
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages_from(request),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        cap = request.max_output_tokens
+        wanted = opts.get("max_output_tokens")
+        if isinstance(wanted, int) and wanted > 0:
+            cap = wanted if cap is None else min(cap, wanted)
+        if cap is not None:
+            params[self.max_tokens_field] = cap
+        for key in ("temperature", "top_p"):
+            if opts.get(key) is not None:
+                params[key] = opts[key]
+        effort = opts.get("reasoning_effort")
+        if effort is None and isinstance(request.reasoning, dict):
+            effort = request.reasoning.get("effort")
+        self._reasoning_params(params, effort, opts.get("thinking"))
+        if self.flavour == "generic" and opts.get("verbosity") is not None:
+            params["verbosity"] = opts["verbosity"]
+        for key, value in {**self.options, **request.provider_options}.items():
+            params[key] = value  # the operator's, sent as given
+        return params
+
+    def _reasoning_params(self, params: dict[str, Any], effort: Any, thinking: Any) -> None:
+        flavour = self.flavour
+        if flavour == "deepseek":
+            if thinking == "off":
+                params["thinking"] = {"type": "disabled"}
+                return
+            if thinking in ("on", "adaptive"):
+                params["thinking"] = {"type": "enabled"}
+            if effort in DEEPSEEK_EFFORT:
+                params["reasoning_effort"] = DEEPSEEK_EFFORT[effort]
+        elif flavour == "openrouter":
+            reasoning: dict[str, Any] = {}
+            if thinking == "off":
+                reasoning["enabled"] = False
+            elif effort is not None:
+                reasoning["effort"] = effort
+            elif thinking in ("on", "adaptive"):
+                reasoning["enabled"] = True
+            if reasoning:
+                params["reasoning"] = reasoning
+        elif thinking == "off" and flavour == "ollama":
+            params["reasoning_effort"] = "none"
+        elif effort is not None:
+            params["reasoning_effort"] = effort
+
+    # -- the stream -------------------------------------------------------------------------------
+    def _log(self, what: str, err: ProviderError) -> None:
+        logger.warning(
+            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
+            what,
+            self.name,
+            err.code,
+            err.status,
+            err.upstream_code,
+            err.request_id,
+        )
+
+    def _refused(self, exc: openai.APIStatusError, request: ResponseRequest) -> ProviderError:
+        err = error_from_status(exc, request, self._secrets)
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        text = str(body.get("message") or "").lower()
+        fields: dict[str, Any] = {
+            "status": status,
+            "request_id": err.request_id,
+            "retry_after": err.retry_after,
+            "should_retry": err.should_retry,
+            "upstream_code": err.upstream_code,
+        }
+        if (
+            self.flavour == "openrouter"
+            and status == 403
+            and isinstance(body.get("metadata"), dict)
+        ):
+            return ContentBlocked(**fields)  # its moderation flagged the input
+        if err.code == "bad_request" and status in (400, 422):
+            if any(words in text for words in _CONTEXT_WORDS):
+                return ContextTooLong(**fields)
+            if "model" in text and any(words in text for words in _MODEL_WORDS):
+                return UnknownModel(**fields)
+        return err
+
+    def stream(
+        self, request: ResponseRequest, cancel: CancelToken | None = None
+    ) -> Iterator[Event]:
+        """Send one request and relay its events; a stop at any stage simply ends the stream."""
+        cancel = cancel or CancelToken()
+        if cancel.cancelled:
+            return
+        check_request(self.capabilities, request)
+        params = self.request_params(request)
+        manager = self._client.chat.completions.with_streaming_response.create(
+            model=params.pop("model"),
+            messages=params.pop("messages"),
+            stream=True,
+            extra_body=params,  # the rest as built (the SDK merges it into the JSON body)
+        )
+        try:
+            with cancel_scope(cancel):  # connect, send, wait for the headers: all stoppable
+                resp = manager.__enter__()
+        except openai.APIStatusError as exc:
+            if cancel.cancelled:
+                return
+            err = self._refused(exc, request)
+            self._log("upstream refused", err)
+            raise err from None
+        except TRANSPORT_ERRORS as exc:
+            cancel.detach_socket()
+            if cancel.cancelled:
+                return
+            logger.warning(
+                "upstream unreachable provider=%s kind=%s", self.name, type(exc).__name__
+            )
+            raise error_from_transport(exc) from None
+        try:
+            yield from self._relay(resp, cancel)
+        except ProviderError as err:
+            self._log("upstream error", err)
+            raise
+        finally:
+            # Before the response is closed: a stop from now on must not reach a pooled socket.
+            cancel.detach_socket()
+            manager.__exit__(None, None, None)
+
+    def _state(self, headers: Mapping[str, str]) -> ChatState:
+        secrets = self._secrets
+        generation = clean_token(headers.get("x-generation-id"), secrets)
+        request_id = request_id_from(headers, secrets) or generation
+        metadata: dict[str, str | int] = {}
+        for header, key in (
+            ("x-ratelimit-remaining-requests", "ratelimit_remaining_requests"),
+            ("x-ratelimit-remaining-tokens", "ratelimit_remaining_tokens"),
+        ):
+            value = headers.get(header, "")
+            if value.isdigit():
+                metadata[key] = int(value)
+        return ChatState(
+            request_id,
+            secrets,
+            fallback_id=generation,
+            metadata=metadata,
+            billed_cost=self.flavour == "openrouter",
+        )
+
+    def _relay(self, resp: Any, cancel: CancelToken) -> Iterator[Event]:
+        state = self._state(resp.headers)
+        if cancel.cancelled:
+            return
+        try:
+            yield from state.relay(resp.iter_bytes(), cancel)
+        except TRANSPORT_ERRORS as exc:
+            if cancel.cancelled:
+                return
+            timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException))
+            err_cls = Interrupted if state.text_seen else UpstreamUnavailable
+            raise err_cls(
+                request_id=state.request_id,
+                upstream_code=type(exc).__name__,
+                cause="timeout" if timed_out else None,
+            ) from None

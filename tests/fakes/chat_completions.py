@@ -1,0 +1,657 @@
+"""A real HTTP server on 127.0.0.1 speaking Chat Completions streaming, misbehaving on demand.
+
+Wire format as providers.md §3, §5, §6: data-only frames of `chat.completion.chunk` (no `event:`
+lines), `usage` in an extra last chunk with `choices: []`, `data: [DONE]`, `: keep-alive` (DeepSeek)
+or `: OPENROUTER PROCESSING` comments, reasoning in `delta.reasoning_content` (DeepSeek) or
+`delta.reasoning` (OpenRouter, vLLM), an `error` object inside a chunk after HTTP 200 (OpenRouter).
+`style` ("openai" | "deepseek" | "openrouter") picks the host's dialect: ids, usage fields, headers.
+
+Any POST path ending in `/chat/completions` is served (DeepSeek's root base URL and `.../v1`);
+status-error behaviours answer any POST path (so the xAI 400 for a bad key is served on
+`/v1/responses` too). Behaviours: queued with `script([...])`, or by model name
+`fake-<kind>[-<arg>][-x<N>]` (N: only the first N requests). Use `with running() as fake:` or the
+`chat_fake` fixture; `python -m tests.fakes.chat_completions --port 8766` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import select
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.fake_upstream import Headers, Recorded
+
+DEFAULT_REPLY = "Hello! How can I help?"
+DEFAULT_REASONING = "Let me think. The user greets me."
+LEAKY = "key sk-test-SECRET0123456789abcdef leaked"  # upstream text that must never come out
+
+# name: (status, body) — bodies as each host sends them.
+STATUS_ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
+    "401": (
+        401,
+        {
+            "error": {
+                "message": "Authentication Fails, Your api key: ****abcd is invalid " + LEAKY,
+                "type": "authentication_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    "403": (
+        403,
+        {
+            "error": {
+                "code": 403,
+                "message": "Your chosen model requires moderation and your input was flagged",
+                "metadata": {"reasons": ["harassment"], "flagged_input": LEAKY},
+            }
+        },
+    ),
+    "402": (
+        402,
+        {
+            "error": {
+                "message": "Insufficient Balance",
+                "type": "unknown_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    "credits": (402, {"error": {"code": 402, "message": "Insufficient credits. " + LEAKY}}),
+    "400": (
+        400,
+        {
+            "error": {
+                "message": "Invalid value for temperature " + LEAKY,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    "422": (
+        422,
+        {"error": {"message": "Invalid parameters", "type": "invalid_request_error", "code": None}},
+    ),
+    "context": (
+        400,
+        {
+            "error": {
+                "message": "This model's maximum context length is 131072 tokens. However, you "
+                "requested 140000 tokens. Please reduce the length of the messages.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    "nomodel": (
+        400,
+        {
+            "error": {
+                "message": "Model Not Exist",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+    ),
+    "404": (
+        404,
+        {
+            "error": {
+                "message": 'model "llama9" not found, try pulling it first',
+                "type": "api_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    ),
+    "429": (
+        429,
+        {"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": 429}},
+    ),
+    "500": (500, {"error": {"message": "Internal error", "type": "api_error", "code": None}}),
+    "502": (502, {"error": {"code": 502, "message": "Provider returned error"}}),
+    "503": (
+        503,
+        {"error": {"message": "Server overloaded", "type": "server_error", "code": None}},
+    ),
+    "529": (529, {"error": {"message": "Overloaded", "type": "overloaded_error", "code": None}}),
+    # xAI: 400 for an incorrect key, its own flat shape (providers.md §4; the openai SDK's error).
+    "xai_bad_key": (
+        400,
+        {
+            "code": "Client specified an invalid argument",
+            "error": "Incorrect API key provided: xa***ef. You can obtain an API key from "
+            "https://console.x.ai.",
+        },
+    ),
+}
+STREAM_KINDS = frozenset(
+    {
+        "ok",
+        "reasoning",  # reasoning deltas (the style's field) before the text
+        "keepalive",  # `: keep-alive` comments before and between the deltas
+        "length",  # finish_reason length
+        "content_filter",  # finish_reason content_filter
+        "refusal",  # delta.refusal instead of content
+        "error_after",  # an error chunk after `after` deltas (OpenRouter's shape), then [DONE]
+        "error_first",  # an error chunk as the first frame after HTTP 200
+        "reset",  # RST after `after` deltas
+        "stall",  # silent after `after` deltas until the client goes
+        "stall_start",  # headers, then silence (or `seconds`, then the answer)
+        "silent",  # not even the status line for `seconds` (default 25), then the answer
+        "truncated",  # a clean end after `after` deltas: no finish, no [DONE]
+        "no_done",  # finish and usage chunks, then a clean end without [DONE]
+        "malformed",  # a frame that is not JSON after `after` deltas
+        "no_id",  # chunks without `id`
+        "empty",  # 200 and straight `data: [DONE]`
+        "usage_on_finish",  # usage on the finish chunk itself (no extra chunk)
+    }
+)
+
+
+def behaviour(kind: str, **params: Any) -> dict[str, Any]:
+    """One behaviour for `FakeChat.script` (e.g. `behaviour("reset", after=3)`).
+
+    Every behaviour takes `headers` (more response headers) and `request_id` (the x-request-id
+    sent; None sends none); stream ones `text`, `reasoning`, `after`, `style`, `code` (error_after).
+    """
+    if kind not in STATUS_ERRORS and kind not in STREAM_KINDS:
+        raise ValueError(f"unknown behaviour {kind!r}")
+    return {"kind": kind, **params}
+
+
+def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
+    """ "reset:3" -> after=3, "429:2" -> retry_after="2", "silent:1.5" -> seconds=1.5."""
+    if isinstance(spec, dict):
+        return behaviour(**spec)
+    kind, _, arg = spec.partition(":")
+    params: dict[str, Any] = {}
+    if arg:
+        if kind in STATUS_ERRORS:
+            params["retry_after"] = arg
+        elif kind in ("stall_start", "silent"):
+            params["seconds"] = float(arg)
+        else:
+            params["after"] = int(arg)
+    return behaviour(kind, **params)
+
+
+class _ClientGone(Exception):
+    """The client closed the connection."""
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_address = True
+    fake: FakeChat
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # clients hanging up are part of the tests
+
+
+class FakeChat:
+    """Chat Completions fake: set `reply`, `style`, `n_deltas`, `script([...])`; read `requests`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, style: str = "openai") -> None:
+        self.host = host
+        self.port = port
+        self.style = style
+        self.reply = DEFAULT_REPLY
+        self.chunk_size = 4
+        self.n_deltas: int | None = None
+        self.delta_delay = 0.0
+        self.requests: list[Recorded] = []
+        self._script: list[dict[str, Any]] = []
+        self._model_counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK (`.../v1`)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server's root (DeepSeek's form of base URL: the SDK adds `/chat/completions`)."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> FakeChat:
+        """Bind and serve in a background thread."""
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-chat-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and join every handler thread."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeChat:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def script(self, behaviours: list[str | dict[str, Any]]) -> None:
+        """Queue behaviours, one per POST (then model-name behaviours or `ok`)."""
+        parsed = [parse_behaviour(b) for b in behaviours]
+        with self._lock:
+            self._script.extend(parsed)
+
+    def long_reply(self, n: int, piece: str = "word ") -> None:
+        """Make the default reply `n` deltas of `piece` (for the benchmark)."""
+        self.reply = piece
+        self.chunk_size = len(piece)
+        self.n_deltas = n
+
+    def last(self) -> Recorded:
+        """The latest recorded request."""
+        with self._lock:
+            return self.requests[-1]
+
+    def _pick(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if self._script:
+                return self._script.pop(0)
+            model = str(body.get("model") or "")
+            if not model.startswith("fake-"):
+                return {"kind": "ok"}
+            spec = model[len("fake-") :]
+            times = None
+            if "-x" in spec:
+                spec, _, n = spec.rpartition("-x")
+                times = int(n)
+            count = self._model_counts.get(model, 0)
+            self._model_counts[model] = count + 1
+        if times is not None and count >= times:
+            return {"kind": "ok"}
+        name, _, arg = spec.partition("-")
+        if name not in STATUS_ERRORS and name not in STREAM_KINDS:
+            return {"kind": "ok"}
+        return parse_behaviour(f"{name}:{arg}" if arg else name)
+
+    def _deltas(self, text: str, b: dict[str, Any]) -> list[str]:
+        size = max(1, int(b.get("chunk_size", self.chunk_size)))
+        pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+        n = b.get("n_deltas", self.n_deltas)
+        if n:
+            pieces = [pieces[i % len(pieces)] for i in range(n)]
+        return pieces
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.fake._lock:
+            self.server.fake._conns.add(self.connection)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        with self.server.fake._lock:
+            self.server.fake._conns.discard(self.connection)
+
+    @property
+    def fake(self) -> FakeChat:
+        return self.server.fake
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _client_gone(self) -> bool:
+        try:
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            if ready:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+        return False
+
+    def _wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.fake._stopping.is_set():
+                raise _ClientGone
+            with contextlib.suppress(OSError, ValueError):
+                select.select([self.connection], [], [], min(left, 0.02))
+            if self._client_gone():
+                raise _ClientGone
+
+    def _chunk(self, data: bytes) -> None:
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        except OSError as exc:
+            raise _ClientGone from exc
+
+    def _end(self) -> None:
+        try:
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError as exc:
+            raise _ClientGone from exc
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str]) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    # -- routes ----------------------------------------------------------------------------------
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        url = urlsplit(self.path)
+        rec = Recorded(
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            headers=Headers((k.lower(), v) for k, v in self.headers.items()),
+            body=body,
+            time=time.time(),
+        )
+        with self.fake._lock:
+            self.fake.requests.append(rec)
+        try:
+            if not isinstance(body, dict):
+                rec.status = 400
+                self._send_json(400, {"error": {"message": "bad json"}}, {})
+                return
+            b = self.fake._pick(body)
+            rec.behaviour = b["kind"]
+            self._answer(rec, body, b, url.path)
+        except (_ClientGone, OSError):
+            rec.client_closed = True
+            self.close_connection = True
+        finally:
+            rec.done.set()
+
+    def _headers(self, b: dict[str, Any], style: str, rid: str) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        request_id = b.get("request_id", f"req_{uuid.uuid4().hex[:24]}")
+        if request_id is not None and style != "openrouter":
+            headers["x-request-id"] = str(request_id)
+        if style == "openrouter":
+            headers["X-Generation-Id"] = rid
+        headers.update(b.get("headers", {}))
+        return headers
+
+    def _answer(self, rec: Recorded, body: dict[str, Any], b: dict[str, Any], path: str) -> None:
+        kind = b["kind"]
+        style = str(b.get("style", self.fake.style))
+        rid = (
+            f"gen-{int(time.time())}-{uuid.uuid4().hex[:20]}"
+            if style == "openrouter"
+            else (f"chatcmpl-{uuid.uuid4().hex}")
+        )
+        rec.response_id = rid
+        if kind == "silent":
+            self._wait(float(b.get("seconds", 25)))
+            kind = "ok"
+        if kind in STATUS_ERRORS:
+            status, obj = STATUS_ERRORS[kind]
+            headers = self._headers(b, style, rid)
+            if status in (429, 503, 529) or "retry_after" in b:
+                headers["retry-after"] = str(b.get("retry_after", "0.01"))
+            rec.status = status
+            self._send_json(status, obj, headers)
+            return
+        if not path.rstrip("/").endswith("/chat/completions"):
+            rec.status = 404
+            self._send_json(404, {"error": {"message": "Not found", "code": None}}, {})
+            return
+        self._stream(rec, body, {**b, "kind": kind}, style, rid)
+
+    def _stream(
+        self, rec: Recorded, body: dict[str, Any], b: dict[str, Any], style: str, rid: str
+    ) -> None:
+        fake = self.fake
+        kind = b["kind"]
+        after = int(b.get("after", 2))
+        delay = float(b.get("delta_delay", fake.delta_delay))
+        text = b.get("text", "I'm sorry, I can't help with that." if kind == "refusal" else None)
+        deltas = fake._deltas(text if text is not None else fake.reply, b)
+        model = str(b.get("model", body.get("model")))
+        created = int(time.time())
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        send_usage = include_usage or style == "openrouter"  # OpenRouter always sends it
+        comment = b": OPENROUTER PROCESSING\n\n" if style == "openrouter" else b": keep-alive\n\n"
+
+        rec.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        for k, v in self._headers(b, style, rid).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.flush()
+
+        def frame(obj: dict[str, Any]) -> None:
+            self._chunk(b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n")
+            rec.events_written += 1
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+            obj: dict[str, Any] = {} if kind == "no_id" else {"id": rid}
+            obj.update(object="chat.completion.chunk", created=created, model=model)
+            if style == "openai":
+                obj["service_tier"] = "default"
+                obj["system_fingerprint"] = "fp_fake01"
+            elif style == "deepseek":
+                obj["system_fingerprint"] = "fp_ds_0001"
+            else:
+                obj["provider"] = "Anthropic"
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            obj["choices"] = [choice]
+            if include_usage and style == "openai":
+                obj["usage"] = None
+            obj.update(extra)
+            return obj
+
+        if kind == "stall_start":
+            if "seconds" in b:
+                self._wait(b["seconds"])
+            else:
+                while True:
+                    self._wait(0.2)
+        if kind == "empty":
+            self._chunk(b"data: [DONE]\n\n")
+            self._end()
+            rec.completed = True
+            return
+        if kind == "keepalive" or style == "openrouter":
+            self._chunk(comment)
+        if kind == "error_first":
+            frame({"error": {"code": 502, "message": "Provider returned error " + LEAKY}})
+            self._chunk(b"data: [DONE]\n\n")
+            self._end()
+            return
+        reasoning_field = "reasoning_content" if style == "deepseek" else "reasoning"
+        first: dict[str, Any] = {"role": "assistant", "content": ""}
+        if style == "deepseek":
+            first = {"role": "assistant", "content": None, "reasoning_content": ""}
+        frame(chunk(first))
+        n_reason = 0
+        if kind == "reasoning":
+            reasoning = str(b.get("reasoning", DEFAULT_REASONING))
+            for i in range(0, len(reasoning), 8):
+                frame(chunk({reasoning_field: reasoning[i : i + 8], "content": None}))
+                n_reason += 1
+        field = "refusal" if kind == "refusal" else "content"
+        n_sent = 0
+        for i, d in enumerate(deltas):
+            if i == after:
+                if kind == "reset":
+                    self._wait(0.1)  # let the client read what was sent: an RST drops unread data
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if kind == "stall":
+                    while True:
+                        self._wait(0.2)
+                if kind == "malformed":
+                    self._chunk(b"data: {not json\n\n")
+                if kind == "error_after":
+                    code = b.get("code", "server_error")
+                    err = {"code": code, "message": "Upstream failed " + LEAKY}
+                    frame(chunk({"content": ""}, "error", error=err))
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._end()
+                    return
+                if kind == "truncated":
+                    self._end()
+                    return
+                if kind in ("length", "content_filter"):
+                    break
+            if i and delay:
+                self._wait(delay)
+            if kind == "keepalive" and i:
+                self._chunk(comment)
+            frame(chunk({field: d}))
+            n_sent += 1
+        if fake._stopping.is_set():
+            raise _ClientGone
+        finish = {"length": "length", "content_filter": "content_filter"}.get(kind, "stop")
+        usage = self._usage(body, n_sent, n_reason, style)
+        if kind == "usage_on_finish":
+            frame(chunk({"content": ""}, finish, usage=usage))
+        else:
+            frame(chunk({"content": ""}, finish))
+            if send_usage:
+                last = chunk({})
+                last["choices"] = []
+                last["usage"] = usage
+                frame(last)
+        if kind != "no_done":
+            self._chunk(b"data: [DONE]\n\n")
+        self._end()
+        rec.completed = True
+
+    def _usage(self, body: dict[str, Any], n_out: int, n_reason: int, style: str) -> dict[str, Any]:
+        n_in = max(1, len(json.dumps(body.get("messages"))) // 4)
+        completion = n_out + n_reason
+        usage: dict[str, Any] = {
+            "prompt_tokens": n_in,
+            "completion_tokens": completion,
+            "total_tokens": n_in + completion,
+        }
+        cached = min(16, n_in // 2)
+        if style == "deepseek":
+            usage["prompt_cache_hit_tokens"] = cached
+            usage["prompt_cache_miss_tokens"] = n_in - cached
+            usage["completion_tokens_details"] = {"reasoning_tokens": n_reason}
+        elif style == "openrouter":
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "cache_write_tokens": 3}
+            usage["completion_tokens_details"] = {"reasoning_tokens": n_reason}
+            usage["cost"] = 0.00123
+            usage["is_byok"] = False
+        else:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+            usage["completion_tokens_details"] = {"reasoning_tokens": n_reason, "audio_tokens": 0}
+        return usage
+
+
+@contextlib.contextmanager
+def running(fake: FakeChat | None = None) -> Iterator[FakeChat]:
+    """Start a fake for the duration of a `with` block or a fixture (stopped, threads joined)."""
+    fake = fake or FakeChat()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def chat_fake() -> Iterator[FakeChat]:
+    """A started `FakeChat` (style "openai"), stopped after the test."""
+    with running() as fake:
+        yield fake
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake in the foreground."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8766)
+    ap.add_argument("--style", default="openai", choices=["openai", "deepseek", "openrouter"])
+    ap.add_argument("--reply", default=DEFAULT_REPLY)
+    ap.add_argument("--n-deltas", type=int, default=None)
+    args = ap.parse_args(argv)
+    fake = FakeChat(args.host, args.port, style=args.style)
+    fake.reply = args.reply
+    fake.n_deltas = args.n_deltas
+    fake.start()
+    print(f"fake chat completions on {fake.base_url} (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
