@@ -30,6 +30,11 @@ from responses_client.identifiers import clean_token
 from responses_client.responses_events import QUOTA_CODES
 
 AUTH_CODES = frozenset({"invalid_api_key", "incorrect_api_key", "invalid_authentication"})
+# How a 400 says "bad key" where no code does (xAI: `{"code": "Client specified an invalid
+# argument", "error": "Incorrect API key provided: xa***…"}`); read, never kept.
+BAD_KEY_WORDS = ("incorrect api key", "invalid api key")
+# The `cause` of an `upstream_unavailable` by status (API.md `error` frame).
+STATUS_CAUSES = {408: "timeout", 503: "overloaded", 504: "timeout", 529: "overloaded"}
 # What reaching the upstream or reading its answer can raise (status errors are caught before).
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, OSError)
 
@@ -102,15 +107,25 @@ def error_from_status(
         return UnknownModel(**fields)
     if status in (401, 403) or code in AUTH_CODES:
         return AuthFailed(**fields)
+    text = (exc.body if isinstance(exc.body, str) else message).lower()
+    if status == 400 and any(words in text for words in BAD_KEY_WORDS):
+        return AuthFailed(**fields)
+    if status == 402:  # DeepSeek's insufficient balance, OpenRouter's insufficient credits
+        return QuotaExceeded(**fields)
     if status == 429:
         return RateLimited(**fields)
     if status == 404:
         return UnknownModel(**fields)
     if status in (408, 409) or status >= 500:
-        return UpstreamUnavailable(**fields)
+        return UpstreamUnavailable(**fields, cause=STATUS_CAUSES.get(status, "server_error"))
     return BadRequest(**fields)
 
 
 def error_from_transport(exc: BaseException, request_id: str | None = None) -> UpstreamUnavailable:
     """A failure to reach the upstream or to read its answer, named by the exception's class."""
-    return UpstreamUnavailable(request_id=request_id, upstream_code=type(exc).__name__)
+    timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError))
+    return UpstreamUnavailable(
+        request_id=request_id,
+        upstream_code=type(exc).__name__,
+        cause="timeout" if timed_out else "unreachable",
+    )
