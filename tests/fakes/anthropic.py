@@ -532,7 +532,7 @@ class _Handler(BaseHTTPRequestHandler):
             "output_tokens": 1,
             "service_tier": fake.service_tier,
         }
-        message = {
+        message: dict[str, Any] = {
             "id": mid,
             "type": "message",
             "role": "assistant",
@@ -556,8 +556,8 @@ class _Handler(BaseHTTPRequestHandler):
             emit("ping", {})
             for i in range(0, len(part), 12):
                 piece = part[i : i + 12]
-                delta = {"type": "thinking_delta", "thinking": piece}
-                emit("content_block_delta", {"index": index, "delta": delta})
+                thought = {"type": "thinking_delta", "thinking": piece}
+                emit("content_block_delta", {"index": index, "delta": thought})
                 n_think += 1
             sig = {"type": "signature_delta", "signature": SIGNATURE}
             emit("content_block_delta", {"index": index, "delta": sig})
@@ -611,7 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "refusal":
             delta["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
         n_out = n_sent + n_think
-        usage = {"output_tokens": n_out}
+        usage: dict[str, Any] = {"output_tokens": n_out}
         if n_think:
             usage["output_tokens_details"] = {"thinking_tokens": n_think}
         emit("message_delta", {"delta": delta, "usage": usage})

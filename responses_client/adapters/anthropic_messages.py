@@ -1,0 +1,318 @@
+"""The Anthropic Messages API adapter over the anthropic SDK: SDK calls in, neutral events out.
+
+One upstream request per `stream()` (the SDK's retries are off; the app's policy is
+`responses_client.retry`). The SDK runs over an httpx2 client on `transport.CancellableTransport`
+(the SDK refuses `httpx` objects), so the turn's CancelToken stops the request while connecting,
+waiting for the headers or streaming. The raw stream is read with `responses_client.sse` and
+`responses_client.anthropic_events` (not the SDK's typed events: the relay's CPU budget). With
+`stateful=True` replies chain through message threads (beta `message-threads-2026-08-12`): the
+reply's `msg_…` id is the chain id, a continue sends only the new messages and no `system` (the
+thread keeps it), and a thread the server no longer holds is `PreviousResponseNotFound`.
+
+Never sent: `temperature`, `top_p`, `top_k` (refused with 400 under anthropic-version
+2026-10-21), nor anything the environment says (the key, base URL, version and headers are
+this module's). No anthropic/httpx2 object or exception leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import anthropic
+import httpx2
+
+from responses_client.adapters.anthropic_errors import (
+    TRANSPORT_ERRORS,
+    error_from_status,
+    error_from_transport,
+    request_id_from,
+)
+from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.anthropic_events import AnthropicState
+from responses_client.cancel import CancelToken
+from responses_client.capabilities import Capabilities, check_request
+from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.events import Event, ResponseRequest
+from responses_client.sse import iter_events
+
+logger = logging.getLogger("responses_client")  # one logger name for the whole package
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # a root: the SDK adds /v1/messages
+API_VERSION = "2026-10-21"  # the version anthropic 2.x speaks (providers.md §1.1)
+THREADS_BETA = "message-threads-2026-08-12"
+DEFAULT_MAX_TOKENS = 8192
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+MIN_THINKING_BUDGET = 1024  # the API's floor for a manual thinking budget
+# Never sent, even from the operator's provider options: the 2026-10-21 API refuses them (400).
+REFUSED_FIELDS = frozenset({"temperature", "top_p", "top_k"})
+# Fields this adapter sets itself: provider options cannot replace them.
+OWN_FIELDS = frozenset({"model", "messages", "max_tokens", "stream", "system", "thread"})
+# API.md's reasoning efforts -> output_config.effort (Anthropic has no "minimal").
+EFFORTS = {e: e for e in ("low", "medium", "high", "xhigh", "max")} | {"minimal": "low"}
+# Models before Claude 4.6 take a thinking budget (`enabled`), later ones `adaptive` only.
+_BUDGET_THINKING = re.compile(
+    r"^claude-(?:3(?:-|$)|(?:opus|sonnet|haiku)-4(?:-[0-5](?:-|$)|-\d{8}|$))"
+)
+_RATE_HEADERS = (
+    ("anthropic-ratelimit-requests-remaining", "ratelimit_remaining_requests"),
+    ("anthropic-ratelimit-tokens-remaining", "ratelimit_remaining_tokens"),
+)
+
+
+def _env_header_names() -> tuple[str, ...]:
+    # The SDK merges ANTHROPIC_CUSTOM_HEADERS ("Name: value" lines) into every request, whatever
+    # the caller passes; the same parse gives the names this adapter must take back out.
+    raw = os.environ.get("ANTHROPIC_CUSTOM_HEADERS")
+    if not raw:
+        return ()
+    return tuple(line[: line.find(":")].strip() for line in raw.split("\n") if ":" in line)
+
+
+def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The request's input as Messages turns: text only, empty turns left out (the API refuses them)."""
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    out: list[dict[str, Any]] = []
+    for turn in value:
+        content = turn.get("content")
+        if not isinstance(content, str) or not content:
+            continue
+        role = "assistant" if turn.get("role") == "assistant" else "user"
+        out.append({"role": role, "content": content})
+    return out
+
+
+class AnthropicProvider:
+    """Anthropic's Messages API, or any server speaking it at `base_url` (a root URL).
+
+    `max_tokens` is always sent: the request's cap, else the model's known output limit
+    (`output_limit(model)`, e.g. from the registry), else `capabilities.max_output_tokens`, else
+    `default_max_tokens`. `options` are the operator's defaults for the user's options (API.md
+    "Options"); `secrets` are further values that must never come back out of an upstream string.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        name: str = "anthropic",
+        base_url: str | None = None,
+        stateful: bool = False,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        capabilities: Capabilities | None = None,
+        secrets: Iterable[str] = (),
+        options: Mapping[str, Any] | None = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        output_limit: Callable[[str], int | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url or DEFAULT_BASE_URL
+        self.stateful = stateful
+        self.read_timeout = read_timeout
+        self.capabilities = capabilities or Capabilities(protocol="anthropic", stateful=stateful)
+        self.options = dict(options or {})
+        self.default_max_tokens = default_max_tokens
+        self.output_limit = output_limit
+        self._secrets = tuple(s for s in (api_key, *secrets) if s)
+        timeout = httpx2.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
+        http_client = anthropic.DefaultHttpxClient(
+            transport=CancellableTransport(), timeout=timeout
+        )
+        # Headers ANTHROPIC_CUSTOM_HEADERS would add are omitted; the ones it would replace are
+        # set back to this adapter's values.
+        headers: dict[str, Any] = {}
+        for header in _env_header_names():
+            headers[header] = anthropic.omit
+            if header.lower() == "authorization":
+                headers[header] = f"Bearer {api_key}"
+        headers["anthropic-version"] = API_VERSION
+        self._client = anthropic.Anthropic(
+            api_key=api_key,  # explicit: the SDK then reads no credential from the environment
+            base_url=self.base_url,  # explicit: ANTHROPIC_BASE_URL is not read
+            timeout=timeout,
+            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
+            http_client=http_client,
+            default_headers=headers,
+            open_telemetry={"traces": False, "propagation": False},  # whatever the environment
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AnthropicProvider(name={self.name!r}, base_url={self.base_url!r}, "
+            f"stateful={self.stateful!r}, read_timeout={self.read_timeout!r})"
+        )
+
+    def close(self) -> None:
+        """Close the SDK client and its connection pool."""
+        self._client.close()
+
+    # -- the request -----------------------------------------------------------------------------
+    def _option(self, request: ResponseRequest, key: str) -> Any:
+        value = request.options.get(key)
+        return self.options.get(key) if value is None else value
+
+    def max_tokens_for(self, request: ResponseRequest) -> int:
+        """The `max_tokens` sent: the smaller of the user's option and the app's cap, else a limit."""
+        asked = [
+            n
+            for n in (self._option(request, "max_output_tokens"), request.max_output_tokens)
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0
+        ]
+        if asked:
+            return min(asked)
+        known = self.output_limit(request.model) if self.output_limit else None
+        return known or self.capabilities.max_output_tokens or self.default_max_tokens
+
+    def _thinking(self, request: ResponseRequest, max_tokens: int) -> dict[str, Any] | None:
+        mode = self._option(request, "thinking")
+        if mode == "off":
+            return {"type": "disabled"}
+        if mode not in ("on", "adaptive"):
+            return None
+        summary = self._option(request, "reasoning_summary")
+        if summary is None and isinstance(request.reasoning, dict):
+            summary = request.reasoning.get("summary")
+        display = "omitted" if summary == "none" else "summarized"
+        if mode == "on" and _BUDGET_THINKING.match(request.model):
+            budget = min(max(MIN_THINKING_BUDGET, max_tokens // 2), max_tokens - 1)
+            if budget < MIN_THINKING_BUDGET:
+                return None  # the cap leaves no room for the API's smallest budget
+            return {"type": "enabled", "budget_tokens": budget, "display": display}
+        return {"type": "adaptive", "display": display}
+
+    def request_params(self, request: ResponseRequest) -> dict[str, Any]:
+        """The SDK keyword arguments for `request` (`stream=True`; a thread when stateful)."""
+        max_tokens = self.max_tokens_for(request)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": max_tokens,
+            "messages": messages_from(request.input),
+            "stream": True,
+        }
+        continuing = bool(self.stateful and request.store and request.previous_response_id)
+        if request.instructions and not continuing:
+            params["system"] = request.instructions  # a continued thread keeps its own
+        thinking = self._thinking(request, max_tokens)
+        if thinking is not None:
+            params["thinking"] = thinking
+        effort = self._option(request, "reasoning_effort")
+        if effort is None and isinstance(request.reasoning, dict):
+            effort = request.reasoning.get("effort")
+        if isinstance(effort, str) and effort in EFFORTS:
+            params["output_config"] = {"effort": EFFORTS[effort]}
+        extra = {
+            k: v
+            for k, v in request.provider_options.items()
+            if k not in REFUSED_FIELDS and k not in OWN_FIELDS
+        }
+        if extra:
+            params["extra_body"] = extra
+        if self.stateful and request.store:
+            params["betas"] = [THREADS_BETA]
+            if continuing:
+                params["thread"] = {
+                    "type": "continue",
+                    "previous_message_id": request.previous_response_id,
+                }
+            else:
+                params["thread"] = {"type": "create"}
+        return params
+
+    def _log(self, what: str, err: ProviderError) -> None:
+        logger.warning(
+            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
+            what,
+            self.name,
+            err.code,
+            err.status,
+            err.upstream_code,
+            err.request_id,
+        )
+
+    # -- the stream ------------------------------------------------------------------------------
+    def stream(
+        self, request: ResponseRequest, cancel: CancelToken | None = None
+    ) -> Iterator[Event]:
+        """Send one request and relay its events; a stop at any stage simply ends the stream."""
+        cancel = cancel or CancelToken()
+        if cancel.cancelled:
+            return
+        check_request(self.capabilities, request)
+        params = self.request_params(request)
+        if "thread" in params:
+            manager = self._client.beta.messages.with_streaming_response.create(**params)
+        else:
+            manager = self._client.messages.with_streaming_response.create(**params)
+        try:
+            with cancel_scope(cancel):  # connect, send, wait for the headers: all stoppable
+                resp = manager.__enter__()
+        except anthropic.APIStatusError as exc:
+            if cancel.cancelled:
+                return  # stopped while the refusal came in: a stopped stream simply ends
+            err = error_from_status(exc, request, self._secrets)
+            self._log("upstream refused", err)
+            raise err from None
+        except TRANSPORT_ERRORS as exc:
+            cancel.detach_socket()
+            if cancel.cancelled:
+                return
+            logger.warning(
+                "upstream unreachable provider=%s kind=%s", self.name, type(exc).__name__
+            )
+            raise error_from_transport(exc) from None
+        try:
+            yield from self._relay(resp, cancel)
+        except ProviderError as err:
+            self._log("upstream error", err)
+            raise
+        finally:
+            # Before the response is closed: a stop from now on must not reach a pooled socket.
+            cancel.detach_socket()
+            manager.__exit__(None, None, None)
+
+    def _metadata(self, headers: Mapping[str, str]) -> dict[str, str | int]:
+        out: dict[str, str | int] = {}
+        for header, key in _RATE_HEADERS:
+            value = headers.get(header)
+            if value is not None and value.isdigit():
+                out[key] = int(value)
+        return out
+
+    def _relay(self, resp: Any, cancel: CancelToken) -> Iterator[Event]:
+        headers = resp.headers
+        request_id = request_id_from(headers, self._secrets)
+        if cancel.cancelled:
+            return
+        state = AnthropicState(request_id, self._secrets, self._metadata(headers))
+        handle = state.handle
+        try:
+            for item in iter_events(resp.iter_bytes(), idle=True):
+                if cancel.cancelled:
+                    return
+                if isinstance(item, dict):
+                    out = handle(item)
+                    if out is not None:
+                        yield out
+                        if state.finished:
+                            return
+                else:
+                    yield item  # Idle: the read's buffered data is used up
+        except Interrupted as err:
+            err.request_id = err.request_id or request_id
+            raise
+        except TRANSPORT_ERRORS as exc:
+            if cancel.cancelled:
+                return
+            if state.text_seen:
+                raise Interrupted(request_id=request_id, upstream_code=type(exc).__name__) from None
+            raise error_from_transport(exc, request_id) from None
+        if cancel.cancelled:
+            return
+        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
+        raise err_cls(request_id=request_id, upstream_code="stream_ended_early")
