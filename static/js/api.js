@@ -64,6 +64,7 @@ export const api = {
   setCurrent: (id, messageId) => request("PUT", `/conversations/${enc(id)}/current`, { message_id: messageId }),
   stop: (id) => request("POST", `/conversations/${enc(id)}/stop`, {}),
   models: () => request("GET", "/models"),
+  providers: () => request("GET", "/providers"),
   changePassword: (current, fresh) =>
     request("POST", "/account/password", { current_password: current, new_password: fresh }),
   createShare: (id) => request("POST", `/conversations/${enc(id)}/share`, {}),

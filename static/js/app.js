@@ -7,43 +7,28 @@ import { siblingNav, startEdit } from "./branches.js";
 import { refreshList, renderList, setSidebar } from "./conversations.js";
 import { dialogOpen, dom, hooks, isPhone, state } from "./dom.js";
 import { TurnView, consumeTurnStream, renderMarkdown, sanitizeMarkdown } from "./render.js";
+import { initChoice } from "./choice.js";
+import { openRegenMenu } from "./regen-menu.js";
 import { initSharePanel } from "./share-panel.js";
 import { SSEParser, readEventStream, streamOf } from "./sse.js";
 import { detachTurn, reattach, regenerate, sendFromComposer, stopTurn } from "./turn.js";
-import { autosize, newChat, openConversation, setBusy, setTitle } from "./view.js";
+import { autosize, newChat, openConversation, setBusy, setComposerEnabled, setTitle } from "./view.js";
 
 // Hooks for tests: the same parser and renderer the page uses for live replies.
 window.chatRender = { SSEParser, readEventStream, streamOf, TurnView, consumeTurnStream, renderMarkdown, sanitizeMarkdown };
 
 // Calls from lower modules into higher ones (see dom.js).
-Object.assign(hooks, { openConversation, newChat, setTitle, reattach, detachTurn, regenerate, startEdit, siblingNav });
-
-async function loadModels() {
-  let data = null;
-  try {
-    data = await api.models();
-  } catch {
-    data = null; // GET /models is optional: fall back to the default from the page
-  }
-  const models = new Set();
-  if (data?.default) {
-    if (!state.defaultModel) state.defaultModel = data.default;
-    models.add(data.default);
-  }
-  for (const m of data?.models || []) {
-    const name = typeof m === "string" ? m : m?.id || m?.name;
-    if (name) models.add(name);
-  }
-  if (state.defaultModel) models.add(state.defaultModel);
-  dom.modelList.replaceChildren(
-    ...[...models].map((name) => {
-      const o = document.createElement("option");
-      o.value = name;
-      return o;
-    }),
-  );
-  if (!dom.model.value) dom.model.value = state.conv?.model || state.defaultModel;
-}
+Object.assign(hooks, {
+  openConversation,
+  newChat,
+  setTitle,
+  reattach,
+  detachTurn,
+  regenerate,
+  regenerateWith: openRegenMenu,
+  startEdit,
+  siblingNav,
+});
 
 function bind() {
   dom.form.addEventListener("submit", (ev) => {
@@ -92,9 +77,14 @@ async function init() {
   dom.toggleSidebar.setAttribute("aria-expanded", String(dom.body.classList.contains("sidebar-open")));
   autosize();
   // Decide what is on screen before any await, so a message typed early is never wiped by a late load.
+  // The picker is built at once (initChoice's first step); the catalogue arrives later.
+  const choice = initChoice().then(() => {
+    // The catalogue may say what the page did not know: no provider at all.
+    if (state.providerMissing) setComposerEnabled(false);
+  });
   const id = decodeURIComponent(window.location.hash.slice(1));
   const opened = id ? openConversation(id) : (newChat(), null);
-  await Promise.all([refreshList(), loadModels(), opened]);
+  await Promise.all([refreshList(), choice, opened]);
   dom.body.classList.add("ready");
 }
 

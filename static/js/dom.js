@@ -52,7 +52,9 @@ export const dom = {
   send: $("#send"),
   stop: $("#stop"),
   model: $("#model-input"),
-  modelList: $("#model-options"),
+  modelList: $("#model-listbox"),
+  modelProvider: $("#model-provider"),
+  modelToggle: $("#model-toggle"),
   status: $("#sr-status"),
   dialog: $("#confirm-dialog"),
   dialogText: $("#confirm-text"),
@@ -67,12 +69,13 @@ export const state = {
   turn: null, // {conversationId, controller, view, article}
   defaultModel: dom.body.dataset.defaultModel || "",
   providerMissing: dom.body.dataset.providerMissing === "true",
+  catalogue: null, // {default, providers} from GET /providers (catalogue.js)
   loadSeq: 0,
 };
 
 /**
  * Calls into higher modules, set once by app.js: openConversation, newChat, setTitle, reattach,
- * detachTurn, regenerate, startEdit, siblingNav.
+ * detachTurn, regenerate, regenerateWith, startEdit, siblingNav.
  */
 export const hooks = {};
 

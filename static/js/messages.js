@@ -3,7 +3,16 @@
 
 import { el, hooks } from "./dom.js";
 import { TurnView } from "./render.js";
-import { RETRYABLE, STATUS_WORDS, errorWords, fmtCost, fmtTokens, usageTitle } from "./words.js";
+import {
+  RETRYABLE,
+  STATUS_WORDS,
+  errorWords,
+  fallbackFailedNotice,
+  fallbackNotice,
+  fmtCost,
+  fmtTokens,
+  usageTitle,
+} from "./words.js";
 
 export function roleLabel(role) {
   return role === "user" ? "You" : "Assistant";
@@ -19,8 +28,12 @@ export function messageArticle(m, isLast) {
 
   const head = el("div", "msg-head");
   head.append(el("span", "msg-role", roleLabel(m.role)));
-  if (m.role === "assistant" && m.model) head.append(el("span", "msg-model", m.model));
   art.append(head);
+  if (m.role === "assistant") {
+    setAnswerer(art, m.provider, m.model);
+    art.append(el("div", "msg-fallback"));
+    showFallback(art, m);
+  }
 
   if (m.role === "assistant") {
     const thinking = thinkingSection();
@@ -39,6 +52,42 @@ export function messageArticle(m, isLast) {
   art.append(el("div", "msg-foot"));
   decorateFinished(art, m, isLast);
   return art;
+}
+
+/** Show which provider and model answered (or, while it streams, are answering) in the reply's head. */
+export function setAnswerer(art, provider, model) {
+  const head = art.querySelector(".msg-head");
+  if (!head) return;
+  for (const [cls, value] of [["msg-provider", provider], ["msg-model", model]]) {
+    let span = head.querySelector(`.${cls}`);
+    if (!value) {
+      span?.remove();
+      continue;
+    }
+    if (!span) {
+      span = el("span", cls);
+      head.append(span);
+    }
+    span.textContent = value;
+  }
+  if (provider || model) {
+    head.title = `Answered by ${[provider, model].filter(Boolean).join(" · ")}`;
+  }
+}
+
+/**
+ * The fallback line of a reply (API.md "Retries and fallback"): who answered instead and why the
+ * earlier candidates were passed over, from `fallback_from` ({provider, model, code} each).
+ */
+export function showFallback(art, m) {
+  const box = art.querySelector(".msg-fallback");
+  if (!box) return;
+  const entries = Array.isArray(m.fallback_from) ? m.fallback_from.filter((f) => f && typeof f === "object") : [];
+  const text = !entries.length ? "" : m.status === "failed" ? fallbackFailedNotice(entries) : fallbackNotice(m.model, entries);
+  box.textContent = text;
+  box.hidden = !text;
+  box.setAttribute("role", "note");
+  box.title = entries.map((f) => `${f.provider}:${f.model} (${f.code})`).join(", ");
 }
 
 export function thinkingSection() {
@@ -82,6 +131,13 @@ export function decorateFinished(art, m, isLast) {
     if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
     const retryShown = m.status === "failed" && m.error && RETRYABLE.has(m.error.code);
     if (!retryShown) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
+    if (m.parent_id) {
+      const w = actionButton("Regenerate with…", "Write a new answer with another model", (b) => hooks.regenerateWith(art, b));
+      w.classList.add("regen-with");
+      w.setAttribute("aria-haspopup", "listbox");
+      w.setAttribute("aria-expanded", "false");
+      actions.append(w);
+    }
   }
   foot.append(actions);
 

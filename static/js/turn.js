@@ -4,7 +4,8 @@
 import { api } from "./api.js";
 import { dom, el, state } from "./dom.js";
 import { refreshList } from "./conversations.js";
-import { decorateFinished, messageArticle, removeFrom, showMessageError } from "./messages.js";
+import { choiceFields, fieldsOf } from "./choice.js";
+import { decorateFinished, messageArticle, removeFrom, setAnswerer, showFallback, showMessageError } from "./messages.js";
 import { announce, clearBanners, showBanner } from "./notices.js";
 import { consumeTurnStream } from "./render.js";
 import {
@@ -21,16 +22,18 @@ import {
 } from "./view.js";
 import { RETRYABLE, errorWords } from "./words.js";
 
-export function regenerate(m) {
+/** A new answer to the user message above `m`, with the composer's model or `choice` ({provider, model}). */
+export function regenerate(m, choice = null) {
   if (state.turn || !state.currentId) return;
   const art = dom.messages.querySelector(`article[data-id="${CSS.escape(m.id)}"]`);
   if (art) removeFrom(art);
-  startTurn({ conversation_id: state.currentId, parent_message_id: m.parent_id, regenerate: true, ...modelField() }, {});
+  const fields = choice ? fieldsOf(choice) : modelField();
+  startTurn({ conversation_id: state.currentId, parent_message_id: m.parent_id, regenerate: true, ...fields }, {});
 }
 
+/** The `provider`/`model` fields of a turn sent from the composer (its model picker). */
 export function modelField() {
-  const v = dom.model.value.trim();
-  return v ? { model: v } : {};
+  return choiceFields();
 }
 
 
@@ -140,6 +143,7 @@ export async function followStream(turn, stream, userArt, isNew) {
   const art = turn.article;
   const view = turn.view;
   let ended = null; // {event, data}
+  const fallbacks = []; // the `from` of each fallback event, in order
   const onEvent = (event, data) => {
     if (event === "conversation") {
       turn.conversationId = data.conversation_id;
@@ -150,10 +154,7 @@ export async function followStream(turn, stream, userArt, isNew) {
         userArt.dataset.id = data.user_message_id;
         userArt._msg.id = data.user_message_id;
       }
-      if (data.model) {
-        const head = art.querySelector(".msg-head");
-        if (!head.querySelector(".msg-model")) head.append(el("span", "msg-model", data.model));
-      }
+      if (data.model || data.provider) setAnswerer(art, data.provider, data.model);
       if (isNew && state.currentId !== data.conversation_id && (state.currentId === null || state.turn === turn)) {
         state.currentId = data.conversation_id;
         setHash(data.conversation_id);
@@ -165,8 +166,23 @@ export async function followStream(turn, stream, userArt, isNew) {
       if (state.turn === turn) scrollToBottomSoon();
     } else if (event === "reasoning") {
       art.querySelector(".typing")?.remove();
+    } else if (event === "fallback") {
+      // Another candidate answers: say who, and why the one before was passed over.
+      if (data && typeof data === "object") {
+        if (data.from && typeof data.from === "object") fallbacks.push(data.from);
+        setAnswerer(art, data.provider, data.model);
+        showFallback(art, { model: data.model, status: "in_progress", fallback_from: fallbacks });
+        announce(art.querySelector(".msg-fallback")?.textContent || "");
+      }
     } else if (event === "done" || event === "error") {
       ended = { event, data };
+      if (data && typeof data === "object") {
+        if (event === "done" && (data.model || data.provider)) setAnswerer(art, data.provider, data.model);
+        if (Array.isArray(data.fallback_from) && data.fallback_from.length) {
+          const model = event === "done" ? data.model : null;
+          showFallback(art, { model, status: event === "error" ? "failed" : data.status, fallback_from: data.fallback_from });
+        }
+      }
     }
   };
 

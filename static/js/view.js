@@ -1,11 +1,12 @@
 // The conversation on screen: title, totals, address, empty state, loading a conversation, busy state.
 
 import { api } from "./api.js";
+import { setChoiceEnabled, showChoice } from "./choice.js";
 import { dom, el, hooks, isPhone, state } from "./dom.js";
 import { renderList, setSidebar } from "./conversations.js";
 import { messageArticle } from "./messages.js";
 import { clearBanners } from "./notices.js";
-import { errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
+import { NO_PROVIDER_PLACEHOLDER, errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
 
 export function setTitle(text) {
   dom.title.textContent = text || "New chat";
@@ -54,7 +55,7 @@ export function newChat() {
   setTitle("");
   renderTotals(null);
   setHash(null);
-  dom.model.value = state.defaultModel;
+  showChoice(null);
   setComposerEnabled(true);
   showEmpty(true);
   renderList();
@@ -110,10 +111,14 @@ export function renderUnavailable(id, e) {
   dom.messages.replaceChildren(box);
 }
 
+/** Enable the composer for this conversation; with no provider configured it stays disabled and says so. */
 export function setComposerEnabled(on) {
-  dom.input.disabled = !on;
-  dom.send.disabled = !on;
-  dom.form.classList.toggle("disabled", !on);
+  const usable = on && !state.providerMissing;
+  dom.input.disabled = !usable;
+  dom.send.disabled = !usable;
+  setChoiceEnabled(usable);
+  dom.input.placeholder = state.providerMissing ? NO_PROVIDER_PLACEHOLDER : "Message";
+  dom.form.classList.toggle("disabled", !usable);
 }
 
 export function renderConversation(conv) {
@@ -122,7 +127,7 @@ export function renderConversation(conv) {
   showShareButton();
   setTitle(conv.chat_name);
   renderTotals(conv.totals);
-  dom.model.value = conv.model || state.defaultModel;
+  showChoice({ provider: conv.provider || null, model: conv.model });
   setComposerEnabled(true);
   showEmpty(false);
   const nodes = [];

@@ -60,6 +60,56 @@ export function errorWords(code, fallback) {
 }
 
 
+// ---------------------------------------------------------------- providers
+
+// Why a fallback candidate was passed over (API.md "Retries and fallback"), said of its provider:
+// "Answered by <model>: <provider> was overloaded." A `cause`, when the server gives one, is more exact.
+export const FALLBACK_WORDS = {
+  rate_limited: "was rate limited",
+  upstream_unavailable: "was overloaded",
+  upstream_error: "reported an error",
+  quota_exceeded: "had no quota left",
+  upstream_auth: "refused the server's key",
+  context_too_long: "could not hold this conversation",
+  unknown_model: "did not know the model",
+};
+export const FALLBACK_CAUSE_WORDS = {
+  overloaded: "was overloaded",
+  timeout: "did not answer in time",
+  unreachable: "could not be reached",
+  server_error: "had a server error",
+};
+
+/** "alpha was overloaded" for one `fallback_from` entry {provider, model, code, cause?}. */
+export function fallbackReason(entry) {
+  const who = entry?.provider || entry?.model || "the provider";
+  const what = FALLBACK_CAUSE_WORDS[entry?.cause] || FALLBACK_WORDS[entry?.code] || "failed";
+  return `${who} ${what}`;
+}
+
+/** The notice on a reply that a fallback answered: "Answered by beta-mini: alpha was overloaded." */
+export function fallbackNotice(model, entries) {
+  const reasons = (entries || []).map(fallbackReason);
+  if (!reasons.length) return "";
+  return `Answered by ${model || "another model"}: ${reasons.join("; ")}.`;
+}
+
+/** The notice on a failed reply after every candidate was tried. */
+export function fallbackFailedNotice(entries) {
+  const reasons = (entries || []).map(fallbackReason);
+  return reasons.length ? `Also tried: ${reasons.join("; ")}.` : "";
+}
+
+export const PROTOCOL_WORDS = {
+  responses: "Responses API",
+  chat_completions: "Chat Completions",
+  anthropic: "Anthropic Messages",
+  gemini: "Gemini",
+  fake: "test provider",
+};
+
+export const NO_PROVIDER_PLACEHOLDER = "No model provider is configured, so messages cannot be sent. See the notice above.";
+
 // ---------------------------------------------------------------- formatting
 
 export const numberFmt = new Intl.NumberFormat();
@@ -92,4 +142,52 @@ export function fmtWhen(ts) {
   if (days === 1) return "Yesterday";
   if (days < 7) return d.toLocaleDateString([], { weekday: "long" });
   return d.toLocaleDateString();
+}
+
+const compactFmt = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
+/** "400K context", or "context unknown" when the window is not known. */
+export function fmtContext(tokens) {
+  return typeof tokens === "number" ? `${compactFmt.format(tokens)} context` : "context unknown";
+}
+
+/** A rate in USD per million tokens: "$0.25", "$15", "$0". */
+export function fmtRate(usd) {
+  if (typeof usd !== "number") return "?";
+  if (usd === 0) return "$0";
+  return usd < 1 ? `$${Number(usd.toPrecision(3))}` : `$${Number(usd.toFixed(2))}`;
+}
+
+/** "$0.25 in · $2 out per 1M tokens", or "price unknown". */
+export function fmtPrice(price) {
+  if (!price || typeof price !== "object") return "price unknown";
+  return `${fmtRate(price.input)} in · ${fmtRate(price.output)} out per 1M tokens`;
+}
+
+/** The long form of a price for a title: every rate, the tier and where it comes from. */
+export function priceTitle(price) {
+  if (!price || typeof price !== "object") return "The price of this model is not known.";
+  const parts = [`input ${fmtRate(price.input)}`, `output ${fmtRate(price.output)}`];
+  if (typeof price.cached_input === "number") parts.push(`cached input ${fmtRate(price.cached_input)}`);
+  if (typeof price.cache_write === "number") parts.push(`cache write ${fmtRate(price.cache_write)}`);
+  let text = `USD per million tokens: ${parts.join(", ")}`;
+  if (price.tier) text += ` (tier ${price.tier})`;
+  if (price.source) text += `. Source: ${price.source}`;
+  return text + ".";
+}
+
+/** "text, image", or "input unknown". */
+export function fmtInput(kinds) {
+  return Array.isArray(kinds) ? (kinds.length ? kinds.join(", ") : "no input kinds") : "input unknown";
+}
+
+/** "reasoning: low, medium, high", "no reasoning", or "reasoning unknown". */
+export function fmtReasoning(efforts) {
+  if (!Array.isArray(efforts)) return "reasoning unknown";
+  return efforts.length ? `reasoning: ${efforts.join(", ")}` : "no reasoning";
+}
+
+/** "128K out" (the longest reply), or "output limit unknown". */
+export function fmtMaxOutput(tokens) {
+  return typeof tokens === "number" ? `${compactFmt.format(tokens)} out` : "output limit unknown";
 }
