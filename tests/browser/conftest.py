@@ -75,6 +75,11 @@ def _serve(app: Any) -> tuple[Any, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{server.server_port}"
 
 
+def start_server(app: Any) -> tuple[Any, threading.Thread, str]:
+    """Serve `app` on a free port in a thread: (server, thread, base URL); shut it down yourself."""
+    return _serve(app)
+
+
 def build_app(data_dir: Path, upstream: FakeUpstream | None, **overrides: Any) -> Any:
     from app import create_app
 
