@@ -19,6 +19,15 @@ Role = Literal["user", "assistant"]
 MessageStatus = Literal["in_progress", "completed", "incomplete", "stopped", "failed"]
 FinishStatus = Literal["completed", "incomplete", "stopped", "failed"]
 ContextMode = Literal["first", "chained", "replayed", "compacted"]
+CHAINABLE_STATUSES = frozenset({"completed", "incomplete"})
+# A response id that older versions could store when the upstream sent none: never chained from.
+_MISSING_IDS = frozenset({"", "None", "null"})
+# `metadata[STATELESS_MARK]` is True on a reply from a provider that keeps no state: its response
+# id identifies the reply but is never chained from.
+STATELESS_MARK = "stateless"
+# `metadata[PREVIOUS_CHOICE]`: the conversation's {"provider", "model"} before a turn that named
+# another one (set back when the upstream did not know the named model).
+PREVIOUS_CHOICE = "previous_choice"
 
 # Fields that only an assistant message carries on disk (API.md's user message has none of them).
 _ASSISTANT_ONLY = (
@@ -226,15 +235,49 @@ class Conversation(BaseModel):
         return mid
 
     def chain_from(self, mid: str | None) -> str | None:
-        """Return the response id a turn under `mid` would chain from, or None (replay)."""
+        """Return the response id of `mid` itself when a turn under it may chain from it (rule 1)."""
         if mid is None:
             return None
         try:
             msg = self.message(mid)
         except NotFound:
             return None
-        if msg.role == "assistant" and msg.status in ("completed", "incomplete"):
+        if msg.role == "assistant" and msg.status in CHAINABLE_STATUSES:
             return msg.response_id
+        return None
+
+    def qualifies_for_chain(self, msg: Message, provider: str) -> bool:
+        """True when `msg` is a reply `provider` may chain from (API "What the model receives", 1)."""
+        return (
+            msg.role == "assistant"
+            and msg.status in CHAINABLE_STATUSES
+            and msg.response_id is not None
+            and msg.response_id not in _MISSING_IDS
+            and (msg.provider or self.provider) == provider
+            and not msg.metadata.get(STATELESS_MARK)
+        )
+
+    def chain_reply(self, mid: str | None, provider: str | None = None) -> Message | None:
+        """The reply a turn under `mid` chains from for `provider` (rules 1-2), or None (replay).
+
+        Rule 1: `mid` itself qualifies. Rule 2: the nearest qualifying reply of `provider` up the
+        branch with only user messages, other providers' replies and failed, stopped (or
+        unfinished) replies after it. A finished reply of `provider` that cannot be chained from
+        (no response id, a stateless reply) ends the search.
+        """
+        if mid is None:
+            return None
+        name = provider or self.provider
+        try:
+            path = self.path_to(mid)
+        except NotFound:
+            return None
+        for msg in reversed(path):
+            if msg.role != "assistant" or msg.status not in CHAINABLE_STATUSES:
+                continue
+            if (msg.provider or self.provider) != name:
+                continue
+            return msg if self.qualifies_for_chain(msg, name) else None
         return None
 
     def compute_totals(self) -> Totals:
@@ -257,10 +300,32 @@ class Conversation(BaseModel):
         totals.cost_usd = round(cost, 10)
         return totals
 
+    def restore_choice(self) -> None:
+        """Set the model back when the newest reply failed `unknown_model` for a model it named.
+
+        The turn recorded the conversation's previous provider and model on that reply
+        (`metadata.previous_choice`, API "POST /chat"); the next turn's commit makes a newer reply,
+        so this applies only until then.
+        """
+        newest = next((m for m in reversed(self.messages) if m.role == "assistant"), None)
+        if newest is None or newest.status != "failed" or newest.error is None:
+            return
+        previous = newest.metadata.get(PREVIOUS_CHOICE)
+        if newest.error.code != "unknown_model" or not isinstance(previous, dict):
+            return
+        if (self.provider, self.model) != (newest.provider, newest.model):
+            return
+        provider, model = previous.get("provider"), previous.get("model")
+        if isinstance(provider, str) and isinstance(model, str) and provider and model:
+            self.provider, self.model = provider, model
+
     def refresh_derived(self) -> None:
-        """Recompute `totals` and `last_response_id` from the tree (done on every save)."""
+        """Recompute `totals`, `last_response_id` (rules 1-2 for the conversation's provider) and
+        the model a failed `unknown_model` sets back, from the tree (done on every save)."""
         self.totals = self.compute_totals()
-        self.last_response_id = self.chain_from(self.current_message_id)
+        self.restore_choice()
+        reply = self.chain_reply(self.current_message_id, self.provider)
+        self.last_response_id = reply.response_id if reply is not None else None
 
     def check_tree(self) -> str | None:
         """Return why the tree is inconsistent, or None when it is sound."""

@@ -1,4 +1,5 @@
-"""What the model receives: a chained response id, or the branch's history replayed and fitted.
+"""What the model receives: a chained response id (with later messages as text), or the branch's
+history replayed and fitted.
 
 Pure functions over conversation records; imports no Flask and no SDK.
 """
@@ -8,10 +9,12 @@ from app.context.plan import (
     ContextMode,
     ContextPlan,
     chain_parent,
+    chain_point,
     context_budget,
     estimate_tokens,
     fit_history,
     history_turns,
+    holds_newest,
     plan_context,
 )
 
@@ -20,9 +23,11 @@ __all__ = [
     "ContextMode",
     "ContextPlan",
     "chain_parent",
+    "chain_point",
     "context_budget",
     "estimate_tokens",
     "fit_history",
     "history_turns",
+    "holds_newest",
     "plan_context",
 ]

@@ -1,4 +1,6 @@
-"""Decide what the model receives for a turn: a chained response id, or the branch's history replayed.
+"""Decide what the model receives for a turn (API "What the model receives", rules 1-3): the parent's
+response id (1), the provider's own last reply in the branch with the later messages as text (2, the
+hybrid chain), or the branch's history replayed and fitted to the window (3).
 
 Pure functions over conversation records; imports neither Flask nor an SDK.
 """
@@ -9,6 +11,21 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from conversation_manager import Conversation, Message
+from conversation_manager.models import CHAINABLE_STATUSES
+
+__all__ = [
+    "CHAINABLE_STATUSES",
+    "ContextMode",
+    "ContextPlan",
+    "chain_parent",
+    "chain_point",
+    "context_budget",
+    "estimate_tokens",
+    "fit_history",
+    "history_turns",
+    "holds_newest",
+    "plan_context",
+]
 
 ContextMode = Literal["first", "chained", "replayed", "compacted"]
 
@@ -18,9 +35,6 @@ CHARS_PER_TOKEN = 4
 DEFAULT_CONTEXT_TOKENS = 128_000
 MIN_MARGIN_TOKENS = 1024
 MARGIN_SHARE = 0.02
-CHAINABLE_STATUSES = frozenset({"completed", "incomplete"})
-# A response id that older versions could store when the upstream sent none: never chained from.
-_MISSING_IDS = frozenset({"", "None", "null"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ class ContextPlan:
     trimmed_messages: int = 0
     history: list[dict[str, str]] = field(default_factory=list)
     chained_tokens: int = 0  # the chained reply's reported input + output tokens
+    replayed_messages: int = 0  # a hybrid chain: the later messages sent as text beside it
+    chained_message_id: str | None = None  # the reply chained from
 
     def input_tokens(self, instructions: str | None) -> int:
         """Estimate the input tokens of the request this plan makes."""
@@ -69,19 +85,43 @@ def context_budget(
 def chain_parent(
     conversation: Conversation, parent_id: str | None, provider: str, stateful: bool
 ) -> Message | None:
-    """Return the reply a turn under `parent_id` may chain from, or None to replay."""
+    """Return the parent itself when a turn under `parent_id` may chain from it (rule 1), else None."""
     if parent_id is None or not stateful:
         return None
     parent = conversation.message(parent_id)
-    if (
-        parent.role != "assistant"
-        or parent.response_id is None
-        or parent.response_id in _MISSING_IDS
-        or parent.status not in CHAINABLE_STATUSES
-        or (parent.provider or conversation.provider) != provider
-    ):
+    return parent if conversation.qualifies_for_chain(parent, provider) else None
+
+
+def chain_point(
+    conversation: Conversation, parent_id: str | None, provider: str, stateful: bool
+) -> tuple[Message, list[Message]] | None:
+    """The reply to chain from under rules 1-2 and the branch's messages after it (rule 1: none)."""
+    if parent_id is None or not stateful:
         return None
-    return parent
+    reply = conversation.chain_reply(parent_id, provider)
+    if reply is None:
+        return None
+    path = conversation.path_to(parent_id)
+    later = path[[m.id for m in path].index(reply.id) + 1 :]
+    return reply, later
+
+
+def holds_newest(
+    instructions: str,
+    new_text: str,
+    *,
+    window: int | None,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    output_limits: tuple[int | None, ...] = (),
+) -> bool:
+    """True when a model's budget holds the instructions plus the newest message (API "Context").
+
+    A model whose window is unknown is never judged too small (`context_tokens` only fits it).
+    """
+    if window is None:
+        return True
+    budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
+    return estimate_tokens(instructions or "") + estimate_tokens(new_text) <= budget
 
 
 def history_turns(messages: list[Message]) -> list[dict[str, str]]:
@@ -128,21 +168,40 @@ def plan_context(
     """Plan a turn whose user message `new_text` sits under `parent_id` (None: at the root)."""
     if parent_id is None:
         return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
+    budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
     if not force_replay:
-        parent = chain_parent(conversation, parent_id, provider, stateful)
-        if parent is not None:
-            usage = parent.usage
+        point = chain_point(conversation, parent_id, provider, stateful)
+        if point is not None:
+            reply, later = point
+            usage = reply.usage
             chained = (usage.input_tokens + usage.output_tokens) if usage is not None else 0
-            return ContextPlan(
-                input=new_text,
-                previous_response_id=parent.response_id,
-                context_mode="chained",
-                chained_tokens=chained,
+            if not later:  # rule 1: the parent itself
+                return ContextPlan(
+                    input=new_text,
+                    previous_response_id=reply.response_id,
+                    context_mode="chained",
+                    chained_tokens=chained,
+                    chained_message_id=reply.id,
+                )
+            # Rule 2: the later messages go as text, all of them within the window less what the
+            # chain already holds; if they do not fit, rule 3.
+            turns = history_turns(later)
+            kept, dropped = fit_history(
+                turns, new_text, conversation.instructions, budget - chained
             )
+            if dropped == 0:
+                return ContextPlan(
+                    input=[*turns, {"role": "user", "content": new_text}],
+                    previous_response_id=reply.response_id,
+                    context_mode="chained",
+                    history=turns,
+                    chained_tokens=chained,
+                    replayed_messages=len(turns),
+                    chained_message_id=reply.id,
+                )
     turns = history_turns(conversation.path_to(parent_id))
     if not turns:
         return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
-    budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
     kept, dropped = fit_history(turns, new_text, conversation.instructions, budget)
     return ContextPlan(
         input=[*kept, {"role": "user", "content": new_text}],
