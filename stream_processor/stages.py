@@ -34,6 +34,10 @@ class Reply:
     reason: str | None = None
     finish_reason: str | None = None
     refusal: bool = False
+    # Identifiers the provider gave (`system_fingerprint`, `service_tier`, rate-limit counts), from
+    # `ResponseStarted.metadata` then `Finished.metadata`; a cost the provider billed itself.
+    metadata: dict[str, str | int] = field(default_factory=dict)
+    billed_cost_usd: float | None = None
     started_at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
 
@@ -100,6 +104,8 @@ def accumulate(events: Iterable[Event], reply: Reply) -> Iterator[Event]:
             reply.response_id = event.response_id or reply.response_id
             reply.model = event.model or reply.model
             reply.request_id = event.request_id or reply.request_id
+            if event.metadata:
+                reply.metadata.update(event.metadata)
         elif isinstance(event, Finished):
             reply.status = event.status
             reply.response_id = event.response_id or reply.response_id
@@ -108,6 +114,9 @@ def accumulate(events: Iterable[Event], reply: Reply) -> Iterator[Event]:
             reply.reason = event.reason
             reply.finish_reason = event.finish_reason
             reply.refusal = event.refusal
+            if event.metadata:
+                reply.metadata.update(event.metadata)
+            reply.billed_cost_usd = event.cost_usd
         yield event
 
 

@@ -7,23 +7,27 @@ Imports no Flask; SDKs only through the provider adapters.
 from .config import ChatSettings, TurnRequest
 from .errors import (
     BadTurnRequest,
+    ContextTooLongRequest,
     EmptyMessage,
     MessageTooLong,
     NoProvider,
     NoTurn,
     TurnError,
     TurnInProgress,
+    UnknownModelRequest,
 )
 from .finish import Admission, Finisher, Outcome, decide, error_data
-from .plan import TurnPlan, plan_turn, replan_replayed
+from .plan import Candidate, TurnPlan, choose_model, plan_turn, replay_candidate
 from .run import TurnRun
 from .service import ChatService, StartedTurn, TurnLimits
 
 __all__ = [
     "Admission",
     "BadTurnRequest",
+    "Candidate",
     "ChatService",
     "ChatSettings",
+    "ContextTooLongRequest",
     "EmptyMessage",
     "Finisher",
     "MessageTooLong",
@@ -37,8 +41,10 @@ __all__ = [
     "TurnPlan",
     "TurnRequest",
     "TurnRun",
+    "UnknownModelRequest",
+    "choose_model",
     "decide",
     "error_data",
     "plan_turn",
-    "replan_replayed",
+    "replay_candidate",
 ]

@@ -47,3 +47,15 @@ class BadTurnRequest(TurnError):
     """The request does not describe a turn."""
 
     code = "bad_request"
+
+
+class UnknownModelRequest(BadTurnRequest):
+    """The provider or model is not one this server can use: pick another."""
+
+    code = "unknown_model"
+
+
+class ContextTooLongRequest(BadTurnRequest):
+    """The newest message alone overflows the window of every model that could answer."""
+
+    code = "context_too_long"

@@ -16,15 +16,32 @@ import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import messages, redaction
+from conversation_manager.models import PREVIOUS_CHOICE, STATELESS_MARK
 from responses_client.identifiers import INCOMPLETE_CODES, clean_token
+from responses_client.pricing import Quote
 
 from .config import ChatSettings
-from .plan import TurnPlan
+from .plan import Candidate, TurnPlan
 
 log = logging.getLogger(__name__)
 
 REPLY_TOO_LONG = "reply_too_long"
 SAVE_RETRY_PAUSE = 0.2
+# The identifiers a reply keeps in its metadata when the provider gave them (API "Identifiers").
+IDENTIFIER_KEYS = (
+    "system_fingerprint",
+    "service_tier",
+    "ratelimit_remaining_requests",
+    "ratelimit_remaining_tokens",
+)
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+)
 
 
 class Admission(Protocol):
@@ -39,14 +56,43 @@ class Admission(Protocol):
         ...
 
 
-def error_data(code: str, message_id: str, *, retryable: bool | None = None) -> dict[str, Any]:
+def error_data(
+    code: str, message_id: str, *, retryable: bool | None = None, **extra: Any
+) -> dict[str, Any]:
     """The data of an `error` frame for `code`, worded from the one table of messages."""
     return sp.error_data(
         code,
         message=messages.message_for(code),
         retryable=messages.retryable(code) if retryable is None else retryable,
         message_id=message_id,
+        **extra,
     )
+
+
+def usage_record(usage: dict[str, int] | None) -> dict[str, int] | None:
+    """The reply's usage with all six fields (a field the provider did not give is 0)."""
+    if usage is None:
+        return None
+    out = {key: int(usage.get(key) or 0) for key in USAGE_KEYS}
+    if not usage.get("total_tokens"):
+        out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
+    return out
+
+
+def identifiers(reply: sp.Reply, secrets: tuple[str, ...]) -> dict[str, Any]:
+    """The provider's identifiers for `metadata`, each cleaned once more (numbers kept as such)."""
+    out: dict[str, Any] = {}
+    for key in IDENTIFIER_KEYS:
+        value = reply.metadata.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            out[key] = value
+        elif isinstance(value, str):
+            cleaned = clean_token(value, secrets)
+            if cleaned:
+                out[key] = cleaned
+    return out
 
 
 @dataclass(frozen=True)
@@ -80,18 +126,31 @@ def decide(
     capped: bool,
     secrets: tuple[str, ...],
     broken: bool = False,
+    answered: Candidate | None = None,
 ) -> Outcome:
-    """Decide the reply's status and error; keep upstream values only when they are clean tokens."""
+    """Decide the reply's status and error; keep upstream values only when they are clean tokens.
+
+    `answered` is the candidate that answered (or failed last); by default the plan's first.
+    """
+    answered = answered or plan.first_candidate
+    context = answered.context or plan.context
     response_id = _clean(reply.response_id, secrets)
     request_id = _clean((error.request_id if error else None) or reply.request_id, secrets)
-    metadata: dict[str, Any] = {}
-    if plan.context.trimmed_messages:
-        metadata["trimmed_messages"] = plan.context.trimmed_messages
+    metadata: dict[str, Any] = identifiers(reply, secrets)
+    if context.trimmed_messages:
+        metadata["trimmed_messages"] = context.trimmed_messages
+    if context.context_mode == "chained" and context.replayed_messages:
+        metadata["replayed_messages"] = context.replayed_messages
+    if not answered.provider.stateful:
+        metadata[STATELESS_MARK] = True  # its response id is never chained from
     if reply.refusal:
         metadata["refusal"] = True
     resolved = _clean(reply.model, secrets)
-    if resolved and resolved != plan.model:
+    if resolved and resolved != answered.model:
         metadata["resolved_model"] = resolved
+    finish_reason = _clean(reply.finish_reason, secrets)
+    if finish_reason:
+        metadata["finish_reason"] = finish_reason
     retryable = True
     status: str
     message_error: dict[str, str] | None = None
@@ -103,6 +162,12 @@ def decide(
     elif error is not None:
         status, retryable = "failed", error.retryable
         message_error = _worded(error.code)
+        named = (answered.provider.name, answered.model) == (plan.provider.name, plan.model)
+        if error.code == "unknown_model" and plan.previous_choice is not None and named:
+            # The model this turn named is unknown upstream: the conversation keeps its previous
+            # one (the store sets it back from this record, conversation_manager.models).
+            provider, model = plan.previous_choice
+            metadata[PREVIOUS_CHOICE] = {"provider": provider, "model": model}
     elif capped:
         status = "incomplete"
         message_error = _worded(REPLY_TOO_LONG)
@@ -117,9 +182,6 @@ def decide(
         # The normalised reasons (API "Storage"); anything else the upstream says is `other`.
         reason = reply.reason if reply.reason in INCOMPLETE_CODES else "other"
         message_error = _worded(reason)
-        finish_reason = _clean(reply.finish_reason, secrets)
-        if finish_reason:
-            metadata["finish_reason"] = finish_reason
     else:
         status = "failed"
         message_error = _worded("interrupted")
@@ -166,19 +228,22 @@ def save_within(
             return "internal"
 
 
+Quoter = Callable[[Candidate, sp.Reply], Quote]
+
+
 @dataclass(frozen=True)
 class Finisher:
-    """What finishing needs from outside: the store's save, the price table and the admission."""
+    """What finishing needs from outside: the store's save, the price quote and the admission."""
 
     save: Callable[..., object]  # store.finish_assistant_message bound to user, conversation, reply
-    price: Callable[[str, str, dict[str, int]], float | None]
+    quote: Quoter  # the reply's cost and the rates used (responses_client.pricing.quote)
     admission: Admission | None
 
-    def cost(self, plan: TurnPlan, reply: sp.Reply) -> float | None:
+    def cost(self, candidate: Candidate, reply: sp.Reply) -> Quote:
         """The reply's price; 0 when no response was created upstream, None when unknown."""
-        if reply.usage:
-            return self.price(plan.model, plan.provider.name, reply.usage)
-        return 0.0 if reply.response_id is None else None
+        if reply.usage or reply.billed_cost_usd is not None:
+            return self.quote(candidate, reply)
+        return Quote(0.0 if reply.response_id is None else None, None)
 
     def finish(
         self,
@@ -190,54 +255,77 @@ class Finisher:
         stopped: bool,
         capped: bool,
         broken: bool = False,
+        answered: Candidate | None = None,
+        fallback_from: list[dict[str, str]] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Save how the reply ended, settle the spend, and return the final frame."""
         # The configured secrets, and any the process learnt since (redaction's set), are removed
         # from every upstream value before it is judged.
         secrets = (*settings.secrets, *redaction.configured_secrets())
+        answered = answered or plan.first_candidate
         outcome = decide(
-            plan, reply, error, stopped=stopped, capped=capped, secrets=secrets, broken=broken
+            plan,
+            reply,
+            error,
+            stopped=stopped,
+            capped=capped,
+            secrets=secrets,
+            broken=broken,
+            answered=answered,
         )
-        cost = self.cost(plan, reply)
-        context_mode = plan.context.context_mode
+        quote = self.cost(answered, reply)
+        context = answered.context or plan.context
+        context_mode = context.context_mode
+        usage = usage_record(reply.usage)
+        fallen = list(fallback_from or []) or None
 
         def save() -> object:
             return self.save(
                 text=reply.text,
                 status=outcome.status,
                 response_id=outcome.response_id,
-                usage=reply.usage,
-                cost_usd=cost,
+                usage=usage,
+                cost_usd=quote.cost_usd,
                 error=outcome.error,
                 reasoning_summary=reply.reasoning or None,
                 request_id=outcome.request_id,
                 latency_ms=reply.latency_ms(),
                 metadata=outcome.metadata,
                 context_mode=context_mode,
-                model=plan.model,
+                model=answered.model,
+                provider=answered.provider.name,
+                price=quote.price,
+                fallback_from=fallen,
             )
 
         saved_error = save_within(save, settings.save_deadline, settings.lock_timeout)
         if self.admission is not None:
-            tokens = (reply.usage or {}).get("total_tokens", 0)
-            self.admission.settle(cost_usd=cost, tokens=tokens)
+            tokens = (usage or {}).get("total_tokens", 0)
+            self.admission.settle(cost_usd=quote.cost_usd, tokens=tokens)
+        extra: dict[str, Any] = {}
+        if fallen:
+            extra["fallback_from"] = fallen
         if saved_error is not None:
             return "error", error_data(
-                saved_error, plan.assistant_id, retryable=saved_error != "storage_full"
+                saved_error, plan.assistant_id, retryable=saved_error != "storage_full", **extra
             )
         if outcome.status == "failed":
             assert outcome.error is not None
+            if error is not None and error.cause:
+                extra["cause"] = error.cause
             return "error", error_data(
-                outcome.error["code"], plan.assistant_id, retryable=outcome.retryable
+                outcome.error["code"], plan.assistant_id, retryable=outcome.retryable, **extra
             )
         return "done", {
             "message_id": plan.assistant_id,
             "response_id": outcome.response_id,
             "status": outcome.status,
-            "usage": reply.usage,
-            "cost_usd": cost,
-            "model": plan.model,
-            "provider": plan.provider.name,
+            "usage": usage,
+            "cost_usd": quote.cost_usd,
+            "price": quote.price,
+            "model": answered.model,
+            "provider": answered.provider.name,
             "context_mode": context_mode,
             "error": outcome.error,
+            "fallback_from": fallen,
         }

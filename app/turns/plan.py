@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import conversation_manager as cm
 import responses_client as rc
-from app.context import ContextPlan, plan_context
+from app.context import ContextPlan, holds_newest, plan_context
 
 from .config import ChatSettings, TurnRequest
-from .errors import BadTurnRequest, EmptyMessage, MessageTooLong, NoProvider
+from .errors import (
+    BadTurnRequest,
+    ContextTooLongRequest,
+    EmptyMessage,
+    MessageTooLong,
+    NoProvider,
+    UnknownModelRequest,
+)
 
 CHAT_NAME_CHARS = 60
 
@@ -36,18 +43,48 @@ def message_text(req: TurnRequest, max_chars: int) -> str:
     return text
 
 
-def choose_provider(
-    providers: Mapping[str, rc.Provider], name: str | None, default: str
-) -> rc.Provider:
-    """The provider a turn names, else the default one; raise `NoProvider` or a 400."""
-    if not providers:
+def choose_model(
+    registry: rc.ProviderRegistry,
+    req: TurnRequest,
+    conversation: cm.Conversation | None,
+    settings: ChatSettings,
+) -> tuple[rc.Provider, str]:
+    """The provider and model a turn uses (API `POST /chat`): the ones it names, else the
+    conversation's, else the defaults; raise `NoProvider` or a 400 `unknown_model`."""
+    if not registry:
         raise NoProvider()
-    provider = providers.get(name or default)
-    if provider is None:
-        if name is None:
-            return next(iter(providers.values()))
-        raise BadTurnRequest(f"unknown provider {name!r}")
-    return provider
+    name, model = req.provider, req.model
+    if name is None and model and ":" in model:
+        # `provider:model` in the model field, when the part before the colon is a provider.
+        head, _, tail = model.partition(":")
+        if head in registry and tail:
+            name, model = head, tail
+    if name is not None:
+        named = registry.get(name)
+        if named is None:
+            raise UnknownModelRequest(f"unknown provider {name!r}")
+        provider = named
+        model = model or _default_model(registry, name, settings)
+    else:
+        current = registry.get(conversation.provider) if conversation is not None else None
+        if current is not None and conversation is not None:
+            provider = current
+            model = model or conversation.model or _default_model(registry, current.name, settings)
+        else:
+            default = registry.get(settings.default_provider)
+            provider = default or next(iter(registry.providers.values()))
+            model = model or _default_model(registry, provider.name, settings)
+    if not model:
+        raise UnknownModelRequest(f"name a model for provider {provider.name!r}")
+    if registry.refuses_model(provider.name, model):
+        raise UnknownModelRequest(f"{provider.name!r} does not list model {model!r}")
+    return provider, model
+
+
+def _default_model(registry: rc.ProviderRegistry, provider: str, settings: ChatSettings) -> str:
+    if provider == settings.default_provider and settings.default_model:
+        return settings.default_model
+    return registry.default_model(provider) or ""
 
 
 def name_from(text: str) -> str:
@@ -57,7 +94,7 @@ def name_from(text: str) -> str:
 
 
 def new_conversation(
-    req: TurnRequest, provider: rc.Provider, settings: ChatSettings, text: str
+    req: TurnRequest, provider: rc.Provider, model: str, settings: ChatSettings, text: str
 ) -> cm.Conversation:
     """The record of a conversation this turn starts (created on disk in the turn's own commit)."""
     if req.regenerate or req.parent_message_id not in (None, cm.ROOT):
@@ -68,16 +105,44 @@ def new_conversation(
         chat_name=(req.chat_name or "").strip()[:200] or name_from(text),
         created_at=now,
         last_update=now,
-        model=req.model or settings.default_model,
+        model=model,
         provider=provider.name,
         instructions=settings.instructions,
     )
 
 
-def _window(provider: rc.Provider) -> tuple[int | None, int | None]:
+def window_of(
+    registry: rc.ProviderRegistry, provider: rc.Provider, model: str
+) -> tuple[int | None, int | None]:
+    """A model's context window and output limit: the registry's figures, else the provider's."""
+    info = registry.model_info(provider.name, model)
     # Capabilities are data the provider declares; a provider without them: nothing is known.
     caps = getattr(provider, "capabilities", None)
-    return getattr(caps, "context_window", None), getattr(caps, "max_output_tokens", None)
+    window = info.context_window or getattr(caps, "context_window", None)
+    output = info.max_output_tokens or getattr(caps, "max_output_tokens", None)
+    return window, output
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One provider and model that may answer the turn, with what it would be sent.
+
+    `context` None: its window cannot hold the instructions plus the newest message, so it is
+    skipped without a call (recorded `context_too_long`).
+    """
+
+    provider: rc.Provider
+    model: str
+    context: ContextPlan | None
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
+    window: tuple[int | None, int | None] = (None, None)
+
+    def ref(self, code: str | None = None) -> dict[str, str]:
+        """`{"provider", "model"}` (and `code`), as `fallback` events and `fallback_from` say it."""
+        out = {"provider": self.provider.name, "model": self.model}
+        if code is not None:
+            out["code"] = code
+        return out
 
 
 @dataclass(frozen=True)
@@ -93,20 +158,39 @@ class TurnPlan:
     regenerate: bool
     provider: rc.Provider
     model: str
-    context: ContextPlan
+    context: ContextPlan  # the first candidate that is called (the chosen one unless skipped)
     plan_parent: str | None  # the message the context is planned under
     text: str
+    # The chosen provider and model first, then the fallback candidates, in order.
+    candidates: tuple[Candidate, ...] = ()
+    # The conversation's provider and model before this turn named others (set back when the
+    # upstream does not know the named model); None when the turn named nothing new.
+    previous_choice: tuple[str, str] | None = None
+
+    def request_for(self, candidate: Candidate, settings: ChatSettings) -> rc.ResponseRequest:
+        """The upstream request for `candidate` (which must have a context)."""
+        assert candidate.context is not None
+        return rc.ResponseRequest(
+            model=candidate.model,
+            input=candidate.context.input,
+            instructions=self.conversation.instructions,
+            previous_response_id=candidate.context.previous_response_id,
+            store=candidate.provider.stateful,
+            max_output_tokens=settings.max_output_tokens,
+            provider_options=candidate.provider_options,
+        )
 
     def request(self, settings: ChatSettings) -> rc.ResponseRequest:
-        """The upstream request of this plan."""
-        return rc.ResponseRequest(
-            model=self.model,
-            input=self.context.input,
-            instructions=self.conversation.instructions,
-            previous_response_id=self.context.previous_response_id,
-            store=self.provider.stateful,
-            max_output_tokens=settings.max_output_tokens,
-        )
+        """The upstream request of the first candidate that is called."""
+        return self.request_for(self.first_candidate, settings)
+
+    @property
+    def first_candidate(self) -> Candidate:
+        """The first candidate that is called (the chosen one, unless its window is too small)."""
+        for candidate in self.candidates:
+            if candidate.context is not None:
+                return candidate
+        return Candidate(self.provider, self.model, self.context)
 
     def estimated_tokens(self, settings: ChatSettings) -> int:
         """Tokens this turn may use at most, by estimate: its input and the output cap."""
@@ -133,10 +217,11 @@ def plan_context_for(
     provider: rc.Provider,
     settings: ChatSettings,
     *,
+    window: tuple[int | None, int | None] = (None, None),
     force_replay: bool = False,
 ) -> ContextPlan:
-    """The context plan of a turn under `parent_id` for `provider`, fitted to its window."""
-    window, output_limit = _window(provider)
+    """The context plan of a turn under `parent_id` for `provider`, fitted to `window`."""
+    context_window, output_limit = window
     return plan_context(
         conversation,
         parent_id,
@@ -144,24 +229,69 @@ def plan_context_for(
         provider=provider.name,
         stateful=provider.stateful,
         context_tokens=settings.context_tokens,
-        window=window,
+        window=context_window,
         output_limits=(output_limit, settings.max_output_tokens),
         force_replay=force_replay,
     )
 
 
+def plan_candidates(
+    registry: rc.ProviderRegistry,
+    conversation: cm.Conversation,
+    parent_id: str | None,
+    text: str,
+    chosen: tuple[rc.Provider, str],
+    settings: ChatSettings,
+) -> tuple[Candidate, ...]:
+    """The chosen provider and model, then its fallback candidates, each with what it is sent.
+
+    A candidate gets the history replayed and fitted to its own window (API "Retries and
+    fallback"); one whose window cannot hold the instructions plus the newest message has no
+    context. Raise the up-front 400 `context_too_long` when no candidate can hold them.
+    """
+    provider, model = chosen
+    refs = [(provider.name, model), *registry.fallback_for(provider.name, model)]
+    out: list[Candidate] = []
+    for n, (name, candidate_model) in enumerate(refs):
+        live = provider if n == 0 else registry.get(name)
+        if live is None:
+            continue
+        window = window_of(registry, live, candidate_model)
+        holds = holds_newest(
+            conversation.instructions,
+            text,
+            window=window[0],
+            context_tokens=settings.context_tokens,
+            output_limits=(window[1], settings.max_output_tokens),
+        )
+        context = (
+            plan_context_for(
+                conversation, parent_id, text, live, settings, window=window, force_replay=n > 0
+            )
+            if holds
+            else None
+        )
+        options = registry.settings[name].options if name in registry.settings else {}
+        out.append(Candidate(live, candidate_model, context, dict(options), window))
+    if all(c.context is None for c in out):
+        raise ContextTooLongRequest("the instructions and the message alone overflow the window")
+    return tuple(out)
+
+
 def plan_turn(
     req: TurnRequest,
     conversation: cm.Conversation,
-    provider: rc.Provider,
+    chosen: tuple[rc.Provider, str],
     settings: ChatSettings,
     text: str,
     *,
     is_new: bool,
+    registry: rc.ProviderRegistry | None = None,
     new_id: Callable[[], str] = cm.new_message_id,
 ) -> TurnPlan:
-    """Place the new messages in the tree and decide what the model receives."""
-    model = req.model or conversation.model or settings.default_model
+    """Place the new messages in the tree and decide what each candidate receives."""
+    provider, model = chosen
+    registry = registry or rc.ProviderRegistry.of({provider.name: provider})
     if req.regenerate:
         user_message = conversation.message(req.parent_message_id or "")
         if user_message.role != "user":
@@ -176,6 +306,11 @@ def plan_turn(
         plan_parent = place_under = parent.id
     else:
         plan_parent = place_under = conversation.current_message_id
+    candidates = plan_candidates(registry, conversation, plan_parent, text, chosen, settings)
+    first = next(c for c in candidates if c.context is not None)
+    assert first.context is not None
+    previous = (conversation.provider, conversation.model)
+    named = (req.model is not None or req.provider is not None) and not is_new
     return TurnPlan(
         user=req.user,
         conversation=conversation,
@@ -186,15 +321,23 @@ def plan_turn(
         regenerate=req.regenerate,
         provider=provider,
         model=model,
-        context=plan_context_for(conversation, plan_parent, text, provider, settings),
+        context=first.context,
         plan_parent=plan_parent,
         text=text,
+        candidates=candidates,
+        previous_choice=previous if named and previous != (provider.name, model) else None,
     )
 
 
-def replan_replayed(plan: TurnPlan, settings: ChatSettings) -> TurnPlan:
-    """The same turn with the branch's history replayed (the chain expired upstream)."""
+def replay_candidate(plan: TurnPlan, candidate: Candidate, settings: ChatSettings) -> Candidate:
+    """The same candidate with the branch's history replayed (its chain expired upstream)."""
     context = plan_context_for(
-        plan.conversation, plan.plan_parent, plan.text, plan.provider, settings, force_replay=True
+        plan.conversation,
+        plan.plan_parent,
+        plan.text,
+        candidate.provider,
+        settings,
+        window=candidate.window,
+        force_replay=True,
     )
-    return replace(plan, context=context)
+    return replace(candidate, context=context)

@@ -1,4 +1,10 @@
-"""Run one turn in its worker: stream through retries, replan once on an expired chain, cap the reply.
+"""Run one turn in its worker: stream through the candidates (fallback) and retries, replan once on an
+expired chain, cap the reply.
+
+Fallback (API "Retries and fallback"): a candidate that fails before the first `delta` or
+`reasoning` frame with one of `FALLBACK_CODES` moves the turn at once to the next candidate, with a
+`fallback` frame first; only the last candidate is retried (rate_limited, upstream_unavailable).
+Candidates whose window cannot hold the request are skipped without a call.
 
 The body gets its collaborators handed in (the finisher: save, price, admission; and the replan), never
 the ChatService. Imports no Flask; SDKs only through the provider adapters.
@@ -8,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import responses_client as rc
@@ -18,9 +24,23 @@ from responses_client.retry import RetryPolicy, stream_with_retries
 
 from .config import ChatSettings
 from .finish import Finisher
-from .plan import TurnPlan
+from .plan import Candidate, TurnPlan
 
 log = logging.getLogger(__name__)
+
+# The codes that move a turn to the next candidate when no text has been sent yet.
+FALLBACK_CODES = frozenset(
+    {"rate_limited", "upstream_unavailable", "upstream_error", "quota_exceeded", "upstream_auth"}
+)
+NO_RETRIES = RetryPolicy(max_retries=0)
+
+
+@dataclass
+class Attempt:
+    """Which candidate answered (or failed last), and the ones that failed before it."""
+
+    candidate: Candidate
+    fallback_from: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -30,41 +50,103 @@ class TurnRun:
     plan: TurnPlan
     settings: ChatSettings
     finisher: Finisher
-    replan: Callable[[TurnPlan], TurnPlan]
+    replan: Callable[[Candidate], Candidate]
     cancel: rc.CancelToken
 
-    def _events(self, plan: TurnPlan) -> Iterator[rc.Event]:
-        request = plan.request(self.settings)
-        policy = RetryPolicy(
-            max_retries=self.settings.max_retries, max_retry_after=self.settings.max_retry_after
+    def _events(self, candidate: Candidate, *, last: bool) -> Iterator[rc.Event]:
+        request = self.plan.request_for(candidate, self.settings)
+        # Only the last candidate is retried; an earlier one gives way to the next at once.
+        policy = (
+            RetryPolicy(
+                max_retries=self.settings.max_retries,
+                max_retry_after=self.settings.max_retry_after,
+            )
+            if last
+            else NO_RETRIES
         )
         # The one cancel token goes to every attempt, so a stop ends any of them (and the back-off).
         return stream_with_retries(
-            lambda: plan.provider.stream(request, self.cancel), self.cancel, policy
+            lambda: candidate.provider.stream(request, self.cancel), self.cancel, policy
         )
+
+    def _stream(
+        self,
+        candidate: Candidate,
+        reply: sp.Reply,
+        cap: sp.TextCap,
+        control: sp.TurnControl,
+        *,
+        last: bool,
+    ) -> Candidate:
+        """Relay one candidate's stream into `reply`; return the candidate as it was last sent."""
+        try:
+            sp.relay(cap.apply(self._events(candidate, last=last)), reply, control.emit)
+        except rc.PreviousResponseNotFound:
+            if control.stopped:
+                raise
+            # The chain expired upstream: resend the branch's history, once, never in a loop.
+            candidate = self.replan(candidate)
+            sp.relay(cap.apply(self._events(candidate, last=last)), reply, control.emit)
+        return candidate
+
+    def _run(
+        self, reply: sp.Reply, cap: sp.TextCap, control: sp.TurnControl
+    ) -> tuple[Attempt, sp.Reply]:
+        """Try the candidates in order; return who answered (or failed last) and its reply."""
+        callable_ = [c for c in self.plan.candidates if c.context is not None]
+        if not callable_:  # a plan made without candidates: the chosen one alone
+            callable_ = [self.plan.first_candidate]
+        attempt = Attempt(callable_[0])
+        for candidate in self.plan.candidates or callable_:
+            if candidate.context is None:
+                attempt.fallback_from.append(candidate.ref("context_too_long"))
+                continue
+            if attempt.fallback_from:
+                control.emit(
+                    "fallback",
+                    {
+                        "from": attempt.fallback_from[-1],
+                        "provider": candidate.provider.name,
+                        "model": candidate.model,
+                    },
+                )
+            attempt.candidate = candidate
+            last = candidate is callable_[-1]
+            try:
+                attempt.candidate = self._stream(candidate, reply, cap, control, last=last)
+                return attempt, reply
+            except rc.ProviderError as exc:
+                sent = bool(reply.text or reply.reasoning)
+                if last or sent or control.stopped or exc.code not in FALLBACK_CODES:
+                    raise _Failed(attempt, reply, exc) from exc
+                log.warning(
+                    "fallback conversation=%s from=%s:%s code=%s",
+                    self.plan.conversation.id,
+                    candidate.provider.name,
+                    candidate.model,
+                    exc.code,
+                )
+                attempt.fallback_from.append(candidate.ref(exc.code))
+                # Nothing was sent: the next candidate starts a fresh reply (the turn's clock kept).
+                reply = sp.Reply(started_at=reply.started_at)
+        return attempt, reply
 
     def __call__(self, control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
         reply = sp.Reply()
         cap = sp.TextCap(self.settings.max_reply_chars)
         error: rc.ProviderError | None = None
+        attempt = Attempt(self.plan.first_candidate)
         broken = False
         try:
-            try:
-                sp.relay(cap.apply(self._events(self.plan)), reply, control.emit)
-            except rc.PreviousResponseNotFound:
-                if control.stopped:
-                    raise
-                # The chain expired upstream: resend the branch's history, once, never in a loop.
-                self.plan = self.replan(self.plan)
-                sp.relay(cap.apply(self._events(self.plan)), reply, control.emit)
-        except rc.ProviderError as exc:
-            error = exc
+            attempt, reply = self._run(reply, cap, control)
+        except _Failed as failed:
+            attempt, reply, error = failed.attempt, failed.reply, failed.error
             log.warning(
                 "turn_failed conversation=%s code=%s status=%s request_id=%s",
                 self.plan.conversation.id,
-                exc.code,
-                exc.status,
-                clean_token(exc.request_id, self.settings.secrets),
+                error.code,
+                error.status,
+                clean_token(error.request_id, self.settings.secrets),
             )
         except sp.TurnAborted:
             raise
@@ -85,4 +167,14 @@ class TurnRun:
             stopped=control.stopped,
             capped=cap.reached,
             broken=broken,
+            answered=attempt.candidate,
+            fallback_from=attempt.fallback_from,
         )
+
+
+class _Failed(Exception):
+    """The turn's last candidate failed (or one failed where no fallback is allowed)."""
+
+    def __init__(self, attempt: Attempt, reply: sp.Reply, error: rc.ProviderError) -> None:
+        super().__init__(error.code)
+        self.attempt, self.reply, self.error = attempt, reply, error

@@ -25,18 +25,20 @@ from .config import ChatSettings, TurnRequest
 from .errors import NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
 from .plan import (
+    Candidate,
     TurnPlan,
-    choose_provider,
+    choose_model,
     message_text,
     new_conversation,
     plan_turn,
-    replan_replayed,
+    replay_candidate,
 )
 from .run import TurnRun
 
 log = logging.getLogger(__name__)
 
 Price = Callable[[str, str, dict[str, int]], float | None]
+Quoter = Callable[..., pricing.Quote]
 
 
 class TurnLimits(Protocol):
@@ -63,21 +65,34 @@ class StartedTurn:
 
 
 class ChatService:
-    """Turns, re-attach, stop and crash repair over one store and a set of providers."""
+    """Turns, re-attach, stop and crash repair over one store and a set of providers.
+
+    `providers` is a `ProviderRegistry` or (tests, embedding) a Mapping of live providers, which
+    is wrapped with `ProviderRegistry.of` (the settings' defaults become the registry's).
+    """
 
     def __init__(
         self,
         store: cm.ConversationStore,
-        providers: Mapping[str, rc.Provider],
+        providers: rc.ProviderRegistry | Mapping[str, rc.Provider],
         settings: ChatSettings,
         *,
         coordination_for: Callable[[str], sp.Coordination],
         limits: TurnLimits | None = None,
         registry: sp.TurnRegistry | None = None,
         price: Price = pricing.cost_usd,
+        quote: Quoter = pricing.quote,
     ) -> None:
         self.store = store
-        self.providers = dict(providers)
+        if isinstance(providers, rc.ProviderRegistry):
+            self.provider_registry = providers
+        else:
+            default = (settings.default_provider, settings.default_model)
+            self.provider_registry = rc.ProviderRegistry.of(
+                providers, default=default if settings.default_provider in providers else None
+            )
+        self.providers = self.provider_registry.providers  # the live ones, by name
+        self.quote = quote
         self.settings = settings
         self.coordination_for = coordination_for
         self.limits = limits
@@ -133,9 +148,22 @@ class ChatService:
 
     # -- starting a turn -----------------------------------------------------------------------
 
-    def provider_for(self, name: str | None) -> rc.Provider:
-        """The provider a turn names, else the default one."""
-        return choose_provider(self.providers, name, self.settings.default_provider)
+    def quote_reply(self, candidate: Candidate, reply: sp.Reply) -> pricing.Quote:
+        """The cost of `candidate`'s reply and the rates used (API "Cost")."""
+        name = candidate.provider.name
+        info = self.provider_registry.model_info(name, candidate.model)
+        provider_settings = self.provider_registry.settings.get(name)
+        tier = reply.metadata.get("service_tier")
+        return self.quote(
+            name,
+            candidate.model,
+            reply.usage,
+            echoed_model=reply.model,
+            billed_cost_usd=reply.billed_cost_usd,
+            override=info.price,
+            price_provider=provider_settings.price_provider if provider_settings else None,
+            service_tier=tier if isinstance(tier, str) else None,
+        )
 
     def start(self, req: TurnRequest) -> StartedTurn:
         """Check, plan, admit and commit a turn, start its worker, and return what the web follows.
@@ -149,12 +177,12 @@ class ChatService:
         is_new = req.conversation_id is None
         if req.conversation_id is not None:
             conversation = self.load(req.user, req.conversation_id)
-            provider = self.provider_for(req.provider or conversation.provider)
+            chosen = choose_model(self.provider_registry, req, conversation, self.settings)
         else:
-            provider = self.provider_for(req.provider)
+            chosen = choose_model(self.provider_registry, req, None, self.settings)
             # Created on disk in the turn's own commit, while the upstream request opens (the
             # user's directory is made by store.turn_dir for the coordination, and by create).
-            conversation = new_conversation(req, provider, self.settings, text)
+            conversation = new_conversation(req, *chosen, self.settings, text)
         cid = conversation.id
         coordination = self.coordination_for(req.user)
         try:
@@ -170,7 +198,15 @@ class ChatService:
                 stale = [m for m in conversation.messages if m.status == "in_progress"]
                 if stale:  # we hold the lock, so nobody is writing these any more
                     conversation = self._repair(req.user, cid, stale, coordination)
-            plan = plan_turn(req, conversation, provider, self.settings, text, is_new=is_new)
+            plan = plan_turn(
+                req,
+                conversation,
+                chosen,
+                self.settings,
+                text,
+                is_new=is_new,
+                registry=self.provider_registry,
+            )
             admission = self._admit(plan)
         except BaseException:
             lock.release()
@@ -204,14 +240,14 @@ class ChatService:
             save=functools.partial(
                 self.store.finish_assistant_message, user, cid, plan.assistant_id
             ),
-            price=self.price,
+            quote=self.quote_reply,
             admission=admission,
         )
         run = TurnRun(
             plan=plan,
             settings=self.settings,
             finisher=finisher,
-            replan=lambda p: replan_replayed(p, self.settings),
+            replan=lambda candidate: replay_candidate(plan, candidate, self.settings),
             cancel=cancel,
         )
         turn = self.registry.start(

@@ -91,22 +91,25 @@ def test_regenerate_adds_a_sibling_answer(client, upstream, data_dir):
     assert sum(m["role"] == "user" for m in doc["messages"]) == 2
 
 
-def test_after_a_stopped_or_failed_answer_the_branch_is_replayed(client, upstream):
+def test_after_a_stopped_or_failed_answer_the_chain_resumes_with_the_rest_as_text(
+    client, upstream, data_dir
+):
     one = chat(client, message="one")
     cid = one[0].data["conversation_id"]
     upstream.script(["reset:2"])
     chat(client, message="two", conversation_id=cid)
     three = chat(client, message="three", conversation_id=cid)
-    assert three[0].data["context_mode"] == "replayed"
+    # Rule 2 (the hybrid chain): chain from the last reply that qualifies, the failed one's
+    # partial text and the messages after it go as text.
+    assert three[0].data["context_mode"] == "chained"
     body = upstream.last().body
-    assert body.get("previous_response_id") is None
+    assert body.get("previous_response_id") == one[-1].data["response_id"]
     assert body["input"] == [
-        {"role": "user", "content": "one"},
-        {"role": "assistant", "content": "Hello! How can I help?"},
         {"role": "user", "content": "two"},
         {"role": "assistant", "content": "Hello! H"},
         {"role": "user", "content": "three"},
     ]
+    assert stored(data_dir, "alice", cid)["messages"][-1]["metadata"]["replayed_messages"] == 2
 
 
 def test_migrated_conversation_replays_its_history(client, app, upstream, data_dir):

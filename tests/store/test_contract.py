@@ -230,7 +230,9 @@ def test_totals_across_turns(store: ConversationStore) -> None:
     assert loaded.totals.cost_usd == pytest.approx(0.001)
     assert loaded.totals.unpriced_messages == 2
     assert loaded.message_count == 6
-    assert loaded.last_response_id is None  # the current reply failed: replay
+    # The current reply failed: the next turn chains from the answer before it (rule 2, the
+    # hybrid chain), sending the later messages as text.
+    assert loaded.last_response_id == "resp_x"
     assert store.list(USER)[0].message_count == 6
 
 
