@@ -1,0 +1,506 @@
+"""ChatCompletionsProvider: the real openai SDK against the Chat Completions fake on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from responses_client import OpenAIProvider
+from responses_client.adapters.openai_chat import ChatCompletionsProvider
+from responses_client.cancel import CancelToken
+from responses_client.errors import (
+    AuthFailed,
+    BadRequest,
+    ContentBlocked,
+    ContextTooLong,
+    Interrupted,
+    ProviderError,
+    QuotaExceeded,
+    RateLimited,
+    UnknownModel,
+    UpstreamFailed,
+    UpstreamUnavailable,
+)
+from responses_client.events import (
+    Finished,
+    Idle,
+    ReasoningDelta,
+    ResponseRequest,
+    ResponseStarted,
+    TextDelta,
+)
+from responses_client.provider import Provider
+from responses_client.retry import RetryPolicy, stream_with_retries
+from tests.fakes.chat_completions import DEFAULT_REPLY, FakeChat, behaviour, running
+
+KEY = "sk-test-CHATKEY0123456789abcdef"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeChat]:
+    with running() as f:
+        yield f
+
+
+def make(fake: FakeChat, flavour: Any = "generic", **kw: Any) -> ChatCompletionsProvider:
+    kw.setdefault("read_timeout", 2.0)
+    base = kw.pop("base_url", fake.base_url)
+    return ChatCompletionsProvider(KEY, name=flavour, base_url=base, flavour=flavour, **kw)
+
+
+@pytest.fixture
+def provider(fake: FakeChat) -> Iterator[ChatCompletionsProvider]:
+    p = make(fake)
+    yield p
+    p.close()
+
+
+def req(model: str = "m-1", **kw: Any) -> ResponseRequest:
+    kw.setdefault("input", "hi")
+    kw.setdefault("instructions", "Be brief.")
+    return ResponseRequest(model=model, **kw)
+
+
+def run(p: Any, request: ResponseRequest | None = None) -> list[object]:
+    return [e for e in p.stream(request or req()) if not isinstance(e, Idle)]
+
+
+def text_of(events: list[object]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+# -- the request -------------------------------------------------------------------------------
+
+
+def test_plain_stream_and_the_exact_request(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    events = run(provider)
+    started, done = events[0], events[-1]
+    assert isinstance(started, ResponseStarted) and started.response_id.startswith("chatcmpl-")
+    assert started.request_id and started.request_id.startswith("req_")
+    assert started.metadata == {"system_fingerprint": "fp_fake01", "service_tier": "default"}
+    assert text_of(events) == DEFAULT_REPLY
+    assert isinstance(done, Finished) and done.status == "completed"
+    assert done.response_id == started.response_id and done.usage is not None
+    assert done.usage["input_tokens"] > 0 and done.usage["output_tokens"] > 0
+    rec = fake.last()
+    assert rec.path == "/v1/chat/completions"
+    assert rec.body == {
+        "model": "m-1",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hi"},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    assert rec.headers["authorization"] == f"Bearer {KEY}"
+    assert rec.headers["x-stainless-retry-count"] == "0"
+    assert len(fake.requests) == 1
+
+
+def test_turns_become_messages_and_no_chain_id_is_sent(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    turns = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "two"},
+        {"role": "user", "content": "three"},
+    ]
+    run(provider, req(input=turns, previous_response_id="chatcmpl-old", max_output_tokens=50))
+    body = fake.last().body
+    assert body["messages"] == [{"role": "system", "content": "Be brief."}, *turns]
+    assert "previous_response_id" not in body and "store" not in body
+    assert body["max_tokens"] == 50
+
+
+def test_no_instructions_no_system_message(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    run(provider, req(instructions=None))
+    assert fake.last().body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_root_base_url_deepseek_style(fake: FakeChat) -> None:
+    p = make(fake, "deepseek", base_url=fake.root_url)
+    run(p)
+    assert fake.last().path == "/chat/completions"
+    p.close()
+
+
+@pytest.mark.parametrize(
+    ("flavour", "options", "expected"),
+    [
+        (
+            "deepseek",
+            {"reasoning_effort": "medium", "temperature": 0.5},
+            {"reasoning_effort": "high", "temperature": 0.5},
+        ),
+        (
+            "deepseek",
+            {"thinking": "off", "reasoning_effort": "max"},
+            {"thinking": {"type": "disabled"}},
+        ),
+        (
+            "deepseek",
+            {"thinking": "on", "reasoning_effort": "minimal"},
+            {"thinking": {"type": "enabled"}, "reasoning_effort": "low"},
+        ),
+        (
+            "openrouter",
+            {"reasoning_effort": "high", "top_p": 0.9},
+            {"reasoning": {"effort": "high"}, "top_p": 0.9},
+        ),
+        ("openrouter", {"thinking": "off"}, {"reasoning": {"enabled": False}}),
+        ("ollama", {"thinking": "off"}, {"reasoning_effort": "none"}),
+        (
+            "generic",
+            {"reasoning_effort": "low", "verbosity": "low"},
+            {"reasoning_effort": "low", "verbosity": "low"},
+        ),
+        ("deepseek", {"verbosity": "low", "reasoning_summary": "auto"}, {}),
+    ],
+)
+def test_options_per_flavour(
+    fake: FakeChat, flavour: Any, options: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    p = make(fake, flavour)
+    run(p, req(options=options))
+    body = fake.last().body
+    sent = {
+        k: v for k, v in body.items() if k not in ("model", "messages", "stream", "stream_options")
+    }
+    assert sent == expected
+    p.close()
+
+
+def test_output_cap_is_the_smaller_and_operator_options_are_sent(fake: FakeChat) -> None:
+    p = make(fake, "openrouter", options={"provider": {"order": ["Anthropic"]}})
+    run(
+        p,
+        req(
+            max_output_tokens=100,
+            options={"max_output_tokens": 300},
+            provider_options={"transforms": []},
+        ),
+    )
+    body = fake.last().body
+    assert body["max_tokens"] == 100
+    assert body["provider"] == {"order": ["Anthropic"]} and body["transforms"] == []
+    p.close()
+    p = make(fake, "generic", max_tokens_field="max_completion_tokens")
+    run(p, req(max_output_tokens=100, options={"max_output_tokens": 30}))
+    assert fake.last().body["max_completion_tokens"] == 30 and "max_tokens" not in fake.last().body
+    p.close()
+
+
+def test_ollama_needs_no_key_and_never_shows_the_placeholder(fake: FakeChat) -> None:
+    p = ChatCompletionsProvider(None, name="ollama", base_url=fake.base_url, flavour="ollama")
+    run(p)
+    assert fake.last().headers["authorization"] == "Bearer ollama"
+    assert "ollama" not in repr(p).replace("name='ollama'", "").replace("flavour='ollama'", "")
+    p.close()
+
+
+def test_constructor_refusals(fake: FakeChat) -> None:
+    with pytest.raises(ValueError):
+        ChatCompletionsProvider(KEY, flavour="generic")  # no base URL
+    with pytest.raises(ValueError):
+        ChatCompletionsProvider(None, flavour="deepseek")  # no key
+    with pytest.raises(ValueError):
+        ChatCompletionsProvider(KEY, base_url=fake.base_url, stateful=True)
+    with pytest.raises(ValueError):
+        ChatCompletionsProvider(KEY, base_url=fake.base_url, flavour="nope")  # type: ignore[arg-type]
+    p = ChatCompletionsProvider(KEY, flavour="deepseek")
+    assert p.base_url == "https://api.deepseek.com" and not p.stateful
+    assert p.capabilities.protocol == "chat_completions" and isinstance(p, Provider)
+    assert KEY not in repr(p)
+    p.close()
+
+
+def test_environment_changes_nothing(fake: FakeChat, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-WRONGKEY-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-env")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer env-key\nX-Env: 1")
+    p = make(fake, "deepseek")
+    events = run(p)
+    assert isinstance(events[-1], Finished)
+    headers = fake.last().headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    for name in ("openai-organization", "openai-project", "x-env"):
+        assert name not in headers
+    p.close()
+
+
+# -- what comes back ---------------------------------------------------------------------------
+
+
+def test_deepseek_reasoning_content_and_cache_hits(fake: FakeChat) -> None:
+    fake.style = "deepseek"
+    p = make(fake, "deepseek")
+    fake.script([behaviour("reasoning", reasoning="Think first.")])
+    events = run(p)
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert reasoning == "Think first." and text_of(events) == DEFAULT_REPLY
+    first_text = next(i for i, e in enumerate(events) if isinstance(e, TextDelta))
+    assert all(not isinstance(e, ReasoningDelta) for e in events[first_text:])
+    done = events[-1]
+    assert isinstance(done, Finished) and done.usage is not None
+    assert done.usage["cached_tokens"] > 0 and done.usage["reasoning_tokens"] == 2
+    assert done.metadata["system_fingerprint"] == "fp_ds_0001"
+    p.close()
+
+
+def test_openrouter_generation_id_cost_and_reasoning(fake: FakeChat) -> None:
+    fake.style = "openrouter"
+    p = make(fake, "openrouter")
+    fake.script([behaviour("reasoning")])
+    events = run(p)
+    started, done = events[0], events[-1]
+    rec = fake.last()
+    assert isinstance(started, ResponseStarted) and started.response_id == rec.response_id
+    assert started.response_id.startswith("gen-") and started.request_id == rec.response_id
+    assert any(isinstance(e, ReasoningDelta) for e in events)
+    assert isinstance(done, Finished) and done.cost_usd == 0.00123
+    assert done.usage is not None and done.usage["cache_write_tokens"] == 3
+    p.close()
+
+
+def test_usage_on_the_finish_chunk(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    fake.script([behaviour("usage_on_finish")])
+    done = run(provider)[-1]
+    assert isinstance(done, Finished) and done.usage is not None and done.usage["total_tokens"]
+
+
+def test_keepalive_comments_are_skipped(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    fake.script([behaviour("keepalive")])
+    events = run(provider)
+    assert text_of(events) == DEFAULT_REPLY and isinstance(events[-1], Finished)
+
+
+def test_no_done_after_the_finish_still_finishes(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    fake.script([behaviour("no_done")])
+    done = run(provider)[-1]
+    assert isinstance(done, Finished) and done.usage is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "raw"),
+    [
+        ("length", "max_output_tokens", "length"),
+        ("content_filter", "content_filter", "content_filter"),
+    ],
+)
+def test_incomplete(
+    provider: ChatCompletionsProvider, fake: FakeChat, kind: str, reason: str, raw: str
+) -> None:
+    fake.script([behaviour(kind)])
+    done = run(provider)[-1]
+    assert isinstance(done, Finished) and done.status == "incomplete"
+    assert done.reason == reason and done.finish_reason == raw
+    assert done.metadata["finish_reason"] == raw
+
+
+def test_refusal(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    fake.script([behaviour("refusal")])
+    events = run(provider)
+    assert "can't" in text_of(events)
+    done = events[-1]
+    assert isinstance(done, Finished) and done.refusal
+
+
+def test_long_answer(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    fake.long_reply(500)
+    events = run(provider)
+    assert sum(isinstance(e, TextDelta) for e in events) == 500
+    assert isinstance(events[-1], Finished)
+
+
+# -- errors before HTTP 200 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "flavour", "cls", "status", "cause"),
+    [
+        ("401", "deepseek", AuthFailed, 401, None),
+        ("403", "openrouter", ContentBlocked, 403, None),
+        ("403", "generic", AuthFailed, 403, None),
+        ("402", "deepseek", QuotaExceeded, 402, None),
+        ("credits", "openrouter", QuotaExceeded, 402, None),
+        ("400", "deepseek", BadRequest, 400, None),
+        ("422", "deepseek", BadRequest, 422, None),
+        ("context", "deepseek", ContextTooLong, 400, None),
+        ("nomodel", "deepseek", UnknownModel, 400, None),
+        ("404", "ollama", UnknownModel, 404, None),
+        ("429", "deepseek", RateLimited, 429, None),
+        ("500", "deepseek", UpstreamUnavailable, 500, "server_error"),
+        ("502", "openrouter", UpstreamUnavailable, 502, "server_error"),
+        ("503", "deepseek", UpstreamUnavailable, 503, "overloaded"),
+        ("529", "generic", UpstreamUnavailable, 529, "overloaded"),
+        ("xai_bad_key", "generic", AuthFailed, 400, None),
+    ],
+)
+def test_refused_before_200(
+    fake: FakeChat,
+    kind: str,
+    flavour: Any,
+    cls: type[ProviderError],
+    status: int,
+    cause: str | None,
+) -> None:
+    p = make(fake, flavour)
+    fake.script([behaviour(kind)])
+    with pytest.raises(cls) as info:
+        run(p)
+    err = info.value
+    assert type(err) is cls and err.status == status and err.cause == cause
+    assert "sk-test" not in repr(err) and "leaked" not in repr(err)
+    assert str(err) == cls.safe_message
+    assert err.__cause__ is None and err.__suppress_context__
+    assert len(fake.requests) == 1  # one request: the SDK never retries
+    p.close()
+
+
+def test_429_retry_after_and_should_retry(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    fake.script([behaviour("429", retry_after="7", headers={"x-should-retry": "false"})])
+    with pytest.raises(RateLimited) as info:
+        run(provider)
+    assert info.value.retry_after == 7.0 and info.value.should_retry is False
+    assert info.value.request_id and info.value.request_id.startswith("req_")
+
+
+def test_the_app_policy_retries_a_503_then_succeeds(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    token = CancelToken()
+    policy = RetryPolicy(base_delay=0.01)
+    events = list(
+        stream_with_retries(lambda: provider.stream(req("fake-503-x1"), token), token, policy)
+    )
+    assert isinstance(events[-1], Finished) and len(fake.requests) == 2
+
+
+def test_connection_refused() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = ChatCompletionsProvider(KEY, base_url=f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(UpstreamUnavailable) as info:
+        run(p)
+    assert info.value.cause == "unreachable"
+    p.close()
+
+
+# -- errors after HTTP 200 -----------------------------------------------------------------------
+
+
+def _consume(p: Any) -> tuple[list[object], ProviderError]:
+    seen: list[object] = []
+    with pytest.raises(ProviderError) as info:
+        for ev in p.stream(req()):
+            seen.append(ev)
+    return seen, info.value
+
+
+def test_error_chunk_after_text(fake: FakeChat) -> None:
+    fake.style = "openrouter"
+    p = make(fake, "openrouter")
+    fake.script([behaviour("error_after", after=2)])
+    seen, err = _consume(p)
+    assert isinstance(err, UpstreamFailed) and err.upstream_code == "server_error"
+    assert text_of(seen) == DEFAULT_REPLY[:8]
+    assert "leaked" not in repr(err) and err.request_id == fake.last().response_id
+    p.close()
+
+
+def test_error_chunk_before_text(fake: FakeChat) -> None:
+    fake.style = "openrouter"
+    p = make(fake, "openrouter")
+    fake.script([behaviour("error_first")])
+    seen, err = _consume(p)
+    assert isinstance(err, UpstreamFailed) and err.upstream_code == "502"
+    assert not any(isinstance(e, TextDelta) for e in seen)
+    p.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "cls"),
+    [
+        ("reset", Interrupted),
+        ("truncated", Interrupted),
+        ("malformed", Interrupted),
+        ("stall", Interrupted),
+    ],
+)
+def test_broken_streams_after_text(
+    provider: ChatCompletionsProvider, fake: FakeChat, kind: str, cls: type[ProviderError]
+) -> None:
+    fake.script([behaviour(kind, after=2)])
+    seen, err = _consume(provider)
+    assert type(err) is cls and text_of(seen) == DEFAULT_REPLY[:8]
+    if kind == "stall":
+        assert err.cause == "timeout"
+
+
+def test_stall_before_any_chunk_is_unavailable(fake: FakeChat) -> None:
+    p = make(fake, read_timeout=0.5)
+    fake.script([behaviour("stall_start")])
+    seen, err = _consume(p)
+    assert isinstance(err, UpstreamUnavailable) and err.cause == "timeout" and seen == []
+    p.close()
+
+
+def test_empty_and_idless_streams(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    fake.script([behaviour("empty"), behaviour("no_id")])
+    _, err = _consume(provider)
+    assert isinstance(err, UpstreamUnavailable) and err.upstream_code == "empty_stream"
+    _, err = _consume(provider)
+    assert isinstance(err, UpstreamUnavailable) and err.upstream_code == "missing_response_id"
+
+
+def test_errors_are_logged_without_upstream_text(
+    fake: FakeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = make(fake, "deepseek")
+    fake.script([behaviour("401")])
+    with caplog.at_level(logging.WARNING, logger="responses_client"), pytest.raises(AuthFailed):
+        run(p)
+    assert "upstream_auth" in caplog.text
+    assert "leaked" not in caplog.text and KEY not in caplog.text
+    p.close()
+
+
+# -- xAI through the Responses adapter -----------------------------------------------------------
+
+
+def test_xai_bad_key_400_is_upstream_auth_through_the_responses_adapter(fake: FakeChat) -> None:
+    p = OpenAIProvider("xai-WRONGKEY0123456789abcdef", name="xai", base_url=fake.base_url)
+    fake.script([behaviour("xai_bad_key")])
+    with pytest.raises(AuthFailed) as info:
+        list(p.stream(req("grok-4.7")))
+    err = info.value
+    assert err.status == 400 and not err.retryable and err.upstream_code is None
+    assert "Incorrect" not in repr(err) and fake.last().path == "/v1/responses"
+    p.close()
+
+
+def test_an_ordinary_400_through_the_responses_adapter_stays_bad_request(fake: FakeChat) -> None:
+    p = OpenAIProvider("xai-key0123456789abcdef", name="xai", base_url=fake.base_url)
+    fake.script([behaviour("400")])
+    with pytest.raises(BadRequest) as info:
+        list(p.stream(req("grok-4.7")))
+    assert type(info.value) is BadRequest
+    p.close()
