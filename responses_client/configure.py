@@ -1,22 +1,76 @@
-"""Build the provider registry from the environment and the providers file (today: the environment)."""
+"""Build the provider registry from the environment and the providers file (API.md "Providers").
+
+Each built-in provider is on when its key variable is set (ollama: when `OLLAMA_BASE_URL` is);
+an empty value counts as unset. `CHAT_PROVIDERS_FILE` adds sections for them and further
+providers. The defaults rules (default provider, default model, `CHAT_MODEL`, `CHAT_MODELS`) are
+applied here, and everything that must stop the start raises `ConfigError` (a broken file:
+`ProvidersFileError`, naming line, key path and reason). Warnings name variables and providers,
+never values. Adapters are imported only when a provider of their protocol is on, so a
+deployment without an SDK's provider never loads that SDK. Imports no Flask and nothing of the app.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from responses_client.adapters.openai_responses import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_READ_TIMEOUT,
-    OpenAIProvider,
+)
+from responses_client.catalog import (
+    BUILTIN,
+    BUILTIN_PROVIDERS,
+    OPENAI_SUGGESTIONS,
+    family_of,
+    known_models,
+    model_facts,
 )
 from responses_client.provider import Provider
+from responses_client.providers_file import (
+    ProviderSection,
+    ProvidersFile,
+    ProvidersFileError,
+    load,
+)
+from responses_client.registry import ModelInfo, ModelRef, ProviderRegistry, ProviderSettings
+
+log = logging.getLogger(__name__)
+
+# protocol (or "gemini_interactions": gemini with stateful = true) -> (module, class).
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "responses": ("responses_client.adapters.openai_responses", "OpenAIProvider"),
+    "chat_completions": ("responses_client.adapters.openai_chat", "ChatCompletionsProvider"),
+    "anthropic": ("responses_client.adapters.anthropic_messages", "AnthropicProvider"),
+    "gemini": ("responses_client.adapters.gemini", "GeminiProvider"),
+    "gemini_interactions": (
+        "responses_client.adapters.gemini_interactions",
+        "GeminiInteractionsProvider",
+    ),
+}
+KEYLESS = "no-key"  # sent by a further provider that names no api_key_env (a local server)
+AdapterFactory = Callable[..., Provider]
+
+__all__ = ["ADAPTERS", "ConfigError", "ProvidersFileError", "build_registry", "providers_from_env"]
 
 
-def _number(environ: Mapping[str, str], key: str, default: float) -> float:
-    raw = environ.get(key, "").strip()
-    if not raw:
+class ConfigError(ValueError):
+    """The provider configuration cannot start: the message says what to set."""
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    return raw.strip() or None if isinstance(raw, str) else None
+
+
+def _number(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = _value(env, key)
+    if raw is None:
         return default
     try:
         value = float(raw)
@@ -27,28 +81,339 @@ def _number(environ: Mapping[str, str], key: str, default: float) -> float:
     return value
 
 
-def _secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
-    # API.md "Secrets": every *_API_KEY, *_TOKEN and *_SECRET variable and SECRET_KEY never come
-    # back out of an upstream string.
+def _secrets(env: Mapping[str, str], key_variables: tuple[str, ...]) -> tuple[str, ...]:
+    # API.md "Secrets": every *_API_KEY, *_TOKEN and *_SECRET variable, SECRET_KEY and every
+    # api_key_env variable never come back out of an upstream string.
     return tuple(
         v
-        for k, v in environ.items()
-        if v and (k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) or k == "SECRET_KEY")
+        for k, v in env.items()
+        if isinstance(v, str)
+        and v.strip()
+        and (
+            k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) or k == "SECRET_KEY" or k in key_variables
+        )
+    )
+
+
+def _adapter(protocol: str, adapters: Mapping[str, AdapterFactory] | None) -> AdapterFactory:
+    if adapters is not None and protocol in adapters:
+        return adapters[protocol]
+    module_name, class_name = ADAPTERS[protocol]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ConfigError(f"the {protocol} adapter ({module_name}) is not installed") from None
+    factory: AdapterFactory = getattr(module, class_name)
+    return factory
+
+
+def _csv(raw: str | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in (raw or "").split(","):
+        if item.strip() and item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
+
+
+class _Builder:
+    """One build: the environment, the file, and the registry's parts as they are made."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        file: ProvidersFile | None,
+        adapters: Mapping[str, AdapterFactory] | None,
+    ) -> None:
+        self.env = env
+        self.file = file
+        self.adapters = adapters
+        self.providers: dict[str, Provider] = {}
+        self.settings: dict[str, ProviderSettings] = {}
+        self.models: dict[ModelRef, ModelInfo] = {}
+        # Every variable that can hold a key, on or off: their values are all redacted.
+        self.key_variables = tuple(
+            dict.fromkeys(
+                [p.key_env for p in BUILTIN_PROVIDERS if p.key_env]
+                + [
+                    s.api_key_env
+                    for s in (file.providers.values() if file else ())
+                    if s.api_key_env
+                ]
+            )
+        )
+        self.secrets = _secrets(env, self.key_variables)
+        self.off: dict[str, str] = {}  # provider -> the variable to set to turn it on
+        self.read_timeout = _number(env, "CHAT_UPSTREAM_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
+        self.max_retries = int(_number(env, "CHAT_UPSTREAM_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+        self.max_retry_after = _number(
+            env, "CHAT_UPSTREAM_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER
+        )
+
+    def section(self, name: str) -> ProviderSection | None:
+        return self.file.providers.get(name) if self.file else None
+
+    # -- which providers are on ----------------------------------------------------------------
+
+    def builtins(self) -> None:
+        for row in BUILTIN_PROVIDERS:
+            section = self.section(row.name)
+            base_url = _value(self.env, row.base_url_env)
+            if row.key_env is None:  # a local server: on when its base URL is set
+                if base_url is None:
+                    self.off[row.name] = row.base_url_env
+                    continue
+                self.add(row.name, row.protocol, None, base_url, section, flavour=row.flavour)
+                continue
+            key = _value(self.env, row.key_env)
+            if key is None:
+                self.off[row.name] = row.key_env
+                continue
+            self.add(row.name, row.protocol, key, base_url or row.base_url, section,
+                     flavour=row.flavour)  # fmt: skip
+
+    def extras(self) -> None:
+        for name, section in (self.file.providers if self.file else {}).items():
+            if section.builtin:
+                continue
+            key: str | None = KEYLESS
+            if section.api_key_env is not None:
+                key = _value(self.env, section.api_key_env)
+                if key is None:
+                    self.off[name] = section.api_key_env
+                    log.warning("provider_off provider=%s unset=%s", name, section.api_key_env)
+                    continue
+            self.add(name, section.protocol, key, section.base_url, section,
+                     flavour=section.flavour or "generic")  # fmt: skip
+
+    def add(
+        self,
+        name: str,
+        protocol: str,
+        key: str | None,
+        base_url: str | None,
+        section: ProviderSection | None,
+        *,
+        flavour: str | None,
+    ) -> None:
+        row = BUILTIN.get(name)
+        stateful = section.stateful if section and section.stateful is not None else None
+        if stateful is None:
+            stateful = row.stateful if row else protocol == "responses"
+        models = section.models if section and section.models else ()
+        if name == "openai":
+            # CHAT_MODELS (today's setting) supplies the openai provider's list, before the file's.
+            models = _csv(_value(self.env, "CHAT_MODELS")) or models or OPENAI_SUGGESTIONS
+        local = section.local if section and section.local is not None else bool(row and row.local)
+        self.settings[name] = ProviderSettings(
+            name=name,
+            protocol=protocol,
+            stateful=stateful,
+            models=models,
+            default_model=row.default_model if row else None,
+            strict=bool(section and section.strict),
+            fallback=section.fallback if section else (),
+            local=local,
+            fallback_leaves_host=bool(section and section.fallback_leaves_host),
+            price_provider=section.price_provider if section else None,
+            options=dict(section.options) if section else {},
+            max_retries=section.max_retries if section else None,
+            max_retry_after=section.max_retry_after if section else None,
+        )
+        self.providers[name] = self.adapter(name, protocol, key, base_url, stateful, section,
+                                            flavour)  # fmt: skip
+
+    def adapter(
+        self,
+        name: str,
+        protocol: str,
+        key: str | None,
+        base_url: str | None,
+        stateful: bool,
+        section: ProviderSection | None,
+        flavour: str | None,
+    ) -> Provider:
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "base_url": base_url,
+            "stateful": stateful,
+            "read_timeout": (section.read_timeout if section else None) or self.read_timeout,
+            "connect_timeout": (section.connect_timeout if section else None)
+            or DEFAULT_CONNECT_TIMEOUT,
+            "secrets": self.secrets,
+        }
+        kind = protocol
+        if protocol == "responses":
+            retries = section.max_retries if section else None
+            retry_after = section.max_retry_after if section else None
+            kwargs["max_retries"] = self.max_retries if retries is None else retries
+            kwargs["max_retry_after"] = self.max_retry_after if retry_after is None else retry_after
+        else:
+            kwargs["options"] = dict(section.options) if section else {}
+        if protocol == "chat_completions":
+            kwargs["flavour"] = flavour or "generic"
+            del kwargs["stateful"]  # always stateless (the file refuses stateful = true)
+        elif protocol == "gemini":
+            kwargs["api_version"] = (section.api_version if section else None) or "v1beta"
+            if stateful:
+                kind = "gemini_interactions"
+        elif protocol == "anthropic":
+            kwargs["output_limit"] = self.output_limit(name)
+        factory = _adapter(kind, self.adapters)
+        try:
+            return factory(key, **kwargs)
+        except ValueError as exc:
+            # The adapter's own refusal (a missing base URL, an unknown flavour); names no value.
+            raise ConfigError(f"provider {name}: {exc}") from None
+
+    def output_limit(self, name: str) -> Callable[[str], int | None]:
+        def limit(model: str) -> int | None:
+            return self.model_info(name, model).max_output_tokens
+
+        return limit
+
+    def model_info(self, provider: str, model: str) -> ModelInfo:
+        return self.models.get((provider, model)) or ModelInfo(provider=provider, id=model)
+
+    # -- what each model takes ------------------------------------------------------------------
+
+    def model_table(self) -> None:
+        for name, settings in self.settings.items():
+            family = family_of(name, settings.protocol)
+            listed = (*settings.models, *known_models(family))
+            for model in listed:
+                facts = model_facts(family, model)
+                if facts is not None:
+                    self.models[(name, model)] = ModelInfo(
+                        provider=name,
+                        id=model,
+                        context_window=facts.context_window,
+                        max_output_tokens=facts.max_output_tokens,
+                        input=facts.input,
+                        reasoning=facts.reasoning,
+                        options=facts.options,
+                    )
+        for (provider, model), section in (self.file.models if self.file else {}).items():
+            base = self.models.get((provider, model))
+            if base is None and provider in self.settings:
+                facts = model_facts(family_of(provider, self.settings[provider].protocol), model)
+                base = ModelInfo(provider=provider, id=model)
+                if facts is not None:
+                    base = ModelInfo(provider, model, facts.context_window,
+                                     facts.max_output_tokens, facts.input, facts.reasoning,
+                                     facts.options)  # fmt: skip
+            base = base or ModelInfo(provider=provider, id=model)
+            self.models[(provider, model)] = ModelInfo(
+                provider=provider,
+                id=model,
+                context_window=_first(section.context_window, base.context_window),
+                max_output_tokens=_first(section.max_output_tokens, base.max_output_tokens),
+                input=_first(section.input, base.input),
+                reasoning=_first(section.reasoning, base.reasoning),
+                options=_first(section.options, base.options),
+                price=section.price,
+                fallback=section.fallback,
+            )
+
+    # -- the defaults ---------------------------------------------------------------------------
+
+    def default(self) -> ModelRef | None:
+        chosen = _value(self.env, "CHAT_PROVIDER")
+        file_default = self.file.default if self.file else None
+        if chosen is not None:
+            if chosen not in self.settings:
+                if chosen in self.off:
+                    raise ConfigError(
+                        f"CHAT_PROVIDER is {chosen}, which is off: set {self.off[chosen]}"
+                    )
+                raise ConfigError(
+                    "CHAT_PROVIDER names no known provider (built in: "
+                    + ", ".join(BUILTIN)
+                    + "; or a [providers.NAME] section of the providers file)"
+                )
+        elif file_default is not None and file_default[0] in self.settings:
+            chosen = file_default[0]
+        else:
+            if file_default is not None:
+                log.warning(
+                    "default_provider_off provider=%s unset=%s",
+                    file_default[0],
+                    self.off.get(file_default[0]),
+                )
+            chosen = next(iter(self.settings), None)
+        model = _value(self.env, "CHAT_MODEL")
+        if chosen is None:
+            return None
+        settings = self.settings[chosen]
+        if model is None and file_default is not None and file_default[0] == chosen:
+            model = file_default[1]
+        if model is None:
+            model = settings.models[0] if settings.models else settings.default_model
+        if model is None:
+            raise ConfigError(
+                f"the default provider {chosen} has no default model: set CHAT_MODEL, or list "
+                f"its models in the providers file ([providers.{chosen}] models = [...])"
+            )
+        if settings.strict and model not in settings.models:
+            raise ConfigError(
+                f"the default model is not among [providers.{chosen}] models, which is strict: "
+                "set CHAT_MODEL to one of them, or add it to the list"
+            )
+        return chosen, model
+
+    def warn_fallbacks(self) -> None:
+        for name, settings in self.settings.items():
+            lists = [settings.fallback] + [
+                m.fallback for (p, _), m in self.models.items() if p == name
+            ]
+            for refs in lists:
+                for provider, _model in refs:
+                    if provider not in self.settings:
+                        log.warning(
+                            "fallback_skipped provider=%s candidate=%s unset=%s",
+                            name,
+                            provider,
+                            self.off.get(provider),
+                        )
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def build_registry(
+    environ: Mapping[str, str] | None = None,
+    *,
+    adapters: Mapping[str, AdapterFactory] | None = None,
+) -> ProviderRegistry:
+    """The providers the environment (and `CHAT_PROVIDERS_FILE`) turns on, their settings,
+    models and the default; raise `ConfigError` (or `ProvidersFileError`) when it cannot start.
+
+    `adapters` replaces the adapter class of a protocol (`responses`, `chat_completions`,
+    `anthropic`, `gemini`, `gemini_interactions`): tests and embedders.
+    """
+    env = os.environ if environ is None else environ
+    path = _value(env, "CHAT_PROVIDERS_FILE")
+    file = load(path) if path else None
+    builder = _Builder(env, file, adapters)
+    try:
+        builder.builtins()
+        builder.extras()
+        builder.model_table()
+        default = builder.default()
+    except BaseException:
+        for provider in builder.providers.values():
+            provider.close()
+        raise
+    builder.warn_fallbacks()
+    return ProviderRegistry(
+        providers=builder.providers,
+        settings=builder.settings,
+        models=builder.models,
+        default=default,
+        key_variables=builder.key_variables,
     )
 
 
 def providers_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Provider]:
-    """Build the configured providers (empty when no `OPENAI_API_KEY`)."""
-    env = os.environ if environ is None else environ
-    key = env.get("OPENAI_API_KEY", "").strip()
-    if not key:
-        return {}
-    provider = OpenAIProvider(
-        key,
-        base_url=env.get("OPENAI_BASE_URL", "").strip() or None,
-        read_timeout=_number(env, "CHAT_UPSTREAM_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
-        max_retries=int(_number(env, "CHAT_UPSTREAM_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
-        max_retry_after=_number(env, "CHAT_UPSTREAM_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER),
-        secrets=_secrets(env),
-    )
-    return {provider.name: provider}
+    """The configured providers by name (kept for callers until they take the registry)."""
+    return dict(build_registry(environ).providers)

@@ -54,6 +54,8 @@ class ProviderSettings:
     fallback_leaves_host: bool = False
     price_provider: str | None = None  # the price data's provider id, when it is not our name
     options: Mapping[str, Any] = field(default_factory=dict)  # operator options, every call
+    max_retries: int | None = None  # the file's; None: CHAT_UPSTREAM_MAX_RETRIES
+    max_retry_after: float | None = None  # the file's; None: CHAT_UPSTREAM_MAX_RETRY_AFTER
 
 
 @dataclass
@@ -64,6 +66,8 @@ class ProviderRegistry:
     settings: dict[str, ProviderSettings]
     models: dict[ModelRef, ModelInfo] = field(default_factory=dict)
     default: ModelRef | None = None  # the default provider and model of new conversations
+    # The variables that hold keys (every provider's, on or off): their values are redacted.
+    key_variables: tuple[str, ...] = ()
 
     @classmethod
     def of(
