@@ -11,7 +11,7 @@ import itertools
 import re
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +41,11 @@ class _Reply:
     reason: str | None
     reasoning: str | None
     chunks: tuple[str, ...] | None
+    started_metadata: tuple[tuple[str, str | int], ...] = ()
+    finished_metadata: tuple[tuple[str, str | int], ...] = ()
+    cost_usd: float | None = None
+    echoed_model: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,18 @@ class FakeProvider:
         reason: str | None = None,
         reasoning: str | None = None,
         chunks: Sequence[str] | None = None,
+        started_metadata: Mapping[str, str | int] | None = None,
+        finished_metadata: Mapping[str, str | int] | None = None,
+        cost_usd: float | None = None,
+        echoed_model: str | None = None,
+        finish_reason: str | None = None,
     ) -> None:
-        """Next stream: ResponseStarted, reasoning, TextDeltas (by `chunks` or words), Idle, Finished."""
+        """Next stream: ResponseStarted, reasoning, TextDeltas (by `chunks` or words), Idle, Finished.
+
+        `started_metadata` / `finished_metadata` are the identifiers on those events, `cost_usd` a
+        cost the provider billed, `echoed_model` the model it says answered (default: the
+        requested one), `finish_reason` its own stop value (default: the reason).
+        """
         if chunks is not None and "".join(chunks) != text:
             raise ValueError("chunks must join to text")
         script = _Reply(
@@ -117,6 +132,11 @@ class FakeProvider:
             reason,
             reasoning,
             None if chunks is None else tuple(chunks),
+            tuple((started_metadata or {}).items()),
+            tuple((finished_metadata or {}).items()),
+            cost_usd,
+            echoed_model,
+            finish_reason,
         )
         self._push(script)
 
@@ -184,7 +204,8 @@ class FakeProvider:
         request_id: str,
     ) -> Iterator[Event]:
         response_id = script.response_id or default_id
-        yield ResponseStarted(response_id, request.model, request_id)
+        model = script.echoed_model or request.model
+        yield ResponseStarted(response_id, model, request_id, dict(script.started_metadata))
         if script.reasoning:
             yield ReasoningDelta(script.reasoning)
         pieces = script.chunks if script.chunks is not None else _WORDS.findall(script.text)
@@ -200,9 +221,11 @@ class FakeProvider:
             status=script.status,
             response_id=response_id,
             usage=script.usage or _usage(request, script.text, script.reasoning),
-            model=request.model,
+            model=model,
             reason=reason,
-            finish_reason=reason,
+            finish_reason=script.finish_reason or reason,
+            cost_usd=script.cost_usd,
+            metadata=dict(script.finished_metadata),
         )
 
     def close(self) -> None:
