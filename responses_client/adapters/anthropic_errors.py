@@ -98,9 +98,16 @@ def _error_fields(body: Any) -> tuple[Any, Any, str]:
 
 
 def error_from_status(
-    exc: anthropic.APIStatusError, request: ResponseRequest, secrets: Iterable[str] = ()
+    exc: anthropic.APIStatusError,
+    request: ResponseRequest,
+    secrets: Iterable[str] = (),
+    *,
+    continuing: bool = False,
 ) -> ProviderError:
-    """Classify a non-2xx answer: the body's codes first, then the status."""
+    """Classify a non-2xx answer: the body's codes first, then the status.
+
+    `continuing`: the request continued a message thread (then a 404 is the thread gone).
+    """
     secrets = tuple(secrets)
     status = exc.status_code
     raw_type, raw_code, message = _error_fields(exc.body)
@@ -117,7 +124,7 @@ def error_from_status(
         "upstream_code": code or etype,
     }
     lowered = message.lower()
-    if code in THREAD_GONE_CODES or (status == 404 and request.previous_response_id):
+    if code in THREAD_GONE_CODES or (status == 404 and continuing):
         # A continue on an expired thread (the API says 404): replay the history (API.md rule 3).
         return PreviousResponseNotFound(**fields)
     if code in QUOTA_CODES or etype == "billing_error" or status == 402:

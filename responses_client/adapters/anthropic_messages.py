@@ -255,7 +255,8 @@ class AnthropicProvider:
         except anthropic.APIStatusError as exc:
             if cancel.cancelled:
                 return  # stopped while the refusal came in: a stopped stream simply ends
-            err = error_from_status(exc, request, self._secrets)
+            continuing = params.get("thread", {}).get("type") == "continue"
+            err = error_from_status(exc, request, self._secrets, continuing=continuing)
             self._log("upstream refused", err)
             raise err from None
         except TRANSPORT_ERRORS as exc:
