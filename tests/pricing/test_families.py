@@ -179,3 +179,11 @@ def test_openrouter_without_a_bill_uses_the_data_dotted_id() -> None:
 def test_an_unknown_price_is_null_both(provider: str, model: str) -> None:
     got = quote(provider, model, usage(1_000, 0, 0, 1_000), at=AT)
     assert got.cost_usd is None and got.price is None
+
+
+def test_xai_echoed_snapshot_unknown_to_the_data_falls_back_to_the_requested() -> None:
+    # xAI may echo a dated build (`grok-4.7-0916`) the data does not list: the requested name
+    # prices it.
+    u = usage(5_000, 1_000, 0, 800, 300)
+    echoed = quote("xai", "grok-4.7", u, echoed_model="grok-4.7-0916", at=AT)
+    assert echoed == quote("xai", "grok-4.7", u, at=AT) and echoed.cost_usd is not None
