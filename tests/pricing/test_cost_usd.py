@@ -27,6 +27,7 @@ def test_known_model_input_and_output() -> None:
 def test_cached_tokens_priced_as_cache_reads() -> None:
     full = cost_usd("gpt-4.1-mini", "openai", usage(1000, 0, 500))
     cached = cost_usd("gpt-4.1-mini", "openai", usage(1000, 200, 500))
+    assert full is not None and cached is not None
     # 200 tokens move from $0.40/M to $0.10/M.
     assert full - cached == pytest.approx(200 * (0.40 - 0.10) / 1e6)
 
