@@ -76,3 +76,17 @@ def test_updater_not_started() -> None:
     cost_usd("gpt-4.1-mini", "openai", usage(1, 0, 1))
     assert snap._custom_snapshot is None
     assert pricing.PROVIDER_IDS["openai"] == "openai"
+
+
+def test_gemini_resource_name_is_priced() -> None:
+    # Defect in the first cost_usd: `models/gemini-3.5-flash` was unknown (the data lacks the prefix).
+    assert cost_usd("models/gemini-3.5-flash", "gemini", usage(1000, 0, 100)) == cost_usd(
+        "gemini-3.5-flash", "gemini", usage(1000, 0, 100)
+    )
+    assert cost_usd("models/gemini-3.5-flash", "gemini", usage(1000, 0, 100)) is not None
+
+
+def test_cache_reads_above_the_input_are_unknown_not_clamped() -> None:
+    # Defect in the first cost_usd: Anthropic's exclusive input (100) with 5,000 cache reads was
+    # clamped to 100 cached tokens, a guess far below the bill.
+    assert cost_usd("claude-opus-5-5", "anthropic", usage(100, 5000, 300)) is None
