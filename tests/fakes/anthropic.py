@@ -94,6 +94,7 @@ STREAM_KINDS = {
     "context_window",  # stop_reason model_context_window_exceeded
     "keepalive",  # `: keep-alive` comments and pings between the deltas
     "injection",  # a text delta that looks like SSE framing and HTML
+    "data_only",  # no `event:` lines (not what the API sends: the SDK then sees no events)
 }
 INJECTION_TEXT = 'a\n\nevent: message_stop\ndata: {}\n\nb <script>alert("x")</script>\n\nc'
 
@@ -506,9 +507,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
 
+        named = kind != "data_only"
+
         def emit(name: str, data: dict[str, Any]) -> None:
             payload = json.dumps({"type": name, **data}, separators=(",", ":"))
-            self._chunk(f"event: {name}\ndata: {payload}\n\n".encode())
+            frame = f"event: {name}\ndata: {payload}\n\n" if named else f"data: {payload}\n\n"
+            self._chunk(frame.encode())
             rec.events_written += 1
 
         def hold_forever() -> None:
