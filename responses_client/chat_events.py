@@ -218,6 +218,8 @@ class ChatState:
         """The terminal event, at `[DONE]` or at a clean end after a finish reason."""
         if self.response_id is None:
             raise UpstreamUnavailable(request_id=self.request_id, upstream_code="empty_stream")
+        if self.finish_raw == "error":  # OpenRouter's failed generation, even without its object
+            raise UpstreamFailed(request_id=self.request_id, upstream_code="error")
         self.finished = True
         status, reason, finish_reason = finish_status(self.finish_raw, self.secrets)
         if finish_reason is not None:

@@ -49,7 +49,9 @@ DEFAULT_BASE_URLS: dict[str, str | None] = {
     "ollama": None,  # off until OLLAMA_BASE_URL is set
     "generic": None,
 }
-OLLAMA_PLACEHOLDER_KEY = "ollama"  # Ollama checks no key; the SDK insists on one
+# A local server may check no key (Ollama never does; `api_key_env` is optional for an extra
+# provider), but the SDK insists on one: a placeholder, never a secret, never logged.
+PLACEHOLDER_KEYS = {"ollama": "ollama", "generic": "no-key"}
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 # API.md reasoning efforts -> DeepSeek's (low, high, max; its docs map the rest the same way).
@@ -113,7 +115,7 @@ class ChatCompletionsProvider:
 
     `deepseek`: `reasoning_effort` low/high/max and `thinking`; `openrouter`: `reasoning`, its
     billed `usage.cost`, the `X-Generation-Id` header; `ollama`: no key (a placeholder is sent);
-    `generic`: the OpenAI spelling. `options` are the operator's fields sent on every call
+    `generic`: the OpenAI spelling, the key optional (a local vLLM or llama.cpp server). `options` are the operator's fields sent on every call
     (under the request's `provider_options`); `max_tokens_field` names the output cap's field.
     """
 
@@ -141,9 +143,9 @@ class ChatCompletionsProvider:
         if not base_url:
             raise ValueError(f"the {flavour} provider needs a base URL")
         if not api_key:
-            if flavour != "ollama":
+            if flavour not in PLACEHOLDER_KEYS:
                 raise ValueError(f"the {flavour} provider needs an API key")
-            api_key = OLLAMA_PLACEHOLDER_KEY
+            api_key = PLACEHOLDER_KEYS[flavour]
         self.name = name
         self.base_url = base_url
         self.flavour: Flavour = flavour
@@ -154,8 +156,8 @@ class ChatCompletionsProvider:
         )
         self.options = dict(options or {})
         self.max_tokens_field = max_tokens_field
-        secret_key = api_key if api_key != OLLAMA_PLACEHOLDER_KEY else ""
-        self._secrets = tuple(s for s in (secret_key, *secrets) if s)
+        placeholder = api_key == PLACEHOLDER_KEYS.get(flavour)
+        self._secrets = tuple(s for s in ("" if placeholder else api_key, *secrets) if s)
         extra = dict(headers or {})
         allowed = _SDK_HEADERS | {k.lower() for k in extra}
         timeout = openai.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)

@@ -189,11 +189,19 @@ def test_ollama_needs_no_key_and_never_shows_the_placeholder(fake: FakeChat) -> 
     p.close()
 
 
+def test_a_generic_local_server_may_have_no_key(fake: FakeChat) -> None:
+    p = ChatCompletionsProvider("", name="local", base_url=fake.base_url)
+    assert isinstance(run(p)[-1], Finished)
+    assert fake.last().headers["authorization"] == "Bearer no-key"
+    p.close()
+
+
 def test_constructor_refusals(fake: FakeChat) -> None:
     with pytest.raises(ValueError):
         ChatCompletionsProvider(KEY, flavour="generic")  # no base URL
-    with pytest.raises(ValueError):
-        ChatCompletionsProvider(None, flavour="deepseek")  # no key
+    for flavour in ("deepseek", "openrouter"):
+        with pytest.raises(ValueError):
+            ChatCompletionsProvider(None, flavour=flavour)  # type: ignore[arg-type]  # no key
     with pytest.raises(ValueError):
         ChatCompletionsProvider(KEY, base_url=fake.base_url, stateful=True)
     with pytest.raises(ValueError):

@@ -203,6 +203,11 @@ def test_error_chunk_codes(code: object, cls: type[Exception]) -> None:
         run([frame({"error": {"code": code, "message": "x"}})])
 
 
+def test_finish_reason_error_without_an_error_object() -> None:
+    with pytest.raises(UpstreamFailed):
+        run([chunk({"content": "a"}), chunk({}, "error"), b"data: [DONE]\n\n"])
+
+
 def test_vllm_old_error_object() -> None:
     body = [chunk({"content": "a"}), frame({"object": "error", "message": "x", "code": 400})]
     with pytest.raises(UpstreamFailed):
