@@ -92,8 +92,11 @@ class AnthropicProvider:
 
     `max_tokens` is always sent: the request's cap, else the model's known output limit
     (`output_limit(model)`, e.g. from the registry), else `capabilities.max_output_tokens`, else
-    `default_max_tokens`. `options` are the operator's defaults for the user's options (API.md
-    "Options"); `secrets` are further values that must never come back out of an upstream string.
+    `default_max_tokens`. `options` are the operator's request fields from the providers file,
+    sent on every call under the request's own `provider_options` (e.g. `metadata`,
+    `service_tier`); a field the user's options set (`thinking`, `output_config`) is theirs, and
+    `temperature`/`top_p`/`top_k` are never sent. `secrets` are further values that must never
+    come back out of an upstream string.
     """
 
     def __init__(
@@ -153,15 +156,11 @@ class AnthropicProvider:
         self._client.close()
 
     # -- the request -----------------------------------------------------------------------------
-    def _option(self, request: ResponseRequest, key: str) -> Any:
-        value = request.options.get(key)
-        return self.options.get(key) if value is None else value
-
     def max_tokens_for(self, request: ResponseRequest) -> int:
         """The `max_tokens` sent: the smaller of the user's option and the app's cap, else a limit."""
         asked = [
             n
-            for n in (self._option(request, "max_output_tokens"), request.max_output_tokens)
+            for n in (request.options.get("max_output_tokens"), request.max_output_tokens)
             if isinstance(n, int) and not isinstance(n, bool) and n > 0
         ]
         if asked:
@@ -170,12 +169,12 @@ class AnthropicProvider:
         return known or self.capabilities.max_output_tokens or self.default_max_tokens
 
     def _thinking(self, request: ResponseRequest, max_tokens: int) -> dict[str, Any] | None:
-        mode = self._option(request, "thinking")
+        mode = request.options.get("thinking")
         if mode == "off":
             return {"type": "disabled"}
         if mode not in ("on", "adaptive"):
             return None
-        summary = self._option(request, "reasoning_summary")
+        summary = request.options.get("reasoning_summary")
         if summary is None and isinstance(request.reasoning, dict):
             summary = request.reasoning.get("summary")
         display = "omitted" if summary == "none" else "summarized"
@@ -201,15 +200,15 @@ class AnthropicProvider:
         thinking = self._thinking(request, max_tokens)
         if thinking is not None:
             params["thinking"] = thinking
-        effort = self._option(request, "reasoning_effort")
+        effort = request.options.get("reasoning_effort")
         if effort is None and isinstance(request.reasoning, dict):
             effort = request.reasoning.get("effort")
         if isinstance(effort, str) and effort in EFFORTS:
             params["output_config"] = {"effort": EFFORTS[effort]}
         extra = {
             k: v
-            for k, v in request.provider_options.items()
-            if k not in REFUSED_FIELDS and k not in OWN_FIELDS
+            for k, v in {**self.options, **request.provider_options}.items()
+            if k not in REFUSED_FIELDS and k not in OWN_FIELDS and k not in params
         }
         if extra:
             params["extra_body"] = extra

@@ -114,6 +114,20 @@ def test_never_temperature_or_top_p(claude: AnthropicProvider, upstream: FakeAnt
     assert body["metadata"] == {"user_id": "u1"} and body["model"] == "claude-sonnet-5-5"
 
 
+def test_operator_options_from_the_file(upstream: FakeAnthropic) -> None:
+    operator = {"service_tier": "auto", "thinking": {"type": "disabled"}, "top_p": 0.5}
+    p = AnthropicProvider(KEY, base_url=upstream.base_url, options=operator)
+    collect(p, req())
+    body = upstream.last().body
+    assert body["service_tier"] == "auto" and body["thinking"] == {"type": "disabled"}
+    assert "top_p" not in body
+    collect(p, req(options={"thinking": "adaptive"}, provider_options={"service_tier": "x"}))
+    body = upstream.last().body
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}  # the user's
+    assert body["service_tier"] == "x"  # the request's provider options over the file's
+    p.close()
+
+
 def test_turns_become_messages(claude: AnthropicProvider, upstream: FakeAnthropic) -> None:
     turns = [
         {"role": "user", "content": "one"},
