@@ -101,13 +101,19 @@ def error_from_status(
         and "previous_response_id" in message
     ):
         return PreviousResponseNotFound(**fields)
+    raw_text = exc.body if isinstance(exc.body, str) else message
+    chain = request.previous_response_id
+    if status in (400, 404) and chain and len(chain) >= 8 and chain in raw_text:
+        # The refusal names the chain id (xAI's flat `{"code", "error": "<text>"}` body has no
+        # param): the stored response is gone, whatever the wording.
+        return PreviousResponseNotFound(**fields)
     if code == "context_length_exceeded":
         return ContextTooLong(**fields)
     if code == "model_not_found":
         return UnknownModel(**fields)
     if status in (401, 403) or code in AUTH_CODES:
         return AuthFailed(**fields)
-    text = (exc.body if isinstance(exc.body, str) else message).lower()
+    text = raw_text.lower()
     if status == 400 and any(words in text for words in BAD_KEY_WORDS):
         return AuthFailed(**fields)
     if status == 402:  # DeepSeek's insufficient balance, OpenRouter's insufficient credits
