@@ -106,6 +106,15 @@ STATUS_ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
         {"error": {"message": "Server overloaded", "type": "server_error", "code": None}},
     ),
     "529": (529, {"error": {"message": "Overloaded", "type": "overloaded_error", "code": None}}),
+    # xAI's flat shape for a stored response that is gone (the wording is a guess: UNVERIFIED);
+    # `{prev}` becomes the request's previous_response_id.
+    "xai_prev_gone": (
+        404,
+        {
+            "code": "Some requested entity was not found",
+            "error": "Response with id '{prev}' not found.",
+        },
+    ),
     # xAI: 400 for an incorrect key, its own flat shape (providers.md §4; the openai SDK's error).
     "xai_bad_key": (
         400,

@@ -343,6 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "ok"
         if kind in STATUS_ERRORS:
             status, obj = STATUS_ERRORS[kind]
+            prev = str(body.get("previous_response_id"))
+            obj = json.loads(json.dumps(obj).replace("{prev}", prev))
             headers = self._headers(b, style, rid)
             if status in (429, 503, 529) or "retry_after" in b:
                 headers["retry-after"] = str(b.get("retry_after", "0.01"))

@@ -18,6 +18,7 @@ from responses_client.errors import (
     ContentBlocked,
     ContextTooLong,
     Interrupted,
+    PreviousResponseNotFound,
     ProviderError,
     QuotaExceeded,
     RateLimited,
@@ -221,4 +222,15 @@ def test_an_ordinary_400_through_the_responses_adapter_stays_bad_request(fake: F
     with pytest.raises(BadRequest) as info:
         list(p.stream(req("grok-4.7")))
     assert type(info.value) is BadRequest
+    p.close()
+
+
+def test_xai_chain_gone_is_previous_response_not_found(fake: FakeChat) -> None:
+    p = OpenAIProvider("xai-key0123456789abcdef", name="xai", base_url=fake.base_url)
+    fake.script([behaviour("xai_prev_gone"), behaviour("xai_prev_gone")])
+    with pytest.raises(PreviousResponseNotFound):
+        list(p.stream(req("grok-4.7", previous_response_id="resp_0123456789abcdef")))
+    # Without a chain id in the request the same 404 is an unknown model, as any 404.
+    with pytest.raises(UnknownModel):
+        list(p.stream(req("grok-4.7")))
     p.close()
