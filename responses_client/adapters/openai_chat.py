@@ -116,7 +116,9 @@ class ChatCompletionsProvider:
     `deepseek`: `reasoning_effort` low/high/max and `thinking`; `openrouter`: `reasoning`, its
     billed `usage.cost`, the `X-Generation-Id` header; `ollama`: no key (a placeholder is sent);
     `generic`: the OpenAI spelling, the key optional (a local vLLM or llama.cpp server). `options` are the operator's fields sent on every call
-    (under the request's `provider_options`); `max_tokens_field` names the output cap's field.
+    (under the request's `provider_options`); `max_tokens_field` names the output cap's field;
+    `send_stream_options=False` leaves out `stream_options` for a host that refuses it (usage is
+    then whatever the host sends unasked, as OpenRouter always does).
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class ChatCompletionsProvider:
         options: Mapping[str, Any] | None = None,
         max_tokens_field: str = "max_tokens",
         headers: Mapping[str, str] | None = None,
+        send_stream_options: bool = True,
     ) -> None:
         if flavour not in DEFAULT_BASE_URLS:
             raise ValueError(f"unknown Chat Completions flavour {flavour!r}")
@@ -156,6 +159,7 @@ class ChatCompletionsProvider:
         )
         self.options = dict(options or {})
         self.max_tokens_field = max_tokens_field
+        self.send_stream_options = send_stream_options
         placeholder = api_key == PLACEHOLDER_KEYS.get(flavour)
         self._secrets = tuple(s for s in ("" if placeholder else api_key, *secrets) if s)
         extra = dict(headers or {})
@@ -194,8 +198,9 @@ class ChatCompletionsProvider:
             "model": request.model,
             "messages": messages_from(request),
             "stream": True,
-            "stream_options": {"include_usage": True},
         }
+        if self.send_stream_options:  # some hosts refuse the field ("Argument not supported")
+            params["stream_options"] = {"include_usage": True}
         cap = request.max_output_tokens
         wanted = opts.get("max_output_tokens")
         if isinstance(wanted, int) and wanted > 0:

@@ -189,6 +189,14 @@ def test_ollama_needs_no_key_and_never_shows_the_placeholder(fake: FakeChat) -> 
     p.close()
 
 
+def test_stream_options_can_be_left_out(fake: FakeChat) -> None:
+    p = make(fake, send_stream_options=False)
+    done = run(p)[-1]
+    assert "stream_options" not in fake.last().body
+    assert isinstance(done, Finished) and done.usage is None  # the fake sends none unasked
+    p.close()
+
+
 def test_a_generic_local_server_may_have_no_key(fake: FakeChat) -> None:
     p = ChatCompletionsProvider("", name="local", base_url=fake.base_url)
     assert isinstance(run(p)[-1], Finished)
