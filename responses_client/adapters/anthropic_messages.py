@@ -47,6 +47,7 @@ THREADS_BETA = "message-threads-2026-08-12"
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+DRAIN_LIMIT = 16  # messages read after message_stop before giving the connection up
 MIN_THINKING_BUDGET = 1024  # the API's floor for a manual thinking budget
 # Never sent, even from the operator's provider options: the 2026-10-21 API refuses them (400).
 REFUSED_FIELDS = frozenset({"temperature", "top_p", "top_k"})
@@ -71,6 +72,19 @@ def _env_header_names() -> tuple[str, ...]:
     if not raw:
         return ()
     return tuple(line[: line.find(":")].strip() for line in raw.split("\n") if ":" in line)
+
+
+def _drain(events: Iterator[object], cancel: CancelToken) -> None:
+    # Read the body to its end (the API ends it right after message_stop) so that httpcore2 puts
+    # the connection back in the pool: a body left unread closes it, and every turn would pay a
+    # new TCP and TLS handshake that the SDK alone (which reads to the end) does not. Bounded:
+    # an upstream that keeps sending after message_stop loses its connection instead.
+    try:
+        for n, _ in enumerate(events):
+            if n >= DRAIN_LIMIT or cancel.cancelled:
+                return
+    except (ProviderError, *TRANSPORT_ERRORS):
+        return  # the answer is complete; only the connection's reuse is lost
 
 
 def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -291,8 +305,9 @@ class AnthropicProvider:
             return
         state = AnthropicState(request_id, self._secrets, self._metadata(headers))
         handle = state.handle
+        events = iter_events(resp.iter_bytes(), idle=True)
         try:
-            for item in iter_events(resp.iter_bytes(), idle=True):
+            for item in events:
                 if cancel.cancelled:
                     return
                 if isinstance(item, dict):
@@ -300,6 +315,7 @@ class AnthropicProvider:
                     if out is not None:
                         yield out
                         if state.finished:
+                            _drain(events, cancel)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up

@@ -94,6 +94,7 @@ STREAM_KINDS = {
     "context_window",  # stop_reason model_context_window_exceeded
     "keepalive",  # `: keep-alive` comments and pings between the deltas
     "injection",  # a text delta that looks like SSE framing and HTML
+    "linger",  # after message_stop the body does not end (for `seconds`, else until the client goes)
     "data_only",  # no `event:` lines (not what the API sends: the SDK then sees no events)
 }
 INJECTION_TEXT = 'a\n\nevent: message_stop\ndata: {}\n\nb <script>alert("x")</script>\n\nc'
@@ -121,7 +122,7 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     if arg:
         if kind in STATUS_ERRORS:
             params["retry_after"] = arg
-        elif kind in ("stall_start", "silent"):
+        elif kind in ("stall_start", "silent", "linger"):
             params["seconds"] = float(arg)
         elif kind == "error_event" and not arg.isdigit():
             params["error_type"] = arg
@@ -161,6 +162,7 @@ class FakeAnthropic:
         self.cache_write = 0
         self.service_tier = "standard"
         self.threads: dict[str, dict[str, Any]] = {}  # message id -> thread state
+        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self.requests: list[Recorded] = []
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
@@ -291,6 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._conns.add(self.connection)
+            self.server.fake.connections += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -620,6 +623,11 @@ class _Handler(BaseHTTPRequestHandler):
             usage["output_tokens_details"] = {"thinking_tokens": n_think}
         emit("message_delta", {"delta": delta, "usage": usage})
         emit("message_stop", {})
+        if kind == "linger":
+            if "seconds" in b:
+                self._wait(float(b["seconds"]))
+            else:
+                hold_forever()
         self._end()
         if isinstance(thread, dict):
             with fake._lock:

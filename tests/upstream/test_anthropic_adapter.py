@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -296,6 +297,26 @@ def test_a_long_reply(claude: AnthropicProvider, upstream: FakeAnthropic) -> Non
     events = collect(claude, req())
     assert sum(isinstance(e, TextDelta) for e in events) == 500
     assert texts(events) == "word " * 500
+
+
+def test_the_connection_is_reused(claude: AnthropicProvider, upstream: FakeAnthropic) -> None:
+    # The body is read to its end after message_stop, so the pooled connection serves the next
+    # turn (a body left unread closes it: a new TCP and TLS handshake on every turn).
+    for _ in range(5):
+        assert isinstance(collect(claude, req())[-1], Finished)
+    assert upstream.connections == 1
+
+
+def test_a_body_that_lingers_after_message_stop(upstream: FakeAnthropic) -> None:
+    p = AnthropicProvider(KEY, base_url=upstream.base_url, read_timeout=0.5)
+    upstream.script([behaviour("linger")])
+    started = time.monotonic()
+    events = collect(p, req())  # the generator ends (no error) once the read times out
+    assert time.monotonic() - started < 5
+    assert isinstance(events[-1], Finished) and texts(events) == DEFAULT_REPLY
+    assert upstream.requests[0].wait_done(5)
+    assert isinstance(collect(p, req())[-1], Finished)
+    p.close()
 
 
 # -- errors before HTTP 200 --------------------------------------------------------------------
