@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from responses_client.adapters.anthropic_messages import AnthropicProvider
+from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities
 from responses_client.errors import (
     AuthFailed,
@@ -32,6 +33,7 @@ from responses_client.events import (
     ResponseStarted,
     TextDelta,
 )
+from responses_client.retry import RetryPolicy, stream_with_retries
 from tests.fakes.anthropic import (
     DEFAULT_REPLY,
     DEFAULT_THINKING,
@@ -378,6 +380,20 @@ def test_retry_after_and_should_retry(claude: AnthropicProvider, upstream: FakeA
         got.append((info.value.retry_after, info.value.should_retry))
     assert got == [(7.0, None), (1.5, None), (None, True), (None, False)]
     assert len(upstream.requests) == 4
+
+
+def test_the_apps_policy_retries_a_529(claude: AnthropicProvider, upstream: FakeAnthropic) -> None:
+    upstream.script([behaviour("529", headers={"retry-after": "0"}), "429:0"])
+    token = CancelToken()
+    events = list(stream_with_retries(lambda: claude.stream(req(), token), token, RetryPolicy()))
+    assert isinstance(events[-1], Finished) and texts(events) == DEFAULT_REPLY
+    assert [r.status for r in upstream.requests] == [529, 429, 200]
+    # x-should-retry: false forbids it.
+    upstream.requests.clear()
+    upstream.script([behaviour("503", headers={"x-should-retry": "false"})])
+    with pytest.raises(UpstreamUnavailable):
+        list(stream_with_retries(lambda: claude.stream(req(), token), token, RetryPolicy()))
+    assert len(upstream.requests) == 1
 
 
 def test_refused_connection_is_unreachable() -> None:
