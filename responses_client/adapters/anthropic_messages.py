@@ -74,6 +74,9 @@ def _env_header_names() -> tuple[str, ...]:
     return tuple(line[: line.find(":")].strip() for line in raw.split("\n") if ":" in line)
 
 
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
+
+
 def _drain(events: Iterator[object], cancel: CancelToken) -> None:
     # Read the body to its end (the API ends it right after message_stop) so that httpcore2 puts
     # the connection back in the pool: a body left unread closes it, and every turn would pay a
@@ -83,7 +86,7 @@ def _drain(events: Iterator[object], cancel: CancelToken) -> None:
         for n, _ in enumerate(events):
             if n >= DRAIN_LIMIT or cancel.cancelled:
                 return
-    except (ProviderError, *TRANSPORT_ERRORS):
+    except _DRAIN_ERRORS:
         return  # the answer is complete; only the connection's reuse is lost
 
 
