@@ -81,6 +81,19 @@ def choose_model(
     return provider, model
 
 
+def default_choice(
+    registry: rc.ProviderRegistry, req: TurnRequest, settings: ChatSettings
+) -> tuple[str, str] | None:
+    """The default provider and model of a new conversation, or None when there is none."""
+    try:
+        provider, model = choose_model(
+            registry, TurnRequest(user=req.user, message=None), None, settings
+        )
+    except (NoProvider, UnknownModelRequest):
+        return None
+    return provider.name, model
+
+
 def _default_model(registry: rc.ProviderRegistry, provider: str, settings: ChatSettings) -> str:
     if provider == settings.default_provider and settings.default_model:
         return settings.default_model
@@ -309,8 +322,12 @@ def plan_turn(
     candidates = plan_candidates(registry, conversation, plan_parent, text, chosen, settings)
     first = next(c for c in candidates if c.context is not None)
     assert first.context is not None
-    previous = (conversation.provider, conversation.model)
-    named = (req.model is not None or req.provider is not None) and not is_new
+    previous: tuple[str, str] | None = (conversation.provider, conversation.model)
+    named = req.model is not None or req.provider is not None
+    if is_new and named:
+        # A new conversation has no earlier model: a named one the upstream does not know
+        # gives way to the defaults, so it never becomes the conversation's.
+        previous = default_choice(registry, req, settings)
     return TurnPlan(
         user=req.user,
         conversation=conversation,
@@ -325,7 +342,9 @@ def plan_turn(
         plan_parent=plan_parent,
         text=text,
         candidates=candidates,
-        previous_choice=previous if named and previous != (provider.name, model) else None,
+        previous_choice=previous
+        if named and previous not in (None, (provider.name, model))
+        else None,
     )
 
 

@@ -71,23 +71,22 @@ class TurnRun:
 
     def _stream(
         self,
-        candidate: Candidate,
+        attempt: Attempt,
         reply: sp.Reply,
         cap: sp.TextCap,
         control: sp.TurnControl,
         *,
         last: bool,
-    ) -> Candidate:
-        """Relay one candidate's stream into `reply`; return the candidate as it was last sent."""
+    ) -> None:
+        """Relay `attempt.candidate`'s stream into `reply` (it becomes the replayed one on a replan)."""
         try:
-            sp.relay(cap.apply(self._events(candidate, last=last)), reply, control.emit)
+            sp.relay(cap.apply(self._events(attempt.candidate, last=last)), reply, control.emit)
         except rc.PreviousResponseNotFound:
             if control.stopped:
                 raise
             # The chain expired upstream: resend the branch's history, once, never in a loop.
-            candidate = self.replan(candidate)
-            sp.relay(cap.apply(self._events(candidate, last=last)), reply, control.emit)
-        return candidate
+            attempt.candidate = self.replan(attempt.candidate)
+            sp.relay(cap.apply(self._events(attempt.candidate, last=last)), reply, control.emit)
 
     def _run(
         self, reply: sp.Reply, cap: sp.TextCap, control: sp.TurnControl
@@ -113,7 +112,7 @@ class TurnRun:
             attempt.candidate = candidate
             last = candidate is callable_[-1]
             try:
-                attempt.candidate = self._stream(candidate, reply, cap, control, last=last)
+                self._stream(attempt, reply, cap, control, last=last)
                 return attempt, reply
             except rc.ProviderError as exc:
                 sent = bool(reply.text or reply.reasoning)

@@ -283,3 +283,38 @@ def test_a_configured_price_overrides_the_data(tmp_path):
     local.enqueue_reply("Hi.")
     done = run_turn(service, message="hi")[-1].data
     assert done["cost_usd"] == 0.0 and done["price"]["source"] == "configured"
+
+
+def test_a_new_conversation_never_keeps_a_model_the_upstream_does_not_know(service, openai):
+    openai.enqueue_error(rc.UnknownModel(status=404))
+    frames = run_turn(service, message="hi", model="gpt-typo")
+    assert frames[-1].data["code"] == "unknown_model"
+    conv = conversation_of(service, frames)
+    assert (conv.provider, conv.model) == ("openai", "gpt-a")  # the defaults
+
+
+def test_an_expired_hybrid_chain_is_replayed_once(service, openai, anthropic):
+    openai.enqueue_reply("One.")
+    cid = run_turn(service, message="one")[0].data["conversation_id"]
+    anthropic.enqueue_reply("Two.")
+    run_turn(service, message="two", conversation_id=cid, provider="anthropic")
+    openai.enqueue_error(rc.PreviousResponseNotFound(status=400))
+    openai.enqueue_reply("Three.")
+    frames = run_turn(service, message="three", conversation_id=cid, provider="openai")
+    chained, replayed = openai.requests[-2:]
+    assert chained.previous_response_id == "resp_fake_1" and len(chained.input) == 3
+    assert replayed.previous_response_id is None and len(replayed.input) == 5
+    assert frames[0].data["context_mode"] == "chained"
+    assert frames[-1].data["context_mode"] == "replayed"
+    saved = reply_of(service, frames)
+    assert saved.context_mode == "replayed" and "replayed_messages" not in saved.metadata
+
+
+def test_a_replay_that_fails_after_an_expired_chain_says_replayed(service, openai):
+    openai.enqueue_reply("One.")
+    cid = run_turn(service, message="one")[0].data["conversation_id"]
+    openai.enqueue_error(rc.PreviousResponseNotFound(status=400))
+    openai.enqueue_error(rc.BadRequest(status=400))
+    frames = run_turn(service, message="two", conversation_id=cid)
+    assert frames[-1].event == "error"
+    assert reply_of(service, frames).context_mode == "replayed"
