@@ -5,9 +5,9 @@ over `transport.CancellableTransport` so the turn's CancelToken stops the reques
 connecting, waiting for the headers or streaming. The raw body is read with
 `responses_client.chat_events` (no typed SDK chunks: the relay's CPU budget is per delta).
 Stateless: `previous_response_id` is never sent; the input turns become `messages`, the
-instructions the first `system` message. Nothing of the environment reaches the request (the SDK
-would add `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`, `OPENAI_CUSTOM_HEADERS`). No openai/httpx2 object or
-exception leaves this module.
+instructions the first `system` message. The SDK client comes from `openai_client.isolated_client`
+(nothing of the environment reaches the request). No openai/httpx2 object or exception leaves
+this module.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from typing import Any, Literal
 import httpx2
 import openai
 
+from responses_client.adapters.openai_client import isolated_client
 from responses_client.adapters.openai_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
     error_from_transport,
     request_id_from,
 )
-from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.adapters.transport import cancel_scope
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.chat_events import ChatState
@@ -63,32 +64,9 @@ DEEPSEEK_EFFORT = {
     "xhigh": "high",
     "max": "max",
 }
-# The headers the SDK itself sets; anything else on a request came from the environment.
-_SDK_HEADERS = frozenset(
-    {
-        "host",
-        "accept",
-        "accept-encoding",
-        "connection",
-        "content-type",
-        "content-length",
-        "user-agent",
-        "authorization",
-    }
-)
 # 400 bodies that say what codes do not (read, never kept): DeepSeek, vLLM, OpenRouter wording.
 _CONTEXT_WORDS = ("maximum context length", "context length", "context_length_exceeded")
 _MODEL_WORDS = ("model not exist", "not a valid model", "model_not_found", "does not exist")
-
-
-def _only_sdk_headers(allowed: frozenset[str]) -> Any:
-    def hook(request: httpx2.Request) -> None:
-        for name in list(request.headers.keys()):
-            low = name.lower()
-            if low not in allowed and not low.startswith("x-stainless-"):
-                del request.headers[name]
-
-    return hook
 
 
 def messages_from(request: ResponseRequest) -> list[dict[str, Any]]:
@@ -162,22 +140,12 @@ class ChatCompletionsProvider:
         self.send_stream_options = send_stream_options
         placeholder = api_key == PLACEHOLDER_KEYS.get(flavour)
         self._secrets = tuple(s for s in ("" if placeholder else api_key, *secrets) if s)
-        extra = dict(headers or {})
-        allowed = _SDK_HEADERS | {k.lower() for k in extra}
-        timeout = openai.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
-        http_client = openai.DefaultHttpxClient(
-            transport=CancellableTransport(),
-            timeout=timeout,
-            event_hooks={"request": [_only_sdk_headers(allowed)]},
-        )
-        self._client = openai.OpenAI(
-            api_key=api_key,
+        self._client = isolated_client(
+            api_key,
             base_url=base_url,
-            timeout=timeout,
-            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
-            # Explicit, so an `Authorization` line in OPENAI_CUSTOM_HEADERS cannot replace the key.
-            default_headers={"Authorization": f"Bearer {api_key}", **extra},
-            http_client=http_client,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            headers=headers,
         )
 
     def __repr__(self) -> str:
