@@ -42,16 +42,13 @@ from responses_client.registry import ModelInfo, ModelRef, ProviderRegistry, Pro
 
 log = logging.getLogger(__name__)
 
-# protocol (or "gemini_interactions": gemini with stateful = true) -> (module, class).
+# protocol -> (module, class). A stateful gemini provider is GeminiProvider(stateful=True), which
+# speaks the Interactions API; a stateful anthropic one uses message threads.
 ADAPTERS: dict[str, tuple[str, str]] = {
     "responses": ("responses_client.adapters.openai_responses", "OpenAIProvider"),
     "chat_completions": ("responses_client.adapters.openai_chat", "ChatCompletionsProvider"),
     "anthropic": ("responses_client.adapters.anthropic_messages", "AnthropicProvider"),
     "gemini": ("responses_client.adapters.gemini", "GeminiProvider"),
-    "gemini_interactions": (
-        "responses_client.adapters.gemini_interactions",
-        "GeminiInteractionsProvider",
-    ),
 }
 KEYLESS = "no-key"  # sent by a further provider that names no api_key_env (a local server)
 AdapterFactory = Callable[..., Provider]
@@ -241,7 +238,6 @@ class _Builder:
             or DEFAULT_CONNECT_TIMEOUT,
             "secrets": self.secrets,
         }
-        kind = protocol
         if protocol == "responses":
             retries = section.max_retries if section else None
             retry_after = section.max_retry_after if section else None
@@ -254,11 +250,9 @@ class _Builder:
             del kwargs["stateful"]  # always stateless (the file refuses stateful = true)
         elif protocol == "gemini":
             kwargs["api_version"] = (section.api_version if section else None) or "v1beta"
-            if stateful:
-                kind = "gemini_interactions"
         elif protocol == "anthropic":
             kwargs["output_limit"] = self.output_limit(name)
-        factory = _adapter(kind, self.adapters)
+        factory = _adapter(protocol, self.adapters)
         try:
             return factory(key, **kwargs)
         except ValueError as exc:
@@ -389,7 +383,7 @@ def build_registry(
     models and the default; raise `ConfigError` (or `ProvidersFileError`) when it cannot start.
 
     `adapters` replaces the adapter class of a protocol (`responses`, `chat_completions`,
-    `anthropic`, `gemini`, `gemini_interactions`): tests and embedders.
+    `anthropic`, `gemini`): tests and embedders.
     """
     env = os.environ if environ is None else environ
     path = _value(env, "CHAT_PROVIDERS_FILE")

@@ -18,7 +18,7 @@ Path = tuple[str | int, ...]  # table keys and array indexes, outermost first
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]}#\n]")
 _ANY_KEY_AT = re.compile(r"\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
-_HEADER = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_HEADER = re.compile(r"\s*\[\[?\s*([^\]#]+?)\s*(?:\]\]?\s*)?(?:#.*)?$")  # closed or not
 
 
 def format_path(path: Path) -> str:
@@ -247,6 +247,8 @@ _SYNTAX_REASONS = (
     ("Unclosed inline table", "an inline table is not closed"),
     ("Unterminated string", "a string is not closed"),
     ("Expected '=' after a key", "a key needs `= value`"),
+    ("Expected \"'", "a string is not closed"),
+    ("Expected '\"", "a string is not closed"),
     ("Expected newline", "one `key = value` per line"),
     ("Expected ']", "a table header is not closed"),
     ("Invalid hex value", "an invalid \\u escape in a string"),
