@@ -318,3 +318,33 @@ def test_a_replay_that_fails_after_an_expired_chain_says_replayed(service, opena
     frames = run_turn(service, message="two", conversation_id=cid)
     assert frames[-1].event == "error"
     assert reply_of(service, frames).context_mode == "replayed"
+
+
+# -- over HTTP, with the app's own wiring ----------------------------------------------------------
+
+
+def test_http_upstream_unknown_model_fails_the_turn_and_keeps_the_model(client, upstream):
+    from tests.conftest import chat
+
+    one = chat(client, message="one")
+    cid = one[0].data["conversation_id"]
+    before = client.get(f"/chat?conversation_id={cid}").get_json()["model"]
+    frames = chat(client, message="two", conversation_id=cid, model="fake-model404")
+    assert frames[-1].event == "error" and frames[-1].data["code"] == "unknown_model"
+    page = client.get(f"/chat?conversation_id={cid}").get_json()
+    assert page["model"] == before
+    assert page["messages"][-1]["model"] == "fake-model404"
+    assert page["messages"][-1]["provider"] == "openai"
+    assert len(upstream.responses_requests()) == 2  # not retried
+
+
+def test_http_unknown_provider_is_400_before_anything_is_sent(client, upstream):
+    response = client.post("/chat", json={"message": "hi", "provider": "nope"})
+    assert response.status_code == 400
+    assert upstream.responses_requests() == []
+
+
+@pytest.mark.xfail(reason="needs the unknown_model row in app/web/errors.py (lead)", strict=False)
+def test_http_unknown_provider_says_unknown_model(client):
+    response = client.post("/chat", json={"message": "hi", "provider": "nope"})
+    assert response.get_json()["error"]["code"] == "unknown_model"
