@@ -270,9 +270,7 @@ def test_blocked_prompt_is_content_blocked(gemini: GeminiProvider, fake: FakeGem
     assert not err.retryable and events == []  # never an empty success
 
 
-def test_safety_cut_is_incomplete_content_filter(
-    gemini: GeminiProvider, fake: FakeGemini
-) -> None:
+def test_safety_cut_is_incomplete_content_filter(gemini: GeminiProvider, fake: FakeGemini) -> None:
     events = run(gemini, req(model="fake-safety-2"))
     assert texts(events) == "".join(fake.pieces(DEFAULT_REPLY)[:2])
     done = events[-1]
@@ -405,7 +403,7 @@ def test_error_chunk_after_200_is_upstream_error(gemini: GeminiProvider, fake: F
 
 def test_rate_limit_chunk_after_200(gemini: GeminiProvider, fake: FakeGemini) -> None:
     fake.script([behaviour("error_after", after=0, code=429)])
-    events, err = fail(gemini, req())
+    _events, err = fail(gemini, req())
     assert type(err) is RateLimited and err.upstream_code == "RESOURCE_EXHAUSTED"
 
 
@@ -420,7 +418,7 @@ def test_dropped_connection(gemini: GeminiProvider, fake: FakeGemini) -> None:
 
 
 def test_stream_ending_without_finish_reason(gemini: GeminiProvider, fake: FakeGemini) -> None:
-    events, err = fail(gemini, req(model="fake-truncated-2"))
+    _events, err = fail(gemini, req(model="fake-truncated-2"))
     assert type(err) is Interrupted and err.upstream_code == "stream_ended_early"
     fake.script([behaviour("truncated", after=0)])
     _, err = fail(gemini, req())
