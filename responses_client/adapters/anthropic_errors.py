@@ -151,9 +151,17 @@ def error_from_status(
 
 
 def error_from_transport(exc: BaseException, request_id: str | None = None) -> UpstreamUnavailable:
-    """A failure to reach the upstream or to read its answer, named by the exception's class."""
+    """A failure to reach the upstream or to read its answer, named by the exception's class.
+
+    `cause`: `timeout` for any timeout, `unreachable` when no connection was made, else
+    `server_error` (the upstream dropped or broke the connection).
+    """
+    root = exc.__cause__ if isinstance(exc, anthropic.APIConnectionError) else exc
     if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
         cause = "timeout"
-    else:
+    elif root is None or isinstance(root, (httpx2.ConnectError, ConnectionRefusedError)):
         cause = "unreachable"
-    return UpstreamUnavailable(request_id=request_id, upstream_code=type(exc).__name__, cause=cause)
+    else:
+        cause = "server_error"
+    name = type(root if root is not None else exc).__name__
+    return UpstreamUnavailable(request_id=request_id, upstream_code=name, cause=cause)

@@ -333,5 +333,8 @@ class AnthropicProvider:
             raise error_from_transport(exc, request_id) from None
         if cancel.cancelled:
             return
-        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-        raise err_cls(request_id=request_id, upstream_code="stream_ended_early")
+        if state.text_seen:
+            raise Interrupted(request_id=request_id, upstream_code="stream_ended_early")
+        raise UpstreamUnavailable(
+            request_id=request_id, upstream_code="stream_ended_early", cause="server_error"
+        )

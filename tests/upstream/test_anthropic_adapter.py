@@ -442,6 +442,7 @@ def test_error_event_after_text(claude: AnthropicProvider, upstream: FakeAnthrop
         ("reset", 2, Interrupted),
         ("truncated", 2, Interrupted),
         ("truncated", 0, UpstreamUnavailable),
+        ("reset", 0, UpstreamUnavailable),
         ("malformed", 2, Interrupted),
     ],
 )
@@ -458,6 +459,8 @@ def test_broken_streams(
     assert info.value.request_id and info.value.request_id.startswith("req_")
     assert texts(seen) == DEFAULT_REPLY[: 4 * after]
     assert not any(isinstance(e, Finished) for e in seen)
+    if cls is UpstreamUnavailable:
+        assert info.value.cause == "server_error"  # the upstream broke it, before any text
 
 
 def test_a_stall_after_text_is_interrupted(upstream: FakeAnthropic) -> None:
