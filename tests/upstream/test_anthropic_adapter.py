@@ -545,3 +545,19 @@ def test_a_stateful_provider_without_store(
     collect(threads, req(store=False, previous_response_id="msg_01abc"))
     rec = upstream.last()
     assert "thread" not in rec.body and "anthropic-beta" not in rec.headers
+
+
+def test_a_hybrid_chain_continues_with_the_later_turns_as_text(
+    threads: AnthropicProvider, upstream: FakeAnthropic
+) -> None:
+    # API.md rule 2: chain from this provider's own reply, send what others said after it as text.
+    msg_id = collect(threads, req(input="one"))[-1].response_id
+    later = [
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "an answer from another provider"},
+        {"role": "user", "content": "three"},
+    ]
+    assert isinstance(collect(threads, req(input=later, previous_response_id=msg_id))[-1], Finished)
+    body = upstream.last().body
+    assert body["thread"] == {"type": "continue", "previous_message_id": msg_id}
+    assert body["messages"] == later
