@@ -214,7 +214,9 @@ export class ModelPicker {
     }
     // A name typed and left is the choice (as the old free-text field was), without a pick event.
     const v = this.value();
-    if (v && (!this.current || v.provider !== this.current.provider || v.model !== this.current.model)) {
+    if (v && /\s/.test(v.model)) {
+      this.set(this.current); // a search left half-done is not a model's name
+    } else if (v && (!this.current || v.provider !== this.current.provider || v.model !== this.current.model)) {
       this.current = v;
       this.input.value = v.model;
       this.showBadge();
@@ -225,8 +227,11 @@ export class ModelPicker {
 
   pickText() {
     const v = this.value();
-    if (v) this.commit(v);
-    else this.closeList();
+    if (v && !/\s/.test(v.model)) this.commit(v);
+    else {
+      this.closeList();
+      if (!this.menu) this.set(this.current);
+    }
   }
 
   pick(option) {
@@ -246,7 +251,8 @@ export class ModelPicker {
     this.options = [];
     this.active = -1;
     let exact = false;
-    const typed = this.filter ? resolveText(cat, this.filter, this.current?.provider || cat?.default?.provider || null) : null;
+    // A name with a space is a search, never a model id: it is not offered as typed.
+    const typed = this.filter && !/\s/.test(this.filter) ? resolveText(cat, this.filter, this.current?.provider || cat?.default?.provider || null) : null;
     for (const p of cat?.providers || []) {
       const shown = p.models.filter((m) => !words.length || matches(words, p.name, m.id));
       if (words.length && !shown.length && !matches(words, p.name, "")) continue;

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, build_app, goto, shot, start_server
+from tests.browser.conftest import PASSWORD, Server, build_app, goto, shot, start_server
 from tests.fake_upstream import running
 
 pytestmark = pytest.mark.browser
@@ -82,7 +82,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def two_providers(server: Server) -> Server:
     """The module's server, once it has both providers (skipped, saying why, until it does)."""
-    res = server.app.test_client().get("/providers")
+    client = server.app.test_client()
+    name = server.new_user("probe")
+    client.post("/login", json={"username": name, "password": PASSWORD})
+    res = client.get("/providers")
     if res.status_code == 404:
         pytest.skip("GET /providers is not there yet (helper D)")
     names = [p["name"] for p in res.get_json()["providers"]]
@@ -219,7 +222,7 @@ def test_switching_provider_mid_conversation_labels_each_reply(
     goto(page, server.url + "/")
     send(page, "Hello alpha")
     wait_idle(page)
-    first = last_reply(page)
+    first = page.locator("article.msg-assistant").nth(0)
     expect(first.locator(".msg-provider")).to_have_text("alpha")
     expect(first.locator(".msg-model")).to_have_text("alpha-large")
     rec = server.upstream.responses_requests()[-1]
@@ -481,3 +484,47 @@ def test_picker_shows_the_contracts_json_as_text(
     box.press("Enter")
     expect(box).to_have_value("some/model")
     expect(page.locator("#model-provider")).to_have_text("openrouter")
+
+
+def test_hostile_provider_model_and_fallback_names_are_text(
+    two_providers: Server, open_page: Any
+) -> None:
+    """Names the server hands back (a stored reply's provider, model, fallback_from) stay text."""
+    server = two_providers
+    user = server.new_user("hostile")
+    conv = server.app.extensions["store"].create(
+        user,
+        chat_name="Hostile names",
+        model="alpha-large",
+        provider="alpha",
+        instructions="",
+        messages=[
+            {"id": "m_u1", "parent_id": None, "role": "user", "text": "hi", "timestamp": 1.0},
+            {
+                "id": "m_a1",
+                "parent_id": "m_u1",
+                "role": "assistant",
+                "text": "hello",
+                "timestamp": 2.0,
+                "status": "completed",
+                "model": HOSTILE,
+                "provider": "<b>beta</b>",
+                "fallback_from": [
+                    {"provider": HOSTILE, "model": "x", "code": "upstream_unavailable"}
+                ],
+            },
+        ],
+    )
+    page, _ = open_page(user)
+    goto(page, f"{server.url}/#{conv.id}")
+    reply = last_reply(page)
+    expect(reply.locator(".msg-model")).to_have_text(HOSTILE)
+    expect(reply.locator(".msg-provider")).to_have_text("<b>beta</b>")
+    expect(reply.locator(".msg-fallback")).to_have_text(
+        f"Answered by {HOSTILE}: {HOSTILE} was overloaded."
+    )
+    assert page.locator("#messages img, #messages .msg-head b").count() == 0
+    # Regenerate with… lists the catalogue, and marks the model that answered by name only.
+    reply.get_by_role("button", name="Regenerate with…").click()
+    expect(reply.locator(".regen-panel [role=option]").first).to_be_visible()
+    assert page.locator(".regen-panel img").count() == 0
