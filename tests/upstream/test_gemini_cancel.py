@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -185,6 +185,7 @@ def test_stop_mid_stream_of_many_deltas(fake: FakeGemini, stateful: bool) -> Non
 def test_closing_the_generator_closes_the_connection(fake: FakeGemini, stateful: bool) -> None:
     p = provider(fake, stateful)
     gen = p.stream(req("fake-stall-2"), CancelToken())
+    assert isinstance(gen, Generator)
     for ev in gen:
         if isinstance(ev, TextDelta):
             break
