@@ -83,7 +83,7 @@ export function showFallback(art, m) {
   const box = art.querySelector(".msg-fallback");
   if (!box) return;
   const entries = Array.isArray(m.fallback_from) ? m.fallback_from.filter((f) => f && typeof f === "object") : [];
-  const text = !entries.length ? "" : m.status === "failed" ? fallbackFailedNotice(entries) : fallbackNotice(m.model, entries);
+  const text = !entries.length ? "" : m.status === "failed" ? fallbackFailedNotice(m.model, entries) : fallbackNotice(m.model, entries);
   box.textContent = text;
   box.hidden = !text;
   box.setAttribute("role", "note");

@@ -179,7 +179,8 @@ export async function followStream(turn, stream, userArt, isNew) {
       if (data && typeof data === "object") {
         if (event === "done" && (data.model || data.provider)) setAnswerer(art, data.provider, data.model);
         if (Array.isArray(data.fallback_from) && data.fallback_from.length) {
-          const model = event === "done" ? data.model : null;
+          // An error names no model: the last candidate is the one the last fallback event named.
+          const model = data.model || art.querySelector(".msg-model")?.textContent || null;
           showFallback(art, { model, status: event === "error" ? "failed" : data.status, fallback_from: data.fallback_from });
         }
       }

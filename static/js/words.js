@@ -94,10 +94,11 @@ export function fallbackNotice(model, entries) {
   return `Answered by ${model || "another model"}: ${reasons.join("; ")}.`;
 }
 
-/** The notice on a failed reply after every candidate was tried. */
-export function fallbackFailedNotice(entries) {
+/** The notice on a reply that failed on its last candidate, `model`, after the earlier ones. */
+export function fallbackFailedNotice(model, entries) {
   const reasons = (entries || []).map(fallbackReason);
-  return reasons.length ? `Also tried: ${reasons.join("; ")}.` : "";
+  if (!reasons.length) return "";
+  return `Tried before ${model || "the last model"}: ${reasons.join("; ")}.`;
 }
 
 export const PROTOCOL_WORDS = {

@@ -344,6 +344,51 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     expect(page.locator("#model-provider")).to_have_text("alpha")
     shot(page, "25-fallback-reloaded")
 
+    # Every candidate fails: the reply says its own error, and which were tried before it.
+    server.upstream.reset()
+    pick(page, "alpha-large")
+    server.upstream.script(["503", "503"])
+    send(page, "Anyone?")
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_contain_text("The model provider could not be reached.")
+    expect(reply.locator(".msg-fallback")).to_have_text(
+        "Tried before beta-mini: alpha was overloaded."
+    )
+    expect(reply.locator(".msg-provider")).to_have_text("beta")
+    page.reload()
+    expect(last_reply(page).locator(".msg-fallback")).to_have_text(
+        "Tried before beta-mini: alpha was overloaded."
+    )
+
+
+def test_a_model_name_typed_and_left_is_sent_as_typed(
+    two_providers: Server, open_page: Any
+) -> None:
+    """As the old free-text field: a name no provider lists goes to the provider in use."""
+    server = two_providers
+    user = server.new_user("typist")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    pick(page, "beta-mini")
+    page.locator("#model-input").fill("fake-reasoning")
+    send(page, "Think first")  # the composer takes the focus: the typed name is the choice
+    wait_idle(page)
+    rec = server.upstream.responses_requests()[-1]
+    assert (key_of(rec), rec.body["model"]) == ("beta", "fake-reasoning")
+    expect(last_reply(page).locator(".msg-model")).to_have_text("fake-reasoning")
+    expect(last_reply(page).locator(".msg-provider")).to_have_text("beta")
+    expect(last_reply(page).locator("details.thinking")).to_be_visible()
+    # "provider:model" names the provider too.
+    page.locator("#model-input").fill("alpha:fake-reasoning")
+    page.locator("#model-input").press("Enter")  # the typed option is the only one: Enter takes it
+    expect(page.locator("#model-input")).to_have_value("fake-reasoning")
+    expect(page.locator("#model-provider")).to_have_text("alpha")
+    send(page, "And again")
+    wait_idle(page)
+    rec = server.upstream.responses_requests()[-1]
+    assert (key_of(rec), rec.body["model"]) == ("alpha", "fake-reasoning")
+
 
 def test_no_provider_disables_the_composer_and_says_what_to_set(
     tmp_path: Path, open_page: Any, serve_app: Any, monkeypatch: pytest.MonkeyPatch
