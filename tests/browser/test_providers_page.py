@@ -212,6 +212,22 @@ def test_picker_groups_by_provider_with_facts_search_and_keys(
     expect(page.locator("#model-provider")).to_have_text("alpha")
     expect(box).to_be_focused()
 
+    # On a phone the open list fits the screen.
+    phone, _ = open_page(
+        user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    goto(phone, server.url + "/")
+    phone.locator("#model-input").focus()
+    phone.locator("#model-input").press("ArrowDown")
+    expect(phone.locator("#model-listbox")).to_be_visible()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page scrolls sideways: {width}px"
+    box_right = phone.evaluate(
+        "document.querySelector('#model-listbox').getBoundingClientRect().right"
+    )
+    assert box_right <= 390, box_right
+    shot(phone, "28-picker-phone")
+
 
 def test_switching_provider_mid_conversation_labels_each_reply(
     two_providers: Server, open_page: Any
