@@ -348,3 +348,34 @@ def test_http_unknown_provider_is_400_before_anything_is_sent(client, upstream):
 def test_http_unknown_provider_says_unknown_model(client):
     response = client.post("/chat", json={"message": "hi", "provider": "nope"})
     assert response.get_json()["error"]["code"] == "unknown_model"
+
+
+def test_http_openai_to_anthropic_and_back_with_the_hybrid_chain(make_app, upstream, data_dir):
+    from tests.conftest import chat, login, stored
+    from tests.fakes.anthropic import FakeAnthropic
+
+    with FakeAnthropic() as claude:
+        app = make_app(
+            ANTHROPIC_API_KEY="sk-ant-test-0000000000000000", ANTHROPIC_BASE_URL=claude.base_url
+        )
+        client = login(app.test_client(), app)
+        one = chat(client, message="one")
+        cid = one[0].data["conversation_id"]
+        two = chat(client, message="two", conversation_id=cid, provider="anthropic")
+        assert two[-1].event == "done" and two[-1].data["provider"] == "anthropic"
+        (to_claude,) = claude.messages_requests()
+        assert [m["role"] for m in to_claude.body["messages"]] == ["user", "assistant", "user"]
+        three = chat(client, message="three", conversation_id=cid, provider="openai")
+        assert three[-1].event == "done" and three[0].data["context_mode"] == "chained"
+        body = upstream.last().body
+        assert body["previous_response_id"] == one[-1].data["response_id"]
+        assert body["input"] == [
+            {"role": "user", "content": "two"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+            {"role": "user", "content": "three"},
+        ]
+        doc = stored(data_dir, "alice", cid)
+        answers = [m for m in doc["messages"] if m["role"] == "assistant"]
+        assert [m["provider"] for m in answers] == ["openai", "anthropic", "openai"]
+        assert answers[-1]["metadata"]["replayed_messages"] == 2
+        assert doc["provider"] == "openai" and doc["last_response_id"] == answers[-1]["response_id"]
