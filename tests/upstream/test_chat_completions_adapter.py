@@ -321,3 +321,17 @@ def test_long_answer(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
     events = run(provider)
     assert sum(isinstance(e, TextDelta) for e in events) == 500
     assert isinstance(events[-1], Finished)
+
+
+def test_rate_limit_headers_and_the_identifier_rule_on_headers(
+    provider: ChatCompletionsProvider, fake: FakeChat
+) -> None:
+    headers = {"x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "12345"}
+    fake.script([behaviour("ok", headers=headers, request_id=f"req_{KEY}")])
+    events = run(provider)
+    started = events[0]
+    assert isinstance(started, ResponseStarted) and started.request_id is None  # held the key
+    assert started.metadata["ratelimit_remaining_requests"] == 99
+    assert started.metadata["ratelimit_remaining_tokens"] == 12345
+    done = events[-1]
+    assert isinstance(done, Finished) and done.metadata["ratelimit_remaining_tokens"] == 12345
