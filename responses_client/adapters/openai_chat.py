@@ -93,8 +93,9 @@ class ChatCompletionsProvider:
 
     `deepseek`: `reasoning_effort` low/high/max and `thinking`; `openrouter`: `reasoning`, its
     billed `usage.cost`, the `X-Generation-Id` header; `ollama`: no key (a placeholder is sent);
-    `generic`: the OpenAI spelling, the key optional (a local vLLM or llama.cpp server). `options` are the operator's fields sent on every call
-    (under the request's `provider_options`); `max_tokens_field` names the output cap's field;
+    `generic`: the OpenAI spelling, the key optional (a local vLLM or llama.cpp server).
+    `options` are the operator's fields sent on every call (under the request's
+    `provider_options`); `max_tokens_field` names the output cap's field;
     `send_stream_options=False` leaves out `stream_options` for a host that refuses it (usage is
     then whatever the host sends unasked, as OpenRouter always does).
     """
