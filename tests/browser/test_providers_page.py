@@ -228,6 +228,13 @@ def test_picker_groups_by_provider_with_facts_search_and_keys(
     assert box_right <= 390, box_right
     shot(phone, "28-picker-phone")
 
+    dark, _ = open_page(user, color_scheme="dark")
+    goto(dark, server.url + "/")
+    dark.locator("#model-input").focus()
+    dark.locator("#model-input").press("ArrowDown")
+    expect(dark.locator("#model-listbox")).to_be_visible()
+    shot(dark, "29-picker-dark")
+
 
 def test_switching_provider_mid_conversation_labels_each_reply(
     two_providers: Server, open_page: Any
