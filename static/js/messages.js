@@ -11,6 +11,7 @@ import {
   fallbackNotice,
   fmtCost,
   fmtTokens,
+  priceTitle,
   usageTitle,
 } from "./words.js";
 
@@ -148,7 +149,8 @@ export function decorateFinished(art, m, isLast) {
     if (t) parts.push(t);
     parts.push(fmtCost(m.cost_usd));
     u.textContent = parts.join(" · ");
-    u.title = usageTitle(m.usage);
+    // The rates the reply was priced at (API.md "Cost"), for whoever wants to check the sum.
+    u.title = m.price ? `${usageTitle(m.usage)}\n${priceTitle(m.price)}` : usageTitle(m.usage);
     foot.append(u);
   }
   void isLast;

@@ -250,6 +250,10 @@ def test_switching_provider_mid_conversation_labels_each_reply(
     expect(first.locator(".msg-model")).to_have_text("alpha-large")
     rec = server.upstream.responses_requests()[-1]
     assert (key_of(rec), rec.body["model"]) == ("alpha", "alpha-large")
+    # The rates it was priced at (the file's price for alpha-large) are on its usage line.
+    expect(first.locator(".msg-usage")).to_have_attribute(
+        "title", re.compile(r"input \$1\.25, output \$10")
+    )
 
     pick(page, "beta mini")
     expect(page.locator("#model-provider")).to_have_text("beta")
