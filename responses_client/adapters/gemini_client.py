@@ -96,14 +96,20 @@ def build_client(
         httpx_async_client=unused_async,
         retry_options=types.HttpRetryOptions(attempts=1),  # generateContent and Interactions alike
     )
-    client = genai.Client(
-        api_key=api_key,
-        vertexai=False,
-        debug_config=genai.client.DebugConfig(
-            client_mode=None, replays_directory=None, replay_id=None
-        ),
-        http_options=options,
-    )
+    try:
+        client = genai.Client(
+            api_key=api_key,
+            vertexai=False,
+            debug_config=genai.client.DebugConfig(
+                client_mode=None, replays_directory=None, replay_id=None
+            ),
+            http_options=options,
+        )
+    except ImportError:
+        # The one variable the SDK reads whatever it is given: GOOGLE_GENAI_HTTP_CLIENT=httpx
+        # (httpx is not installed; the adapter runs over httpx2). A start error that says so.
+        http.close()
+        raise ValueError("GOOGLE_GENAI_HTTP_CLIENT must be unset or httpx2") from None
     return client, http
 
 

@@ -8,6 +8,7 @@ fake with the configured key on v1beta, for both surfaces.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 
@@ -97,3 +98,15 @@ def test_default_base_url_is_google_not_the_environment() -> None:
 def test_an_empty_key_is_refused_not_taken_from_the_environment() -> None:
     with pytest.raises(ValueError, match="API key"):
         GeminiProvider("")
+
+
+def test_an_http_client_switch_the_sdk_cannot_honour_is_a_clear_start_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # google-genai reads GOOGLE_GENAI_HTTP_CLIENT even when it is given a client; "httpx" (not
+    # installed) would be an ImportError: the adapter says what to change instead.
+    if importlib.util.find_spec("httpx") is not None:
+        pytest.skip("httpx is installed: the SDK then builds unused httpx clients, harmlessly")
+    monkeypatch.setenv("GOOGLE_GENAI_HTTP_CLIENT", "httpx")
+    with pytest.raises(ValueError, match="GOOGLE_GENAI_HTTP_CLIENT"):
+        GeminiProvider(KEY)
