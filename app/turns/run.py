@@ -37,9 +37,11 @@ NO_RETRIES = RetryPolicy(max_retries=0)
 
 @dataclass
 class Attempt:
-    """Which candidate answered (or failed last), and the ones that failed before it."""
+    """The turn so far: the candidate that answers (or failed last), its reply, and the ones that
+    failed before it. Updated in place, so whatever ends the turn finds the current state."""
 
     candidate: Candidate
+    reply: sp.Reply = field(default_factory=sp.Reply)
     fallback_from: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -70,32 +72,27 @@ class TurnRun:
         )
 
     def _stream(
-        self,
-        attempt: Attempt,
-        reply: sp.Reply,
-        cap: sp.TextCap,
-        control: sp.TurnControl,
-        *,
-        last: bool,
+        self, attempt: Attempt, cap: sp.TextCap, control: sp.TurnControl, *, last: bool
     ) -> None:
-        """Relay `attempt.candidate`'s stream into `reply` (it becomes the replayed one on a replan)."""
+        """Relay `attempt.candidate`'s stream into its reply (a replan makes it the replayed one)."""
         try:
-            sp.relay(cap.apply(self._events(attempt.candidate, last=last)), reply, control.emit)
+            sp.relay(
+                cap.apply(self._events(attempt.candidate, last=last)), attempt.reply, control.emit
+            )
         except rc.PreviousResponseNotFound:
             if control.stopped:
                 raise
             # The chain expired upstream: resend the branch's history, once, never in a loop.
             attempt.candidate = self.replan(attempt.candidate)
-            sp.relay(cap.apply(self._events(attempt.candidate, last=last)), reply, control.emit)
+            sp.relay(
+                cap.apply(self._events(attempt.candidate, last=last)), attempt.reply, control.emit
+            )
 
-    def _run(
-        self, reply: sp.Reply, cap: sp.TextCap, control: sp.TurnControl
-    ) -> tuple[Attempt, sp.Reply]:
-        """Try the candidates in order; return who answered (or failed last) and its reply."""
+    def _run(self, attempt: Attempt, cap: sp.TextCap, control: sp.TurnControl) -> None:
+        """Try the candidates in order, keeping `attempt` current; raise `_Failed` at the end."""
         callable_ = [c for c in self.plan.candidates if c.context is not None]
         if not callable_:  # a plan made without candidates: the chosen one alone
             callable_ = [self.plan.first_candidate]
-        attempt = Attempt(callable_[0])
         for candidate in self.plan.candidates or callable_:
             if candidate.context is None:
                 attempt.fallback_from.append(candidate.ref("context_too_long"))
@@ -112,12 +109,12 @@ class TurnRun:
             attempt.candidate = candidate
             last = candidate is callable_[-1]
             try:
-                self._stream(attempt, reply, cap, control, last=last)
-                return attempt, reply
+                self._stream(attempt, cap, control, last=last)
+                return
             except rc.ProviderError as exc:
-                sent = bool(reply.text or reply.reasoning)
+                sent = bool(attempt.reply.text or attempt.reply.reasoning)
                 if last or sent or control.stopped or exc.code not in FALLBACK_CODES:
-                    raise _Failed(attempt, reply, exc) from exc
+                    raise _Failed(exc) from exc
                 log.warning(
                     "fallback conversation=%s from=%s:%s code=%s",
                     self.plan.conversation.id,
@@ -127,19 +124,17 @@ class TurnRun:
                 )
                 attempt.fallback_from.append(candidate.ref(exc.code))
                 # Nothing was sent: the next candidate starts a fresh reply (the turn's clock kept).
-                reply = sp.Reply(started_at=reply.started_at)
-        return attempt, reply
+                attempt.reply = sp.Reply(started_at=attempt.reply.started_at)
 
     def __call__(self, control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
-        reply = sp.Reply()
         cap = sp.TextCap(self.settings.max_reply_chars)
         error: rc.ProviderError | None = None
         attempt = Attempt(self.plan.first_candidate)
         broken = False
         try:
-            attempt, reply = self._run(reply, cap, control)
+            self._run(attempt, cap, control)
         except _Failed as failed:
-            attempt, reply, error = failed.attempt, failed.reply, failed.error
+            error = failed.error
             log.warning(
                 "turn_failed conversation=%s code=%s status=%s request_id=%s",
                 self.plan.conversation.id,
@@ -161,7 +156,7 @@ class TurnRun:
         return self.finisher.finish(
             self.plan,
             self.settings,
-            reply,
+            attempt.reply,
             error,
             stopped=control.stopped,
             capped=cap.reached,
@@ -174,6 +169,6 @@ class TurnRun:
 class _Failed(Exception):
     """The turn's last candidate failed (or one failed where no fallback is allowed)."""
 
-    def __init__(self, attempt: Attempt, reply: sp.Reply, error: rc.ProviderError) -> None:
+    def __init__(self, error: rc.ProviderError) -> None:
         super().__init__(error.code)
-        self.attempt, self.reply, self.error = attempt, reply, error
+        self.error = error

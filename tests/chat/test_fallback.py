@@ -379,3 +379,39 @@ def test_fallback_over_real_http_between_two_providers(tmp_path):
         assert (conv.provider, conv.model) == ("openai", "fake-503")
         # The next turn tries the chosen provider again; xai's own reply is its chain.
         assert conv.last_response_id is None  # openai has no reply of its own to chain from
+
+
+def test_a_frame_log_failure_after_a_fallback_saves_the_candidates_reply(service, three):
+    import stream_processor as sp
+
+    class FailingWriterCoordination(sp.FileCoordination):
+        """A frame log whose writer fails on its fourth frame (after the first delta)."""
+
+        def writer(self, conversation_id: str, turn_id: str) -> sp.FrameWriter:
+            writer = super().writer(conversation_id, turn_id)
+            real_append = writer.append
+
+            def append(event: str, data: dict) -> int:
+                if writer.count >= 3:  # type: ignore[attr-defined]
+                    raise OSError(5, "Input/output error")
+                return real_append(event, data)
+
+            writer.append = append  # type: ignore[method-assign]
+            return writer
+
+    anthropic, gemini, _ = three
+    store = service.store
+    service.coordination_for = lambda user: FailingWriterCoordination(store.turn_dir(user))
+    anthropic.enqueue_error(rc.UpstreamUnavailable())
+    gemini.enqueue_reply("one two three", chunks=["one ", "two ", "three"])
+    from app.turns import TurnRequest
+
+    started = service.start(TurnRequest(user=USER, message="go"))
+    coordination = service.coordination_for(USER)
+    assert service.registry.wait_ended(coordination, started.conversation_id, 5)
+    saved = store.get(USER, started.conversation_id).message(started.assistant_message_id)
+    assert saved.status == "failed" and saved.error is not None and saved.error.code == "internal"
+    assert saved.text.startswith("one ") and saved.provider == "gemini"
+    assert saved.fallback_from == [
+        {"provider": "anthropic", "model": "claude-a", "code": "upstream_unavailable"}
+    ]
