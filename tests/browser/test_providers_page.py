@@ -339,7 +339,7 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     expect(page.locator("#model-provider")).to_have_text("alpha")
     server.upstream.reply = "Beta took over. " * 12
     server.upstream.chunk_size = 4
-    server.upstream.delta_delay = 0.05  # slow enough to see the notice while it streams
+    server.upstream.delta_delay = 0.08  # slow enough to see the notice while it streams (~4 s)
 
     send(page, "Are you there?")
     reply = last_reply(page)
