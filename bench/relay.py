@@ -283,7 +283,13 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [PROTOCOLS[name] for name in args.protocols.split(",")]
     modes = [(mode, MODES[mode]) for mode in args.modes.split(",")]
-    rows = [(p, mode, run(p, args, delay)) for p in chosen for mode, delay in modes]
+    rows: list[tuple[Protocol, str, dict[str, float] | str]] = []
+    for p in chosen:
+        for mode, delay in modes:
+            try:
+                rows.append((p, mode, run(p, args, delay)))
+            except SystemExit as exc:  # one protocol failing still leaves the others' rows
+                rows.append((p, mode, f"failed: {exc}"[:80]))
     print(f"\nRelay: {args.turns} turns of {args.deltas} deltas each, fake upstreams on 127.0.0.1")
     header = (
         f"{'protocol':<18}{'upstream':<8}{'SDK 1st':>10}{'app 1st':>10}{'added':>9}"
@@ -293,6 +299,9 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for p, mode, r in rows:
+        if isinstance(r, str):
+            print(f"{p.label:<18}{mode:<8}{r}")
+            continue
         print(
             f"{p.label:<18}{mode:<8}{r['sdk_first']:>7.2f} ms{r['app_first']:>7.2f} ms"
             f"{r['app_first'] - r['sdk_first']:>6.2f} ms{r['sdk_total']:>8.0f} ms"
