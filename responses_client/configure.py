@@ -98,8 +98,9 @@ def _adapter(protocol: str, adapters: Mapping[str, AdapterFactory] | None) -> Ad
     module_name, class_name = ADAPTERS[protocol]
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
-        raise ConfigError(f"the {protocol} adapter ({module_name}) is not installed") from None
+    except ImportError as exc:  # the SDK is not installed (requirements.txt installs them all)
+        missing = exc.name or "a module"
+        raise ConfigError(f"the {protocol} adapter cannot be loaded: {missing} is missing") from exc
     factory: AdapterFactory = getattr(module, class_name)
     return factory
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ class Recorded:
         self.kwargs = kwargs
         self.name = kwargs["name"]
         self.stateful = kwargs.get("stateful", False)
-        self.capabilities = Capabilities(protocol="fake", stateful=self.stateful)  # type: ignore[arg-type]
+        self.capabilities = Capabilities(protocol="fake", stateful=self.stateful)
         self.closed = False
 
     def stream(self, request: Any, cancel: Any = None) -> Iterator[Any]:
@@ -42,7 +42,7 @@ def adapters() -> dict[str, type[Recorded]]:
 
 
 @pytest.fixture
-def write_file(tmp_path: Path):  # type: ignore[no-untyped-def]
+def write_file(tmp_path: Path) -> Callable[..., str]:
     """Write a providers file and return its path (as a string, as the variable holds it)."""
 
     def write(text: str, name: str = "providers.toml") -> str:

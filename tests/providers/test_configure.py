@@ -400,3 +400,20 @@ def test_a_later_start_error_closes_the_providers_already_built(adapters: dict[s
             {"OPENAI_API_KEY": KEY, "CHAT_PROVIDER": "nobody"}, adapters={"responses": Keeps}
         )
     assert [p.closed for p in built] == [True]
+
+
+def test_an_adapter_that_cannot_be_imported_is_a_start_error_only_when_used(
+    monkeypatch: pytest.MonkeyPatch, adapters: dict[str, Any]
+) -> None:
+    from responses_client import configure
+
+    monkeypatch.setitem(configure.ADAPTERS, "gemini", ("no_such_sdk_adapter", "GeminiProvider"))
+    # Not configured: never imported.
+    only_openai = {k: v for k, v in adapters.items() if k != "gemini"}
+    assert list(build_registry({"OPENAI_API_KEY": KEY}, adapters=only_openai).providers) == [
+        "openai"
+    ]
+    with pytest.raises(
+        ConfigError, match="the gemini adapter cannot be loaded: no_such_sdk_adapter"
+    ):
+        build_registry({"GEMINI_API_KEY": KEY}, adapters=only_openai)

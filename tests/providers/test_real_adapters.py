@@ -28,7 +28,7 @@ EVERY = {
 def test_every_shortcut_builds_its_real_adapter() -> None:
     registry = build_registry(EVERY)
     try:
-        expected: dict[str, tuple[type, Any]] = {
+        expected: dict[str, tuple[type[Any], Any]] = {
             "openai": (OpenAIProvider, None),
             "anthropic": (AnthropicProvider, None),
             "gemini": (GeminiProvider, None),
@@ -39,7 +39,7 @@ def test_every_shortcut_builds_its_real_adapter() -> None:
         }
         assert list(registry.providers) == list(expected)
         for name, (cls, base_url) in expected.items():
-            provider = registry.providers[name]
+            provider: Any = registry.providers[name]
             assert isinstance(provider, cls), name
             assert provider.name == name
             if base_url is not None:
@@ -47,9 +47,10 @@ def test_every_shortcut_builds_its_real_adapter() -> None:
             assert provider.capabilities.protocol == registry.settings[name].protocol
             assert provider.stateful is registry.settings[name].stateful
             assert KEY not in repr(provider)
-        flavours = {n: registry.providers[n].flavour for n in ("deepseek", "openrouter", "ollama")}
+        live: dict[str, Any] = dict(registry.providers)
+        flavours = {n: live[n].flavour for n in ("deepseek", "openrouter", "ollama")}
         assert flavours == {"deepseek": "deepseek", "openrouter": "openrouter", "ollama": "ollama"}
-        assert registry.providers["gemini"].api_version == "v1beta"
+        assert live["gemini"].api_version == "v1beta"
         assert registry.default == ("openai", "gpt-5.4-mini")
     finally:
         registry.close()
@@ -89,7 +90,8 @@ def test_sdk_variables_of_the_process_do_not_change_what_is_built(
     monkeypatch.setenv(variable, "http://127.0.0.1:1/elsewhere")
     registry = build_registry({"ANTHROPIC_API_KEY": KEY, "GEMINI_API_KEY": KEY, "XAI_API_KEY": KEY})
     try:
-        assert registry.providers["xai"].base_url == "https://api.x.ai/v1"
-        assert "elsewhere" not in (registry.providers["anthropic"].base_url or "")
+        live: dict[str, Any] = dict(registry.providers)
+        assert live["xai"].base_url == "https://api.x.ai/v1"
+        assert "elsewhere" not in (live["anthropic"].base_url or "")
     finally:
         registry.close()
