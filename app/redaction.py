@@ -42,18 +42,20 @@ def url_credentials(url: str) -> list[str]:
     return found
 
 
-def secrets_in(values: Mapping[str, Any]) -> list[str]:
+def secrets_in(values: Mapping[str, Any], names: Iterable[str] = ()) -> list[str]:
     """Return the secret values among `values` (an environment, or the settings), by name.
 
-    Every `*_API_KEY`, `*_TOKEN` and `*_SECRET` value, `SECRET_KEY`, `CHAT_METRICS_TOKEN`, and the
-    user-info part of any URL-valued setting (a base URL, `CHAT_DATABASE_URL`).
+    Every `*_API_KEY`, `*_TOKEN` and `*_SECRET` value, `SECRET_KEY`, `CHAT_METRICS_TOKEN`, every
+    variable in `names` (the providers file's `api_key_env`), and the user-info part of any
+    URL-valued setting (a base URL, `CHAT_DATABASE_URL`).
     """
+    named = {n.upper() for n in names}
     found: list[str] = []
     for name, value in values.items():
         if not isinstance(name, str) or not isinstance(value, str) or not value:
             continue
         upper = name.upper()
-        if upper in SECRET_NAMES or upper.endswith(SECRET_SUFFIXES):
+        if upper in SECRET_NAMES or upper in named or upper.endswith(SECRET_SUFFIXES):
             found.append(value)
         elif upper.endswith("_URL"):
             found += url_credentials(value)

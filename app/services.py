@@ -16,10 +16,12 @@ import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import accounts, limits, redaction, shares, turns
+from app.settings import DEFAULT_MODEL
 from conversation_manager.json.accounts import JsonAccountRecords, JsonLoginAttempts
 from conversation_manager.json.limits import JsonLimitRecords
 from conversation_manager.json.sessions import JsonSessionRecords
 from conversation_manager.json.shares import JsonShareRecords
+from responses_client.configure import build_registry
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class Services:
 
     store: cm.ConversationStore
     chat: turns.ChatService
+    providers: rc.ProviderRegistry  # the configured providers, their models and the default
     sessions: accounts.SessionStore
     accounts: accounts.AccountStore
     shares: shares.ShareStore
@@ -51,28 +54,47 @@ def build_store(settings: dict[str, Any], data_dir: Path) -> cm.JsonConversation
     return store
 
 
-def build_providers(settings: dict[str, Any]) -> dict[str, rc.Provider]:
-    """The configured model providers, by name."""
-    return rc.providers_from_env(
-        {
-            k: str(v)
-            for k, v in settings.items()
-            if v is not None and isinstance(v, str | int | float)
-        }
-    )
+def provider_environment(settings: dict[str, Any]) -> dict[str, str]:
+    """The environment the providers are read from: the process's, with the settings over it
+    (a setting that is None hides the variable: tests and embedders turn a provider off)."""
+    env = dict(os.environ)
+    for name, value in settings.items():
+        if value is None:
+            env.pop(name, None)
+        elif isinstance(value, str | int | float):
+            env[name] = str(value)
+    return env
+
+
+def build_providers(settings: dict[str, Any]) -> rc.ProviderRegistry:
+    """The configured model providers (environment shortcuts and `CHAT_PROVIDERS_FILE`); raises
+    `ConfigError` / `ProvidersFileError` (one line: what to set, or the file's line, key, reason)."""
+    env = provider_environment(settings)
+    registry = build_registry(env)
+    # The values of the file's api_key_env variables are secrets too, from now on (API.md).
+    redaction.install_log_redaction(redaction.secrets_in(env, names=registry.key_variables))
+    return registry
 
 
 def build_chat(
-    settings: dict[str, Any], data_dir: Path, store: cm.ConversationStore
+    settings: dict[str, Any],
+    data_dir: Path,
+    store: cm.ConversationStore,
+    providers: rc.ProviderRegistry | None = None,
 ) -> turns.ChatService:
     """The chat service: turns over the store, the providers, turn coordination and the limits."""
-    providers = build_providers(settings)
+    providers = build_providers(settings) if providers is None else providers
+    # No provider configured: the page says what to set; these only name new conversations.
+    default_provider, default_model = providers.default or (
+        "openai",
+        settings["CHAT_MODEL"] or DEFAULT_MODEL,
+    )
     return turns.ChatService(
         store,
         providers,
         turns.ChatSettings(
-            default_model=settings["CHAT_MODEL"],
-            default_provider=next(iter(providers), "openai"),
+            default_model=default_model,
+            default_provider=default_provider,
             instructions=settings["CHAT_INSTRUCTIONS"],
             max_message_chars=settings["CHAT_MAX_MESSAGE_CHARS"],
             max_output_tokens=settings["CHAT_MAX_OUTPUT_TOKENS"],
@@ -82,7 +104,9 @@ def build_chat(
             max_retries=settings["CHAT_UPSTREAM_MAX_RETRIES"],
             max_retry_after=settings["CHAT_UPSTREAM_MAX_RETRY_AFTER"],
             lock_timeout=settings["CHAT_LOCK_TIMEOUT"],
-            secrets=tuple(redaction.secrets_in({**os.environ, **settings})),
+            secrets=tuple(
+                redaction.secrets_in(provider_environment(settings), providers.key_variables)
+            ),
         ),
         # Turns in flight live where the store says (a database-backed one can replace this).
         coordination_for=lambda user: sp.FileCoordination(store.turn_dir(user)),
@@ -127,9 +151,11 @@ def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
     """Build every part of the app for one process."""
     store = build_store(settings, data_dir)
     sessions, account_store = build_accounts(settings, data_dir)
+    providers = build_providers(settings)
     return Services(
         store=store,
-        chat=build_chat(settings, data_dir, store),
+        chat=build_chat(settings, data_dir, store, providers),
+        providers=providers,
         sessions=sessions,
         accounts=account_store,
         shares=build_shares(settings, data_dir),

@@ -10,17 +10,31 @@ from typing import Any
 
 from app import accounts as auth
 
-DEFAULT_MODEL = "gpt-5.4-mini"
+DEFAULT_MODEL = "gpt-5.4-mini"  # of new conversations while no provider is configured
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful assistant. Answer clearly and accurately; use Markdown where it helps."
 )
-DEFAULT_MODEL_SUGGESTIONS = "gpt-5.4-mini,gpt-5.4,gpt-5.4-nano,gpt-5.6-terra"
 # name: (environment variable parser, default)
 SETTINGS: dict[str, tuple[type, Any]] = {
+    # Providers (API.md "Providers"): each is on when its key is set (ollama: its base URL).
     "OPENAI_API_KEY": (str, None),
     "OPENAI_BASE_URL": (str, None),
-    "CHAT_MODEL": (str, DEFAULT_MODEL),
-    "CHAT_MODELS": (str, DEFAULT_MODEL_SUGGESTIONS),
+    "ANTHROPIC_API_KEY": (str, None),
+    "ANTHROPIC_BASE_URL": (str, None),
+    "GEMINI_API_KEY": (str, None),
+    "GEMINI_BASE_URL": (str, None),
+    "XAI_API_KEY": (str, None),
+    "XAI_BASE_URL": (str, None),
+    "DEEPSEEK_API_KEY": (str, None),
+    "DEEPSEEK_BASE_URL": (str, None),
+    "OPENROUTER_API_KEY": (str, None),
+    "OPENROUTER_BASE_URL": (str, None),
+    "OLLAMA_BASE_URL": (str, None),
+    "CHAT_PROVIDERS_FILE": (str, None),  # the TOML providers file (responses_client.configure)
+    # None: the defaults rules decide (the default provider's default model; openai's list).
+    "CHAT_PROVIDER": (str, None),
+    "CHAT_MODEL": (str, None),
+    "CHAT_MODELS": (str, None),
     "CHAT_INSTRUCTIONS": (str, DEFAULT_INSTRUCTIONS),
     "CHAT_DATA_DIR": (str, "instance/data"),
     "CHAT_MAX_MESSAGE_CHARS": (int, 100_000),

@@ -1,5 +1,5 @@
-"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, shares,
-ops), the error table, the request hooks, bodies, serialisers and SSE responses.
+"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, providers,
+shares, ops), the error table, the request hooks, bodies, serialisers and SSE responses.
 
 `init_app` wires it all onto a Flask app; nothing here imports `app/__init__.py`.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.web import auth, bodies, chat, cli, hosts, ops, security, shares
+from app.web import auth, bodies, chat, cli, hosts, ops, providers, security, shares
 from app.web.errors import handle_error
 
 __all__ = ["init_app"]
@@ -34,6 +34,6 @@ def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
     app.before_request(auth.load_user)
     app.after_request(security.security_headers)
     app.after_request(security.cors_headers)
-    for blueprint in (auth.bp, chat.bp, shares.bp, ops.bp):
+    for blueprint in (auth.bp, chat.bp, providers.bp, shares.bp, ops.bp):
         app.register_blueprint(blueprint)
     cli.register_cli(app)

@@ -1,4 +1,4 @@
-"""The `chat` blueprint: the chat page, `/models`, turns (`POST /chat`, stop, re-attach) and the
+"""The `chat` blueprint: the chat page, turns (`POST /chat`, stop, re-attach) and the
 conversation routes.
 
 Part of the web layer: views parse their body (app/web/bodies.py), call `turns` or the store, and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 
 import conversation_manager as cm
 from app import turns
@@ -41,18 +41,8 @@ def index() -> str:
         "index.html",
         username=g.user,
         provider_missing=not services().chat.providers,
-        default_model=current_app.config["CHAT_MODEL"],
+        default_model=services().chat.settings.default_model,
         csrf_token=csrf_token(),
-    )
-
-
-@bp.get("/models")
-def models() -> Response:
-    suggestions = [m.strip() for m in current_app.config["CHAT_MODELS"].split(",") if m.strip()]
-    default = current_app.config["CHAT_MODEL"]
-    ordered = [default, *(m for m in suggestions if m != default)]
-    return jsonify(
-        {"default": default, "models": ordered, "providers": list(services().chat.providers)}
     )
 
 

@@ -1,0 +1,98 @@
+"""The `providers` blueprint: `GET /providers` (API.md "Providers") and its short form `GET /models`.
+
+Part of the web layer: reads the registry the composition root built and the price data's list
+prices; no SDK, no network. What it answers is names, model ids and figures only: never a key,
+never a base URL (a base URL may carry credentials), never an environment variable's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+import responses_client as rc
+from app.web.current import services
+from responses_client import pricing
+
+bp = Blueprint("providers", __name__)
+
+
+def _listed(registry: rc.ProviderRegistry, name: str) -> list[str]:
+    """A provider's picker list: its configured models, its default model first if unlisted."""
+    settings = registry.settings[name]
+    models = list(settings.models)
+    default = registry.default_model(name)
+    if default and default not in models:
+        models.insert(0, default)
+    return models
+
+
+def _price(registry: rc.ProviderRegistry, name: str, model: str) -> dict[str, Any] | None:
+    info = registry.model_info(name, model)
+    settings = registry.settings[name]
+    return pricing.price_of(
+        name, model, override=info.price, price_provider=settings.price_provider
+    )
+
+
+def _fallback(registry: rc.ProviderRegistry, name: str) -> list[dict[str, str]]:
+    """The provider's own fallback list as a turn would use it (configured candidates only, the
+    local-host rule kept); the empty model id names no model, so no model's own list applies."""
+    return [{"provider": p, "model": m} for p, m in registry.fallback_for(name, "")]
+
+
+def _model_json(registry: rc.ProviderRegistry, name: str, model: str) -> dict[str, Any]:
+    info = registry.model_info(name, model)
+    return {
+        "id": model,
+        "context_window": info.context_window,
+        "max_output_tokens": info.max_output_tokens,
+        "input": list(info.input) if info.input is not None else None,
+        "reasoning": list(info.reasoning) if info.reasoning is not None else None,
+        "options": list(info.options) if info.options is not None else None,
+        "price": _price(registry, name, model),
+    }
+
+
+def providers_json(registry: rc.ProviderRegistry) -> dict[str, Any]:
+    """The `GET /providers` document for `registry` (API.md shape; unknown figures null)."""
+    default = registry.default
+    return {
+        "default": {"provider": default[0], "model": default[1]} if default else None,
+        "providers": [
+            {
+                "name": name,
+                "protocol": registry.settings[name].protocol,
+                "stateful": registry.settings[name].stateful,
+                "models": [_model_json(registry, name, m) for m in _listed(registry, name)],
+                "fallback": _fallback(registry, name),
+            }
+            for name in registry.providers
+        ],
+    }
+
+
+def models_json(registry: rc.ProviderRegistry) -> dict[str, Any]:
+    """`GET /models`: the default model, the default provider's list, the providers' names."""
+    names = list(registry.providers)
+    if registry.default is None:
+        return {"default": None, "provider": None, "models": [], "providers": names}
+    provider, model = registry.default
+    names.remove(provider)
+    return {
+        "default": model,
+        "provider": provider,
+        "models": _listed(registry, provider),
+        "providers": [provider, *names],
+    }
+
+
+@bp.get("/providers")
+def providers() -> Response:
+    return jsonify(providers_json(services().providers))
+
+
+@bp.get("/models")
+def models() -> Response:
+    return jsonify(models_json(services().providers))
