@@ -37,7 +37,6 @@ from .run import TurnRun
 
 log = logging.getLogger(__name__)
 
-Price = Callable[[str, str, dict[str, int]], float | None]
 Quoter = Callable[..., pricing.Quote]
 
 
@@ -80,7 +79,6 @@ class ChatService:
         coordination_for: Callable[[str], sp.Coordination],
         limits: TurnLimits | None = None,
         registry: sp.TurnRegistry | None = None,
-        price: Price = pricing.cost_usd,
         quote: Quoter = pricing.quote,
     ) -> None:
         self.store = store
@@ -97,7 +95,6 @@ class ChatService:
         self.coordination_for = coordination_for
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
-        self.price = price
 
     # -- loading and crash repair --------------------------------------------------------------
 
@@ -148,20 +145,40 @@ class ChatService:
 
     # -- starting a turn -----------------------------------------------------------------------
 
-    def quote_reply(self, candidate: Candidate, reply: sp.Reply) -> pricing.Quote:
-        """The cost of `candidate`'s reply and the rates used (API "Cost")."""
-        name = candidate.provider.name
-        info = self.provider_registry.model_info(name, candidate.model)
-        provider_settings = self.provider_registry.settings.get(name)
-        tier = reply.metadata.get("service_tier")
+    def price(
+        self,
+        provider: str,
+        model: str,
+        usage: dict[str, int] | None,
+        *,
+        echoed_model: str | None = None,
+        billed_cost_usd: float | None = None,
+        service_tier: str | None = None,
+    ) -> pricing.Quote:
+        """A cost of `provider:model` for `usage` and the rates used (API "Cost"), with the
+        file's price override and price-data provider id."""
+        info = self.provider_registry.model_info(provider, model)
+        provider_settings = self.provider_registry.settings.get(provider)
         return self.quote(
-            name,
+            provider,
+            model,
+            usage,
+            echoed_model=echoed_model,
+            billed_cost_usd=billed_cost_usd,
+            override=info.price,
+            price_provider=provider_settings.price_provider if provider_settings else None,
+            service_tier=service_tier,
+        )
+
+    def quote_reply(self, candidate: Candidate, reply: sp.Reply) -> pricing.Quote:
+        """The cost of `candidate`'s reply and the rates used."""
+        tier = reply.metadata.get("service_tier")
+        return self.price(
+            candidate.provider.name,
             candidate.model,
             reply.usage,
             echoed_model=reply.model,
             billed_cost_usd=reply.billed_cost_usd,
-            override=info.price,
-            price_provider=provider_settings.price_provider if provider_settings else None,
             service_tier=tier if isinstance(tier, str) else None,
         )
 
@@ -219,7 +236,7 @@ class ChatService:
         tokens = plan.estimated_tokens(self.settings)
         output = self.settings.max_output_tokens or 0
         estimate = {"input_tokens": max(0, tokens - output), "output_tokens": output}
-        cost = self.price(plan.model, plan.provider.name, estimate)
+        cost = self.price(plan.provider.name, plan.model, estimate).cost_usd
         return self.limits.admit(plan.user, estimated_tokens=tokens, estimated_cost_usd=cost)
 
     def _launch(

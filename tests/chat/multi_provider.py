@@ -24,6 +24,7 @@ def make_service(
     settings: Iterable[ProviderSettings] = (),
     models: Iterable[ModelInfo] = (),
     default: tuple[str, str] = ("openai", "gpt-a"),
+    limits: Any = None,
     **chat: Any,
 ) -> ChatService:
     """A service whose registry holds `providers` (the first is the default, with `default`)."""
@@ -44,6 +45,7 @@ def make_service(
         registry,
         config,
         coordination_for=lambda user: sp.FileCoordination(store.turn_dir(user)),
+        limits=limits,
     )
 
 

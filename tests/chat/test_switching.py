@@ -379,3 +379,34 @@ def test_http_openai_to_anthropic_and_back_with_the_hybrid_chain(make_app, upstr
         assert [m["provider"] for m in answers] == ["openai", "anthropic", "openai"]
         assert answers[-1]["metadata"]["replayed_messages"] == 2
         assert doc["provider"] == "openai" and doc["last_response_id"] == answers[-1]["response_id"]
+
+
+def test_the_admission_estimate_uses_the_configured_price(tmp_path):
+    class Limits:
+        estimates: list[float | None] = []
+
+        def precheck(self, user: str) -> None:
+            pass
+
+        def admit(self, user: str, *, estimated_tokens: int, estimated_cost_usd: float | None):
+            self.estimates.append(estimated_cost_usd)
+
+            class Admission:
+                def settle(self, *, cost_usd: float | None, tokens: int) -> None:
+                    pass
+
+                def release(self) -> None:
+                    pass
+
+            return Admission()
+
+    local = FakeProvider(name="ollama", stateful=False)
+    models = [ModelInfo(provider="ollama", id="llama", price={"input": 1.0, "output": 2.0})]
+    limits = Limits()
+    service = make_service(
+        tmp_path, [local], models=models, default=("ollama", "llama"), limits=limits
+    )
+    local.enqueue_reply("Hi.")
+    run_turn(service, message="hi")
+    (estimate,) = limits.estimates
+    assert estimate is not None and estimate > 0  # the price data does not know this model
