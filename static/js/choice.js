@@ -11,7 +11,7 @@ let picker = null;
 export function defaultChoice() {
   const d = state.catalogue?.default;
   if (d) return d;
-  return state.defaultModel ? { provider: null, model: state.defaultModel } : null;
+  return state.defaultModel ? { provider: state.defaultProvider || null, model: state.defaultModel } : null;
 }
 
 /** Show `choice` ({provider, model}) in the composer (a conversation opened, a new chat). */

@@ -68,6 +68,7 @@ export const state = {
   conv: null,
   turn: null, // {conversationId, controller, view, article}
   defaultModel: dom.body.dataset.defaultModel || "",
+  defaultProvider: dom.body.dataset.defaultProvider || "", // when the page is given it
   providerMissing: dom.body.dataset.providerMissing === "true",
   catalogue: null, // {default, providers} from GET /providers (catalogue.js)
   loadSeq: 0,
