@@ -178,3 +178,8 @@ def test_the_updater_is_never_started() -> None:
 
     assert quote("openai", "gpt-5.5", usage(1, 0, 0, 1)).cost_usd is not None
     assert data_snapshot.get_snapshot().from_auto_update is False
+
+
+def test_the_price_data_can_be_loaded_ahead() -> None:
+    pricing.load_price_data()
+    assert quote("openai", "gpt-5.5", usage(1, 0, 0, 1)).price is not None
