@@ -53,6 +53,8 @@ def usage_from(raw: Any) -> dict[str, int] | None:
     out = {
         "input_tokens": num(raw, "input_tokens"),
         "cached_tokens": num(raw.get("input_tokens_details"), "cached_tokens"),
+        # The Responses API reports no cache writes (OpenAI caches without a write charge).
+        "cache_write_tokens": num(raw.get("input_tokens_details"), "cache_write_tokens"),
         "output_tokens": num(raw, "output_tokens"),
         "reasoning_tokens": num(raw.get("output_tokens_details"), "reasoning_tokens"),
         "total_tokens": num(raw, "total_tokens"),

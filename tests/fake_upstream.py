@@ -220,6 +220,7 @@ class FakeUpstream:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
+        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -416,6 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._conns.add(self.connection)
+            self.server.fake.connections += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

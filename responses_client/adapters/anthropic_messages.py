@@ -31,7 +31,7 @@ from responses_client.adapters.anthropic_errors import (
     error_from_transport,
     request_id_from,
 )
-from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.adapters.transport import CancellableTransport, cancel_scope, drain
 from responses_client.anthropic_events import AnthropicState
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
@@ -47,7 +47,6 @@ THREADS_BETA = "message-threads-2026-08-12"
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-DRAIN_LIMIT = 16  # messages read after message_stop before giving the connection up
 MIN_THINKING_BUDGET = 1024  # the API's floor for a manual thinking budget
 # Never sent, even from the operator's provider options: the 2026-10-21 API refuses them (400).
 REFUSED_FIELDS = frozenset({"temperature", "top_p", "top_k"})
@@ -75,19 +74,6 @@ def _env_header_names() -> tuple[str, ...]:
 
 
 _DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
-
-
-def _drain(events: Iterator[object], cancel: CancelToken) -> None:
-    # Read the body to its end (the API ends it right after message_stop) so that httpcore2 puts
-    # the connection back in the pool: a body left unread closes it, and every turn would pay a
-    # new TCP and TLS handshake that the SDK alone (which reads to the end) does not. Bounded:
-    # an upstream that keeps sending after message_stop loses its connection instead.
-    try:
-        for n, _ in enumerate(events):
-            if n >= DRAIN_LIMIT or cancel.cancelled:
-                return
-    except _DRAIN_ERRORS:
-        return  # the answer is complete; only the connection's reuse is lost
 
 
 def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,7 +304,7 @@ class AnthropicProvider:
                     if out is not None:
                         yield out
                         if state.finished:
-                            _drain(events, cancel)
+                            drain(events, cancel, _DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up

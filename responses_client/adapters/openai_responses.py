@@ -15,13 +15,14 @@ from typing import Any
 
 import openai
 
+from responses_client.adapters.openai_client import isolated_client
 from responses_client.adapters.openai_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
     error_from_transport,
     request_id_from,
 )
-from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.adapters.transport import cancel_scope, drain
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
@@ -36,6 +37,7 @@ DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_RETRY_AFTER = 10.0
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 
 
 class OpenAIProvider:
@@ -70,14 +72,10 @@ class OpenAIProvider:
         self.send_stream_options = send_stream_options
         self.capabilities = capabilities or Capabilities(protocol="responses", stateful=stateful)
         self._secrets = tuple(s for s in (api_key, *secrets) if s)
-        timeout = openai.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
-        http_client = openai.DefaultHttpxClient(transport=CancellableTransport(), timeout=timeout)
-        self._client = openai.OpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
-            http_client=http_client,
+        # Explicit settings only: the SDK alone would send OPENAI_ORG_ID, OPENAI_PROJECT_ID and
+        # OPENAI_CUSTOM_HEADERS (even an Authorization line) to whatever host base_url names.
+        self._client = isolated_client(
+            api_key, base_url=base_url, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
 
     def __repr__(self) -> str:
@@ -166,8 +164,9 @@ class OpenAIProvider:
             return
         state = ResponsesState(request_id, self._secrets)
         handle = state.handle
+        events = iter_events(resp.iter_bytes(), idle=True)
         try:
-            for item in iter_events(resp.iter_bytes(), idle=True):
+            for item in events:
                 if cancel.cancelled:
                     return
                 if isinstance(item, dict):
@@ -175,6 +174,7 @@ class OpenAIProvider:
                     if out is not None:
                         yield out
                         if state.finished:
+                            drain(events, cancel, _DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up

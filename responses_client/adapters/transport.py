@@ -327,3 +327,24 @@ class CancellableTransport(httpx2.BaseTransport):
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()
+
+
+DRAIN_LIMIT = 16  # messages read after a stream's terminal event before its connection is given up
+
+
+def drain(
+    events: Iterator[object], cancel: CancelToken, errors: tuple[type[BaseException], ...]
+) -> None:
+    """Read what follows a stream's terminal event, so its connection goes back to the pool.
+
+    A body left unread closes the connection, and every turn would pay a new TCP and TLS
+    handshake that the SDK alone (which reads to the end) does not. Bounded: an upstream that
+    keeps sending after its terminal event loses its connection instead. `errors` are the
+    adapter's (the answer is complete; only the connection's reuse is lost).
+    """
+    try:
+        for n, _ in enumerate(events):
+            if n >= DRAIN_LIMIT or cancel.cancelled:
+                return
+    except errors:
+        return

@@ -76,6 +76,7 @@ def test_plain_stream_events_and_request(provider: OpenAIProvider, fake: FakeUps
     assert set(fin.usage) == {
         "input_tokens",
         "cached_tokens",
+        "cache_write_tokens",
         "output_tokens",
         "reasoning_tokens",
         "total_tokens",
@@ -91,6 +92,17 @@ def test_plain_stream_events_and_request(provider: OpenAIProvider, fake: FakeUps
     assert rec.body["stream_options"] == {"include_obfuscation": False}
     assert "previous_response_id" not in rec.body and "max_output_tokens" not in rec.body
     assert rec.wait_done(5) and rec.completed and not rec.client_closed
+
+
+def test_consecutive_streams_reuse_one_connection(
+    provider: OpenAIProvider, fake: FakeUpstream
+) -> None:
+    # The body is read past response.completed, so the pooled connection is reused (as the SDK
+    # alone does) instead of a new TCP handshake every turn.
+    for _ in range(5):
+        assert text_of(list(provider.stream(req()))) == "Hello! How can I help?"
+    assert len(fake.requests) == 5
+    assert fake.connections == 1
 
 
 def test_chained_turn_sends_previous_id_and_instructions_again(
