@@ -662,8 +662,9 @@ class _Handler(BaseHTTPRequestHandler):
         rec.completed = True
 
 
+@contextlib.contextmanager
 def running(fake: FakeGemini | None = None) -> Iterator[FakeGemini]:
-    """Start a fake for the duration of a `with` block or a fixture."""
+    """Start a fake for the duration of a `with` block: `with running() as fake: fake.base_url`."""
     fake = fake or FakeGemini()
     fake.start()
     try:
@@ -675,7 +676,8 @@ def running(fake: FakeGemini | None = None) -> Iterator[FakeGemini]:
 @pytest.fixture
 def fake_gemini() -> Iterator[FakeGemini]:
     """A started `FakeGemini`, stopped (threads joined) after the test."""
-    yield from running()
+    with running() as fake:
+        yield fake
 
 
 def main(argv: list[str] | None = None) -> None:

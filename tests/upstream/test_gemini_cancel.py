@@ -204,3 +204,32 @@ def test_cancel_after_finish_leaves_the_pool_usable(fake: FakeGemini, stateful: 
     events = list(p.stream(req(), CancelToken()))
     assert isinstance(events[-1], Finished)
     p.close()
+
+
+def test_concurrent_streams_and_stops_stay_apart(fake: FakeGemini, stateful: bool) -> None:
+    """One provider, several turns at once: each gets its own answer; a stop ends only its own."""
+    p = provider(fake, stateful)
+    fake.delta_delay = 0.01
+    tokens = [CancelToken() for _ in range(6)]
+    # The first holds after two deltas until stopped; the others answer in full meanwhile.
+    consumers = [Consumer(p, req("fake-stall-2" if i == 0 else "gemini-3.5-flash"), t)
+                 for i, t in enumerate(tokens)]  # fmt: skip
+    for c in consumers:
+        c.start()
+    for c in consumers:
+        assert c.texts.acquire(timeout=5)
+    for c in consumers[1:]:
+        c.join(10)
+    assert consumers[0].is_alive()  # still held by the silent upstream
+    tokens[0].cancel()
+    for c in consumers:
+        c.join(10)
+        assert not c.is_alive() and c.error is None
+    assert not any(isinstance(e, Finished) for e in consumers[0].events)
+    ids = set()
+    for c in consumers[1:]:
+        done = c.events[-1]
+        assert isinstance(done, Finished) and done.status == "completed"
+        ids.add(done.response_id)
+    assert len(ids) == 5
+    p.close()
