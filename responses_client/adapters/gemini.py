@@ -36,7 +36,13 @@ from responses_client.adapters.gemini_interactions import InteractionsCall
 from responses_client.adapters.gemini_options import generate_config
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
-from responses_client.errors import ContentBlocked, Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.errors import (
+    BadRequest,
+    ContentBlocked,
+    Interrupted,
+    ProviderError,
+    UpstreamUnavailable,
+)
 from responses_client.events import (
     Event,
     Finished,
@@ -313,6 +319,10 @@ class GeminiProvider:
                     if cancel.cancelled:
                         return
                     cancel.detach_socket()
+                    if not opened and isinstance(exc, ValueError):
+                        # The SDK refused the request itself (an operator option of the wrong
+                        # type) before sending anything: not the upstream's fault.
+                        raise BadRequest(upstream_code="invalid_request") from None
                     raise state.lost(exc) from None
                 if cancel.cancelled:
                     return

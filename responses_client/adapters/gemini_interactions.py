@@ -33,6 +33,7 @@ from responses_client.adapters.gemini_options import (
 )
 from responses_client.cancel import CancelToken
 from responses_client.errors import (
+    BadRequest,
     Interrupted,
     ProviderError,
     QuotaExceeded,
@@ -285,6 +286,9 @@ class InteractionsCall:
                 headers = opened[-1].headers
             body = getattr(exc, "body", None)
             return error_from_status(status, body, headers, chained=chained, secrets=self._secrets)
+        if isinstance(exc, ValueError) and not opened:
+            # The SDK's validation refused the request before sending it (an operator option).
+            return BadRequest(upstream_code="invalid_request")
         return error_from_transport(exc)
 
     def _lost(self, exc: BaseException, state: InteractionsState) -> ProviderError:

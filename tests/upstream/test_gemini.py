@@ -455,3 +455,13 @@ def test_only_our_objects_come_out(gemini: GeminiProvider, fake: FakeGemini) -> 
         assert type(ev).__module__ == "responses_client.events"
         for value in vars(ev).values():
             assert type(value).__module__ in ("builtins",), (ev, value)
+
+
+def test_an_operator_option_the_sdk_refuses_is_a_bad_request(fake: FakeGemini) -> None:
+    p = GeminiProvider(KEY, base_url=fake.base_url, options={"seed": "not a number"})
+    try:
+        events, err = fail(p, req())
+    finally:
+        p.close()
+    assert type(err) is BadRequest and err.upstream_code == "invalid_request"
+    assert events == [] and fake.requests == []  # refused before anything was sent
