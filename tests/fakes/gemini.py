@@ -17,106 +17,44 @@ Misbehaviour by model name `fake-<kind>[-<arg>][-x<N>]` (the first N calls only)
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import itertools
 import json
 import secrets
-import select
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.fake_upstream import Headers, Recorded
+from tests.fakes.gemini_interactions import InteractionsHandler
+from tests.fakes.gemini_wire import (
+    DEFAULT_REPLY,
+    DEFAULT_THOUGHT,
+    SIGNATURE,
+    STATUS_ERRORS,
+    STREAM_KINDS,
+    ClientGone,
+    behaviour,
+    input_tokens,
+    parse_behaviour,
+)
 
-DEFAULT_REPLY = "Hello! How can I help?"
-DEFAULT_THOUGHT = "**Planning** the answer. The user greets me."
-SIGNATURE = base64.b64encode(b"\x0a\x24\x01\xd1\xed\x8a\x6d-signature").decode()
-
-# name: (status, google.rpc status, ErrorInfo reason or None, message)
-STATUS_ERRORS: dict[str, tuple[int, str, str | None, str]] = {
-    "429": (429, "RESOURCE_EXHAUSTED", None, "Resource has been exhausted (e.g. check quota)."),
-    "500": (500, "INTERNAL", None, "An internal error has occurred."),
-    "503": (503, "UNAVAILABLE", None, "The model is overloaded. Please try again later."),
-    "504": (504, "DEADLINE_EXCEEDED", None, "Deadline expired before operation could complete."),
-    "400": (400, "INVALID_ARGUMENT", None, "Invalid value at 'generation_config.temperature'."),
-    "badkey": (
-        400,
-        "INVALID_ARGUMENT",
-        "API_KEY_INVALID",
-        "API key not valid. Please pass a valid API key. key={key}",
-    ),
-    "401": (401, "UNAUTHENTICATED", None, "Request had invalid authentication credentials."),
-    "403": (
-        403,
-        "PERMISSION_DENIED",
-        None,
-        "Permission denied: consumer {key} has been suspended.",
-    ),
-    "404": (404, "NOT_FOUND", None, "models/{model} is not found for API version v1beta."),
-    "context": (
-        400,
-        "INVALID_ARGUMENT",
-        None,
-        "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
-    ),
-}
-STREAM_KINDS = {
-    "ok",
-    "thinking",  # thought parts (with a signature) before the answer
-    "blocked",  # HTTP 200, one chunk: promptFeedback.blockReason, no candidates
-    "safety",  # after `after` chunks: finishReason SAFETY, empty parts, blocked safetyRatings
-    "max_tokens",  # finishReason MAX_TOKENS
-    "empty",  # finishReason STOP and no text at all
-    "error_after",  # after `after` chunks: data: {"error": {...}} (code `code`, default 500)
-    "reset",  # after `after` chunks: the connection is reset (RST)
-    "truncated",  # after `after` chunks: the body ends without a finishReason
-    "stall",  # after `after` chunks: silent until the client goes
-    "stall_start",  # headers sent, then silent (for `seconds`, default until the client goes)
-    "silent",  # request read, nothing sent (no status line) for `seconds` (default 25)
-    "bad_signature",  # a thoughtSignature that is not base64 (the SDK's validation fails)
-    "no_id",  # chunks without responseId
-}
-
-
-def behaviour(kind: str, **params: Any) -> dict[str, Any]:
-    """One behaviour for `FakeGemini.script` (e.g. `behaviour("reset", after=3)`).
-
-    Common parameters: `request_id` (the x-request-id header), `headers` (more response
-    headers), `after` (chunks before the misbehaviour, default 2), `seconds`, `code`
-    (error_after's status code), `reason` (blocked's blockReason / safety's finishReason),
-    `retry_after` (429's Retry-After header; RetryInfo says `retry_delay`).
-    """
-    if kind not in STATUS_ERRORS and kind not in STREAM_KINDS:
-        raise ValueError(f"unknown behaviour {kind!r}")
-    return {"kind": kind, **params}
-
-
-def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
-    """Turn "reset:3", "429:0.05" or "stall_start:1.5" into a behaviour; dicts pass through."""
-    if isinstance(spec, dict):
-        return behaviour(**spec)
-    kind, _, arg = spec.partition(":")
-    params: dict[str, Any] = {}
-    if arg:
-        if kind in ("429", "503", "500"):
-            params["retry_after"] = arg
-        elif kind in ("stall_start", "silent"):
-            params["seconds"] = float(arg)
-        else:
-            params["after"] = int(arg)
-    return behaviour(kind, **params)
-
-
-class _ClientGone(Exception):
-    """The client closed the connection."""
+__all__ = [
+    "DEFAULT_REPLY",
+    "DEFAULT_THOUGHT",
+    "STATUS_ERRORS",
+    "STREAM_KINDS",
+    "FakeGemini",
+    "behaviour",
+    "fake_gemini",
+    "running",
+]
 
 
 class GeminiServer(ThreadingHTTPServer):
@@ -249,12 +187,9 @@ def _response_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _input_tokens(body: dict[str, Any]) -> int:
-    return max(1, len(json.dumps(body.get("contents") or body.get("input") or "")) // 4)
+class _Handler(InteractionsHandler):
+    """generateContent and the request routing; the Interactions route comes from its mixin."""
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
     server: GeminiServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -272,81 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.fake._lock:
             self.server.fake._conns.discard(self.connection)
 
-    @property
-    def fake(self) -> FakeGemini:
-        return self.server.fake
-
-    # -- plumbing --------------------------------------------------------------------------------
-    def _client_gone(self) -> bool:
-        try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-            if ready:
-                return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-        return False
-
-    def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.fake._stopping.is_set():
-                raise _ClientGone
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise _ClientGone
-
-    def _hold(self) -> None:
-        while True:
-            self._wait(0.2)
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        except OSError as exc:
-            raise _ClientGone from exc
-
-    def _end(self) -> None:
-        try:
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError as exc:
-            raise _ClientGone from exc
-
-    def _reset(self) -> None:
-        self._wait(0.1)  # let the client read what was sent: an RST discards unread data
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
-
-    def _request_id(self, b: dict[str, Any]) -> str:
-        return str(b.get("request_id", f"req{secrets.token_hex(12)}"))
-
-    def _send_json(self, status: int, obj: Any, b: dict[str, Any], extra: dict[str, str]) -> None:
-        data = json.dumps(obj, indent=2).encode()  # Google's error bodies are pretty-printed
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", self._request_id(b))
-        for k, v in {**extra, **b.get("headers", {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _start_stream(self, rec: Recorded, b: dict[str, Any]) -> None:
-        rec.status = 200
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", self._request_id(b))
-        for k, v in b.get("headers", {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.flush()
-
     # -- routes ----------------------------------------------------------------------------------
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -381,59 +243,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 rec.status = 404
                 self._send_json(404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, {})
-        except (_ClientGone, OSError):
+        except (ClientGone, OSError):
             rec.client_closed = True
             self.close_connection = True
         finally:
             rec.done.set()
 
-    def _status_error(self, rec: Recorded, b: dict[str, Any], model: str, flavour: str) -> None:
-        status, gstatus, reason, message = STATUS_ERRORS[b["kind"]]
-        key = self.headers.get("x-goog-api-key", "")
-        message = message.replace("{key}", key).replace("{model}", model)
-        details: list[dict[str, Any]] = []
-        if reason:
-            details.append(
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": reason,
-                    "domain": "googleapis.com",
-                    "metadata": {"service": "generativelanguage.googleapis.com"},
-                }
-            )
-        extra: dict[str, str] = {}
-        if status == 429:
-            details.append(
-                {
-                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": str(b.get("retry_delay", "7s")),
-                }
-            )
-            if "retry_after" in b:
-                extra["retry-after"] = str(b["retry_after"])
-        elif "retry_after" in b:
-            extra["retry-after"] = str(b["retry_after"])
-        error: dict[str, Any] = {"code": status, "message": message, "status": gstatus}
-        if details:
-            error["details"] = details
-        if flavour == "interactions" and status == 404:
-            error = {"code": "not_found", "message": message}
-        rec.status = status
-        self._send_json(status, {"error": error}, b, extra)
-
-    def _pre(self, rec: Recorded, model: str, flavour: str) -> dict[str, Any] | None:
-        """Pick the behaviour; answer status errors and `silent`; None when handled."""
-        b = self.fake._pick(model)
-        rec.behaviour = b["kind"]
-        if b["kind"] == "silent":
-            self._wait(float(b.get("seconds", 25)))
-            b = {**b, "kind": "ok"}
-        if b["kind"] in STATUS_ERRORS:
-            self._status_error(rec, b, model, flavour)
-            return None
-        return b
-
-    # -- generateContent -------------------------------------------------------------------------
     def _generate(self, rec: Recorded, model: str, body: dict[str, Any]) -> None:
         fake = self.fake
         b = self._pre(rec, model, "generate")
@@ -445,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         rec.response_id = rid
         version = fake.model_version or model
         text = b.get("text") or (fake.reply(body) if callable(fake.reply) else fake.reply)
-        n_in = _input_tokens(body)
+        n_in = input_tokens(body)
         thought = fake.thought or (
             DEFAULT_THOUGHT if kind in ("thinking", "bad_signature") else None
         )
@@ -540,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
             n_out += 1
             emit({"candidates": [candidate([part])], "usageMetadata": usage(False)})
         if fake._stopping.is_set():
-            raise _ClientGone
+            raise ClientGone
         finish = {"safety": "SAFETY", "max_tokens": "MAX_TOKENS"}.get(kind, "STOP")
         finish = b.get("reason", finish) if kind in ("safety", "max_tokens") else finish
         last: dict[str, Any] = {"finishReason": finish, "index": 0}
@@ -556,110 +371,6 @@ class _Handler(BaseHTTPRequestHandler):
         rec.completed = True
 
     # -- Interactions ----------------------------------------------------------------------------
-    def _interaction(self, rec: Recorded, body: dict[str, Any]) -> None:
-        fake = self.fake
-        model = str(body.get("model") or "")
-        prev = body.get("previous_interaction_id")
-        if prev is not None:
-            with fake._lock:
-                known = prev in fake.interactions
-            if not known:
-                rec.behaviour = "prev_not_found"
-                rec.status = 404
-                msg = f"Interaction {prev} not found."
-                self._send_json(404, {"error": {"code": "not_found", "message": msg}}, {}, {})
-                return
-        b = self._pre(rec, model, "interactions")
-        if b is None:
-            return
-        kind = b["kind"]
-        after = int(b.get("after", 2))
-        iid = f"v1_{secrets.token_urlsafe(18)}"
-        rec.response_id = iid
-        if body.get("store", True) is not False:
-            with fake._lock:
-                fake.interactions[iid] = {"previous": prev, "input": body.get("input")}
-        text = b.get("text") or (fake.reply(body) if callable(fake.reply) else fake.reply)
-        summaries = (body.get("generation_config") or {}).get("thinking_summaries")
-        thought = fake.thought or (DEFAULT_THOUGHT if kind == "thinking" else None)
-        if summaries == "none":
-            thought = None
-        self._start_stream(rec, b)
-        if kind == "stall_start":
-            if "seconds" in b:
-                self._wait(float(b["seconds"]))
-            else:
-                self._hold()
-        eid = itertools.count(1)
-
-        def emit(name: str, data: dict[str, Any]) -> None:
-            data = {"event_type": name, **data, "event_id": f"evt_{next(eid)}"}
-            frame = f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-            self._chunk(frame.encode())
-            rec.events_written += 1
-
-        shown = {"id": iid, "status": "in_progress", "model": model, "object": "interaction"}
-        emit("interaction.created", {"interaction": shown})
-        emit("interaction.status_update", {"interaction_id": iid, "status": "in_progress"})
-        index = 0
-        n_thought = 0
-        if thought:
-            emit("step.start", {"index": 0, "step": {"type": "thought", "summary": []}})
-            for i in range(0, len(thought), 12):
-                n_thought += 1
-                summary = {"type": "text", "text": thought[i : i + 12]}
-                emit(
-                    "step.delta",
-                    {"index": 0, "delta": {"type": "thought_summary", "content": summary}},
-                )
-            sig = {"type": "thought_signature", "signature": SIGNATURE}
-            emit("step.delta", {"index": 0, "delta": sig})
-            emit("step.stop", {"index": 0})
-            index = 1
-        emit("step.start", {"index": index, "step": {"type": "model_output", "content": []}})
-        n_out = 0
-        status = "completed"
-        for i, piece in enumerate([] if kind == "empty" else fake.pieces(text)):
-            if i == after:
-                if kind == "reset":
-                    self._reset()
-                    return
-                if kind == "stall":
-                    self._hold()
-                if kind == "truncated":
-                    self._end()
-                    return
-                if kind == "error_after":
-                    code = str(b.get("error_code", "internal"))
-                    emit(
-                        "error", {"error": {"code": code, "message": "An internal error occurred."}}
-                    )
-                    self._chunk(b"data: [DONE]\n\n")
-                    self._end()
-                    return
-                if kind in ("max_tokens", "safety"):
-                    status = "incomplete"
-                    break
-            if i and fake.delta_delay:
-                self._wait(fake.delta_delay)
-            n_out += 1
-            emit("step.delta", {"index": index, "delta": {"type": "text", "text": piece}})
-        if fake._stopping.is_set():
-            raise _ClientGone
-        emit("step.stop", {"index": index})
-        n_in = _input_tokens(body)
-        usage = {
-            "total_input_tokens": n_in,
-            "total_output_tokens": n_out,
-            "total_thought_tokens": n_thought * 10,
-            "total_cached_tokens": fake.cached_tokens,
-            "total_tokens": n_in + n_out + n_thought * 10,
-        }
-        final = {**shown, "status": status, "usage": usage, "service_tier": "standard"}
-        emit("interaction.completed", {"interaction": final})
-        self._chunk(b"data: [DONE]\n\n")
-        self._end()
-        rec.completed = True
 
 
 @contextlib.contextmanager
