@@ -465,3 +465,16 @@ def test_an_operator_option_the_sdk_refuses_is_a_bad_request(fake: FakeGemini) -
         p.close()
     assert type(err) is BadRequest and err.upstream_code == "invalid_request"
     assert events == [] and fake.requests == []  # refused before anything was sent
+
+
+def test_echoed_strings_holding_the_key_are_dropped(
+    gemini: GeminiProvider, fake: FakeGemini
+) -> None:
+    fake.model_version = f"gemini-{KEY}"
+    fake.script([behaviour("ok", request_id=f"req-{KEY}")])
+    events = run(gemini, req())
+    started, done = events[0], events[-1]
+    assert isinstance(started, ResponseStarted) and isinstance(done, Finished)
+    assert started.model is None and started.request_id is None
+    assert done.model is None
+    assert KEY not in repr(events)

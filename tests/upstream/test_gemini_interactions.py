@@ -264,3 +264,11 @@ def test_only_our_objects_come_out(gemini: GeminiProvider) -> None:
         assert type(ev).__module__ == "responses_client.events"
         for value in vars(ev).values():
             assert type(value).__module__ == "builtins", (ev, value)
+
+
+def test_a_not_found_event_on_a_chained_turn(gemini: GeminiProvider, fake: FakeGemini) -> None:
+    first = run(gemini, req())
+    rid = first[0].response_id if isinstance(first[0], ResponseStarted) else ""
+    fake.script([behaviour("error_after", after=0, error_code="not_found")])
+    _, err = fail(gemini, req(previous_response_id=rid))
+    assert type(err) is PreviousResponseNotFound and err.upstream_code == "not_found"
