@@ -516,6 +516,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         rec = self._record(body)
+        if len(raw) < length:
+            # The client went away while sending its body (a stop as the request went out on a
+            # pooled connection): nothing was asked, so nothing is answered.
+            rec.client_closed = True
+            self.close_connection = True
+            rec.done.set()
+            return
         try:
             if rec.path.rstrip("/") != "/v1/responses" or not isinstance(body, dict):
                 rec.status = 404 if isinstance(body, dict) else 400
