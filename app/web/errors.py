@@ -45,6 +45,8 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.NoProvider, 503, "no_provider"),
     (turns.TurnInProgress, 409, "turn_in_progress"),
     (turns.NoTurn, 404, "no_turn"),
+    (turns.UnknownModelRequest, 400, "unknown_model"),
+    (turns.ContextTooLongRequest, 400, "context_too_long"),
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
     (limits.BudgetExceeded, 429, "budget_exceeded"),

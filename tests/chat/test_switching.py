@@ -344,7 +344,6 @@ def test_http_unknown_provider_is_400_before_anything_is_sent(client, upstream):
     assert upstream.responses_requests() == []
 
 
-@pytest.mark.xfail(reason="needs the unknown_model row in app/web/errors.py (lead)", strict=False)
 def test_http_unknown_provider_says_unknown_model(client):
     response = client.post("/chat", json={"message": "hi", "provider": "nope"})
     assert response.get_json()["error"]["code"] == "unknown_model"
