@@ -196,7 +196,9 @@ class _Builder:
         row = BUILTIN.get(name)
         stateful = section.stateful if section and section.stateful is not None else None
         if stateful is None:
-            stateful = row.stateful if row else protocol == "responses"
+            # A further server chains only when the operator says it keeps state: some answer an
+            # unknown previous_response_id with an empty success (Ollama, providers.md §9).
+            stateful = row.stateful if row else False
         models = section.models if section and section.models else ()
         if name == "openai":
             # CHAT_MODELS (today's setting) supplies the openai provider's list, before the file's.
@@ -261,13 +263,14 @@ class _Builder:
             raise ConfigError(f"provider {name}: {exc}") from None
 
     def output_limit(self, name: str) -> Callable[[str], int | None]:
+        """The model's known output limit, for an adapter that must always send one (Anthropic)."""
+        models = self.models  # filled in by `model_table` after the adapters are built
+
         def limit(model: str) -> int | None:
-            return self.model_info(name, model).max_output_tokens
+            info = models.get((name, model))
+            return info.max_output_tokens if info else None
 
         return limit
-
-    def model_info(self, provider: str, model: str) -> ModelInfo:
-        return self.models.get((provider, model)) or ModelInfo(provider=provider, id=model)
 
     # -- what each model takes ------------------------------------------------------------------
 

@@ -238,7 +238,8 @@ def test_further_providers(
     assert secret not in caplog.text
     on = build({**env, "GATEWAY_API_KEY": "gw-key-0123456789"}, adapters)
     gateway = recorded(on, "gateway")
-    assert (gateway.kind, gateway.kwargs["stateful"]) == ("responses", True)  # type: ignore[attr-defined]
+    # A further Responses server is stateless unless the file says stateful = true.
+    assert (gateway.kind, gateway.kwargs["stateful"]) == ("responses", False)  # type: ignore[attr-defined]
     assert on.settings["gateway"].price_provider == "openai"
 
 
