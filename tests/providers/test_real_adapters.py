@@ -3,6 +3,7 @@ from the variables alone (no network at start)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ EVERY = {
     "OPENROUTER_API_KEY": KEY,
     "OLLAMA_BASE_URL": "http://127.0.0.1:11434/v1",
 }
+EVERY_NAMES = ["openai", "anthropic", "gemini", "xai", "deepseek", "openrouter", "ollama"]
 
 
 def test_every_shortcut_builds_its_real_adapter() -> None:
@@ -93,5 +95,26 @@ def test_sdk_variables_of_the_process_do_not_change_what_is_built(
         live: dict[str, Any] = dict(registry.providers)
         assert live["xai"].base_url == "https://api.x.ai/v1"
         assert "elsewhere" not in (live["anthropic"].base_url or "")
+    finally:
+        registry.close()
+
+
+def test_the_complete_example_file_builds() -> None:
+    example = Path(__file__).with_name("example_providers.toml")
+    env = {**EVERY, "LOCAL_API_KEY": "local-key-0123456789", "CHAT_PROVIDERS_FILE": str(example)}
+    registry = build_registry(env)  # GATEWAY_API_KEY unset: the proxy provider is off
+    try:
+        assert list(registry.providers) == [*EVERY_NAMES, "local"]
+        assert registry.default == ("openai", "gpt-5.4-mini")
+        assert registry.fallback_for("openai", "gpt-5.4-mini") == [
+            ("anthropic", "claude-sonnet-5-5"),
+            ("gemini", "gemini-3.5-flash"),
+        ]
+        assert registry.fallback_for("anthropic", "claude-sonnet-5-5") == [
+            ("gemini", "gemini-3.5-flash")
+        ]
+        assert registry.fallback_for("ollama", "llama3:8b") == [("local", "llama-4-8b")]
+        assert registry.refuses_model("openrouter", "openai/gpt-5.4")
+        assert registry.model_info("local", "llama-4-8b").context_window == 131072
     finally:
         registry.close()
