@@ -2,12 +2,12 @@
 
 `previous_interaction_id` is the request's `previous_response_id`; the server keeps the history, so
 only the new turns are sent (the app decides which). A 404 for a chained request (or a
-`not_found` error event) is `PreviousResponseNotFound`, so the app replays the branch once. The
-SDK's typed events (`interaction.created`, `step.start`/`step.delta`/`step.stop`,
-`interaction.completed`, `error`, then `[DONE]`) become neutral events. Retries and automatic
-continuation are off. The Interactions client raises its own error classes (not
-`google.genai.errors.APIError`): they are read by their `status_code` and `body`. No SDK object or
-exception leaves this module.
+`not_found` error event) is `PreviousResponseNotFound`, so the app replays the branch once.
+The SDK sends the request (its retries and automatic continuation off) and checks the status;
+the body is then read raw, through `responses_client.sse` and `responses_client.gemini_events`
+(the SDK's own event parser scans byte by byte: about 0.6 ms per delta). The Interactions client
+raises its own error classes (not `google.genai.errors.APIError`): they are read by their
+`status_code` and `body`. No SDK object or exception leaves this module.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import httpx2
 
 from responses_client.adapters.gemini_client import call_scope, close_all
 from responses_client.adapters.gemini_errors import (
-    error_after_200,
     error_from_status,
     error_from_transport,
     request_id_from,
@@ -32,36 +31,12 @@ from responses_client.adapters.gemini_options import (
     interactions_safety,
 )
 from responses_client.cancel import CancelToken
-from responses_client.errors import (
-    BadRequest,
-    Interrupted,
-    ProviderError,
-    QuotaExceeded,
-    UpstreamFailed,
-    UpstreamUnavailable,
-)
-from responses_client.events import (
-    Event,
-    Finished,
-    Idle,
-    ReasoningDelta,
-    ResponseRequest,
-    ResponseStarted,
-    TextDelta,
-)
-from responses_client.identifiers import clean_token
+from responses_client.errors import BadRequest, Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.events import Event, ResponseRequest
+from responses_client.gemini_events import InteractionsState
+from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
-
-IDLE = Idle()
-# An interaction's final status -> (Finished status, API.md reason); others are errors.
-_ENDINGS: dict[str, tuple[Literal["completed", "incomplete"], str | None]] = {
-    "completed": ("completed", None),
-    "incomplete": ("incomplete", "other"),
-    # Automatic continuation is off: the per-request decode limit cut the reply (continuable).
-    "requires_continuation": ("incomplete", "max_output_tokens"),
-    "requires_action": ("incomplete", "other"),
-}
 
 
 def steps_of(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -78,113 +53,6 @@ def steps_of(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
         kind = "model_output" if turn.get("role") == "assistant" else "user_input"
         steps.append({"type": kind, "content": [{"type": "text", "text": str(content)}]})
     return steps
-
-
-def usage_of(u: Any) -> dict[str, int] | None:
-    """Neutral usage from an interaction's `usage` (output excludes thoughts; input includes cached)."""
-    if u is None:
-        return None
-    given = u.total_input_tokens or 0
-    tool = u.total_tool_use_tokens or 0
-    output = u.total_output_tokens or 0
-    thoughts = u.total_thought_tokens or 0
-    return {
-        "input_tokens": given + tool,
-        "cached_tokens": u.total_cached_tokens or 0,
-        "cache_write_tokens": 0,
-        "output_tokens": output + thoughts,
-        "reasoning_tokens": thoughts,
-        "total_tokens": u.total_tokens or given + tool + output + thoughts,
-    }
-
-
-class InteractionsState:
-    """One interaction stream's typed events -> neutral events; raises `ProviderError`s."""
-
-    def __init__(self, request_id: str | None, chained: bool, secrets: Iterable[str]) -> None:
-        self.request_id = request_id
-        self.chained = chained
-        self.secrets = tuple(secrets)
-        self.response_id: str | None = None
-        self.model: str | None = None
-        self.steps: dict[int, str] = {}
-        self.text_seen = False
-        self.finished = False
-
-    def _clean(self, value: Any) -> str | None:
-        return clean_token(value, self.secrets)
-
-    def handle(self, ev: Any) -> Event | None:
-        """The neutral event for one SDK event (None when it carries nothing for us)."""
-        kind = getattr(ev, "event_type", None)
-        if kind == "step.delta":
-            delta = ev.delta
-            dtype = getattr(delta, "type", None)
-            if dtype == "text":
-                if self.steps.get(ev.index, "model_output") != "model_output":
-                    return None
-                text = delta.text or ""
-                self.text_seen = self.text_seen or bool(text)
-                return TextDelta(text)
-            if dtype == "thought_summary":
-                content = getattr(delta, "content", None)
-                return ReasoningDelta(getattr(content, "text", None) or "")
-            return None  # thought signatures, tool deltas
-        if kind == "step.start":
-            self.steps[ev.index] = str(getattr(ev.step, "type", ""))
-            return None
-        if kind == "interaction.created":
-            interaction = ev.interaction
-            response_id = self._clean(interaction.id)
-            if response_id is None:
-                raise Interrupted(request_id=self.request_id, upstream_code="missing_response_id")
-            self.response_id = response_id
-            self.model = self._clean(interaction.model)
-            metadata: dict[str, str | int] = {}
-            tier = self._clean(interaction.service_tier)
-            if tier:
-                metadata["service_tier"] = tier
-            return ResponseStarted(response_id, self.model, self.request_id, metadata)
-        if kind == "interaction.completed":
-            return self._finished(ev.interaction)
-        if kind == "error":
-            err = ev.error
-            body = {
-                "error": {
-                    "code": getattr(err, "code", None),
-                    "message": getattr(err, "message", None),
-                }
-            }
-            raise error_after_200(
-                None, body, self.request_id, chained=self.chained, secrets=self.secrets
-            )
-        return None  # status updates, step.stop, unknown events
-
-    def _finished(self, interaction: Any) -> Finished:
-        status = str(interaction.status)
-        if status == "failed":
-            raise UpstreamFailed(request_id=self.request_id, upstream_code="failed")
-        if status == "budget_exceeded":
-            raise QuotaExceeded(request_id=self.request_id, upstream_code=status)
-        if status not in _ENDINGS:
-            raise Interrupted(request_id=self.request_id, upstream_code=self._clean(status))
-        final, reason = _ENDINGS[status]
-        if final == "completed" and not self.text_seen:
-            final, reason = "incomplete", "other"  # never an empty success
-        self.finished = True
-        metadata: dict[str, str | int] = {}
-        tier = self._clean(interaction.service_tier)
-        if tier:
-            metadata["service_tier"] = tier
-        return Finished(
-            status=final,
-            response_id=self.response_id or self._clean(interaction.id),
-            usage=usage_of(interaction.usage),
-            model=self._clean(interaction.model) or self.model,
-            reason=reason,
-            finish_reason=None if status == "completed" else self._clean(status),
-            metadata=metadata,
-        )
 
 
 class InteractionsCall:
@@ -221,7 +89,6 @@ class InteractionsCall:
         """Create the interaction and relay its events; a stop at any stage simply ends it."""
         opened: list[httpx2.Response] = []
         chained = bool(request.previous_response_id)
-        state = InteractionsState(None, chained, self._secrets)
         events: Any = None
         try:
             try:
@@ -233,30 +100,14 @@ class InteractionsCall:
                 if cancel.cancelled:
                     return
                 raise self._refused(exc, opened, chained) from None
-            if opened:
-                state.request_id = request_id_from(opened[-1].headers, self._secrets)
-            while True:
-                try:
-                    with call_scope(cancel, opened):
-                        ev = next(events)
-                except StopIteration:
-                    break
-                except Exception as exc:
-                    if cancel.cancelled:
-                        return
-                    raise self._lost(exc, state) from None
-                if cancel.cancelled:
-                    return
-                out = state.handle(ev)
-                if out is not None:
-                    yield out
-                    if state.finished:
-                        return
-                    yield IDLE  # one event handed over: let the coalescing stage flush
             if cancel.cancelled:
                 return
-            err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-            raise err_cls(request_id=state.request_id, upstream_code="stream_ended_early")
+            response = getattr(events, "response", None)
+            if not isinstance(response, httpx2.Response):  # not a stream: never asked for
+                raise UpstreamUnavailable(upstream_code="not_a_stream")
+            request_id = request_id_from(response.headers, self._secrets)
+            yield from self._relay(response, InteractionsState(
+                request_id, chained=chained, secrets=self._secrets), cancel)  # fmt: skip
         except ProviderError as err:
             logger.warning(
                 "upstream error provider=%s code=%s status=%s upstream_code=%s request_id=%s",
@@ -275,6 +126,44 @@ class InteractionsCall:
                 with contextlib.suppress(Exception):
                     events.close()
 
+    def _relay(
+        self, response: httpx2.Response, state: InteractionsState, cancel: CancelToken
+    ) -> Iterator[Event]:
+        handle = state.handle
+        # The socket stays attached to the token from the wait for the headers (as in the
+        # Responses adapter): no scope is held across the yields.
+        try:
+            for item in iter_events(response.iter_bytes(), idle=True):
+                if cancel.cancelled:
+                    return
+                if isinstance(item, dict):
+                    out = handle(item)
+                    if out is not None:
+                        yield out
+                        if state.finished:
+                            return
+                else:
+                    yield item  # Idle: the read's buffered data is used up
+        except Interrupted as err:  # a malformed line
+            if cancel.cancelled:
+                return
+            err.request_id = err.request_id or state.request_id
+            raise
+        except ProviderError:
+            raise
+        except Exception as exc:  # httpx2's read errors (and OSError)
+            if cancel.cancelled:
+                return
+            if state.text_seen:
+                raise Interrupted(
+                    request_id=state.request_id, upstream_code=type(exc).__name__
+                ) from None
+            raise error_from_transport(exc, state.request_id) from None
+        if cancel.cancelled:
+            return
+        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
+        raise err_cls(request_id=state.request_id, upstream_code="stream_ended_early")
+
     def _refused(
         self, exc: BaseException, opened: list[httpx2.Response], chained: bool
     ) -> ProviderError:
@@ -290,10 +179,3 @@ class InteractionsCall:
             # The SDK's validation refused the request before sending it (an operator option).
             return BadRequest(upstream_code="invalid_request")
         return error_from_transport(exc)
-
-    def _lost(self, exc: BaseException, state: InteractionsState) -> ProviderError:
-        if isinstance(exc, ProviderError):
-            return exc
-        if state.text_seen:
-            return Interrupted(request_id=state.request_id, upstream_code=type(exc).__name__)
-        return error_from_transport(exc, state.request_id)
