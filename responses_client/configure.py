@@ -158,16 +158,23 @@ class _Builder:
             base_url = _value(self.env, row.base_url_env)
             if row.key_env is None:  # a local server: on when its base URL is set
                 if base_url is None:
-                    self.off[row.name] = row.base_url_env
+                    self.off_builtin(row.name, row.base_url_env, section)
                     continue
                 self.add(row.name, row.protocol, None, base_url, section, flavour=row.flavour)
                 continue
             key = _value(self.env, row.key_env)
             if key is None:
-                self.off[row.name] = row.key_env
+                self.off_builtin(row.name, row.key_env, section)
                 continue
             self.add(row.name, row.protocol, key, base_url or row.base_url, section,
                      flavour=row.flavour)  # fmt: skip
+
+    def off_builtin(self, name: str, variable: str, section: ProviderSection | None) -> None:
+        self.off[name] = variable
+        if section is not None:  # normal (one file for several deployments), but worth a line
+            log.info(
+                "provider_off provider=%s unset=%s (its file section is unused)", name, variable
+            )
 
     def extras(self) -> None:
         for name, section in (self.file.providers if self.file else {}).items():
@@ -275,31 +282,14 @@ class _Builder:
     # -- what each model takes ------------------------------------------------------------------
 
     def model_table(self) -> None:
+        """Each model's facts: the catalog's for the providers that are on, the file's over them."""
         for name, settings in self.settings.items():
             family = family_of(name, settings.protocol)
-            listed = (*settings.models, *known_models(family))
-            for model in listed:
-                facts = model_facts(family, model)
-                if facts is not None:
-                    self.models[(name, model)] = ModelInfo(
-                        provider=name,
-                        id=model,
-                        context_window=facts.context_window,
-                        max_output_tokens=facts.max_output_tokens,
-                        input=facts.input,
-                        reasoning=facts.reasoning,
-                        options=facts.options,
-                    )
+            for model in (*settings.models, *known_models(family)):
+                if (name, model) not in self.models:
+                    self.models[(name, model)] = self.catalog_info(name, model)
         for (provider, model), section in (self.file.models if self.file else {}).items():
-            base = self.models.get((provider, model))
-            if base is None and provider in self.settings:
-                facts = model_facts(family_of(provider, self.settings[provider].protocol), model)
-                base = ModelInfo(provider=provider, id=model)
-                if facts is not None:
-                    base = ModelInfo(provider, model, facts.context_window,
-                                     facts.max_output_tokens, facts.input, facts.reasoning,
-                                     facts.options)  # fmt: skip
-            base = base or ModelInfo(provider=provider, id=model)
+            base = self.models.get((provider, model)) or self.catalog_info(provider, model)
             self.models[(provider, model)] = ModelInfo(
                 provider=provider,
                 id=model,
@@ -311,6 +301,22 @@ class _Builder:
                 price=section.price,
                 fallback=section.fallback,
             )
+
+    def catalog_info(self, provider: str, model: str) -> ModelInfo:
+        settings = self.settings.get(provider)
+        family = family_of(provider, settings.protocol) if settings else None
+        facts = model_facts(family, model)
+        if facts is None:
+            return ModelInfo(provider=provider, id=model)
+        return ModelInfo(
+            provider=provider,
+            id=model,
+            context_window=facts.context_window,
+            max_output_tokens=facts.max_output_tokens,
+            input=facts.input,
+            reasoning=facts.reasoning,
+            options=facts.options,
+        )
 
     # -- the defaults ---------------------------------------------------------------------------
 
