@@ -160,10 +160,9 @@ def error_after_200(
     body: Any,
     request_id: str | None,
     *,
-    chained: bool = False,
     secrets: Iterable[str] = (),
 ) -> ProviderError:
-    """An error that arrived inside a stream the upstream had accepted (HTTP 200)."""
+    """An error chunk inside a generateContent stream the upstream had accepted (HTTP 200)."""
     secrets = tuple(secrets)
     gstatus, details, message = _details(body)
     code = error_code_of(body)
@@ -175,9 +174,7 @@ def error_after_200(
     }
     if status == 429 or raw in RATE_CODES:
         return RateLimited(retry_after=retry_after_from(None, details), **fields)
-    if chained and (status == 404 or code == "not_found"):
-        return PreviousResponseNotFound(**fields)
-    if _TOO_LONG.search(message) and (status == 400 or code == "invalid_request"):
+    if status == 400 and _TOO_LONG.search(message):
         return ContextTooLong(**fields)
     return UpstreamFailed(**fields)
 
