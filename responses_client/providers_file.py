@@ -144,7 +144,7 @@ class ProvidersFile:
 def load(path: str) -> ProvidersFile:
     """Read and check the providers file at `path`; raise `ProvidersFileError` if it is broken."""
     try:
-        raw = FilePath(path).read_bytes()
+        raw = FilePath(path).expanduser().read_bytes()
     except FileNotFoundError:
         raise ProvidersFileError(path, None, "(file)", "not found") from None
     except IsADirectoryError:
