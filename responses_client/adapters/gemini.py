@@ -34,6 +34,7 @@ from responses_client.adapters.gemini_errors import (
 )
 from responses_client.adapters.gemini_interactions import InteractionsCall
 from responses_client.adapters.gemini_options import generate_config
+from responses_client.adapters.transport import drain
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.errors import (
@@ -63,6 +64,11 @@ IDLE = Idle()
 # ValueError for a chunk that is not JSON or fails the SDK's validation (a bad thoughtSignature).
 READ_ERRORS: tuple[type[BaseException], ...] = (httpx2.HTTPError, OSError, ValueError)
 _CONFIG_FIELDS = frozenset(types.GenerateContentConfig.model_fields)
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (
+    ProviderError,
+    genai_errors.APIError,
+    *READ_ERRORS,
+)
 
 # Gemini finishReason -> API.md's incomplete reason; STOP is a completed reply, the rest "other".
 FINISH_REASONS = {
@@ -330,6 +336,8 @@ class GeminiProvider:
                     state.request_id = request_id_from(opened[-1].headers, self._secrets)
                 yield from state.handle(chunk)
                 if state.finished:
+                    # Read past the last chunk so the connection goes back to the pool.
+                    drain(chunks, cancel, _DRAIN_ERRORS)
                     return
                 yield IDLE  # one chunk handed over: let the coalescing stage flush
             if cancel.cancelled:
@@ -341,10 +349,10 @@ class GeminiProvider:
         finally:
             # Before the responses are closed: a stop from now on must not reach a pooled socket.
             cancel.detach_socket()
-            close_all(opened)
             close = getattr(chunks, "close", None)  # a generator: its body's cleanup runs now
             if close is not None:
                 close()
+            close_all(opened)
 
     def _api_error(
         self,

@@ -30,6 +30,7 @@ from responses_client.adapters.gemini_options import (
     interactions_generation_config,
     interactions_safety,
 )
+from responses_client.adapters.transport import drain
 from responses_client.cancel import CancelToken
 from responses_client.errors import BadRequest, Interrupted, ProviderError, UpstreamUnavailable
 from responses_client.events import Event, ResponseRequest
@@ -37,6 +38,7 @@ from responses_client.gemini_events import InteractionsState
 from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, httpx2.HTTPError, OSError)
 
 
 def steps_of(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -132,8 +134,10 @@ class InteractionsCall:
         handle = state.handle
         # The socket stays attached to the token from the wait for the headers (as in the
         # Responses adapter): no scope is held across the yields.
+        raw = response.iter_bytes()
+        events = iter_events(raw, idle=True)
         try:
-            for item in iter_events(response.iter_bytes(), idle=True):
+            for item in events:
                 if cancel.cancelled:
                     return
                 if isinstance(item, dict):
@@ -141,6 +145,10 @@ class InteractionsCall:
                     if out is not None:
                         yield out
                         if state.finished:
+                            # Read to the end ([DONE], then the body's end) so the connection
+                            # goes back to the pool.
+                            drain(events, cancel, _DRAIN_ERRORS)
+                            drain(raw, cancel, _DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up

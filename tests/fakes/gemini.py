@@ -86,6 +86,7 @@ class FakeGemini:
         self.model_version: str | None = None
         self.cached_tokens = 0
         self.requests: list[Recorded] = []
+        self.connections: list[tuple[str, int]] = []  # client addresses, one per connection
         self.interactions: dict[str, dict[str, Any]] = {}
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
@@ -200,6 +201,7 @@ class _Handler(InteractionsHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._conns.add(self.connection)
+            self.server.fake.connections.append(self.client_address)
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

@@ -233,3 +233,13 @@ def test_concurrent_streams_and_stops_stay_apart(fake: FakeGemini, stateful: boo
         ids.add(done.response_id)
     assert len(ids) == 5
     p.close()
+
+
+def test_turns_reuse_the_pooled_connection(fake: FakeGemini, stateful: bool) -> None:
+    """The body is read past its last event, so the next turn needs no new TCP (or TLS) handshake."""
+    p = provider(fake, stateful)
+    for _ in range(3):
+        events = list(p.stream(req(), CancelToken()))
+        assert isinstance(events[-1], Finished)
+    p.close()
+    assert len(fake.requests) == 3 and len(set(fake.connections)) == 1
