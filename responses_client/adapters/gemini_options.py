@@ -33,6 +33,8 @@ THINKING_BUDGETS = {
     "xhigh": 32768,
     "max": 32768,
 }
+# Model families that do not think: a thinking config would be refused.
+NON_THINKING = ("gemini-1.", "gemini-2.0-", "gemma-")
 # Fields of the config the adapter owns: an operator option never overrides them.
 _OWNED = frozenset(
     {
@@ -127,8 +129,9 @@ def generate_config(
         # One request per call: no SDK follow-up hops, no tool loop.
         "automatic_continuation": False,
         "automatic_function_calling": {"disable": True},
-        "thinking_config": thinking_config(request),
     }
+    if not bare_model(request.model).startswith(NON_THINKING):
+        config["thinking_config"] = thinking_config(request)
     if request.instructions:
         config["system_instruction"] = request.instructions
     limit = max_output_tokens(request)

@@ -478,3 +478,11 @@ def test_echoed_strings_holding_the_key_are_dropped(
     assert started.model is None and started.request_id is None
     assert done.model is None
     assert KEY not in repr(events)
+
+
+@pytest.mark.parametrize("model", ["gemini-2.0-flash", "gemma-3-27b-it", "models/gemini-1.5-pro"])
+def test_no_thinking_config_for_models_that_do_not_think(
+    gemini: GeminiProvider, fake: FakeGemini, model: str
+) -> None:
+    run(gemini, req(model=model, options={"reasoning_effort": "high"}))
+    assert "thinkingConfig" not in fake.last().body.get("generationConfig", {})
