@@ -72,8 +72,10 @@ class InteractionsCall:
             "input": steps_of(request.input),
             "stream": True,
             "store": bool(request.store),
-            "generation_config": interactions_generation_config(request),
         }
+        generation = interactions_generation_config(request)
+        if generation:
+            body["generation_config"] = generation
         if request.instructions:
             body["system_instruction"] = request.instructions
         if request.previous_response_id:

@@ -163,6 +163,8 @@ def interactions_generation_config(request: ResponseRequest) -> dict[str, Any]:
     for key in ("temperature", "top_p"):
         if isinstance(opts.get(key), int | float):
             config[key] = opts[key]
+    if bare_model(request.model).startswith(NON_THINKING):
+        return config
     if effort in THINKING_LEVELS:
         config["thinking_level"] = THINKING_LEVELS[effort].lower()
     elif thinking == "off":

@@ -272,3 +272,10 @@ def test_a_not_found_event_on_a_chained_turn(gemini: GeminiProvider, fake: FakeG
     fake.script([behaviour("error_after", after=0, error_code="not_found")])
     _, err = fail(gemini, req(previous_response_id=rid))
     assert type(err) is PreviousResponseNotFound and err.upstream_code == "not_found"
+
+
+def test_thinking_fields_follow_the_options(gemini: GeminiProvider, fake: FakeGemini) -> None:
+    run(gemini, req(options={"reasoning_summary": "none"}))
+    assert fake.last().body["generation_config"] == {"thinking_summaries": "none"}
+    run(gemini, req(model="gemini-2.0-flash", options={"reasoning_effort": "high"}))
+    assert "generation_config" not in fake.last().body
