@@ -42,6 +42,7 @@ def index() -> str:
         username=g.user,
         provider_missing=not services().chat.providers,
         default_model=services().chat.settings.default_model,
+        default_provider=services().chat.settings.default_provider,
         csrf_token=csrf_token(),
     )
 
