@@ -101,12 +101,29 @@ class OpenAIProvider:
             params["instructions"] = request.instructions
         if request.previous_response_id:
             params["previous_response_id"] = request.previous_response_id
-        if request.max_output_tokens is not None:
-            params["max_output_tokens"] = request.max_output_tokens
-        if request.reasoning is not None:
-            params["reasoning"] = request.reasoning
+        opts = request.options
+        cap = opts.get("max_output_tokens") or request.max_output_tokens
+        if request.max_output_tokens and cap:
+            cap = min(cap, request.max_output_tokens)  # the app's cap bounds the user's option
+        if cap is not None:
+            params["max_output_tokens"] = cap
+        reasoning = dict(request.reasoning or {})
+        if opts.get("reasoning_effort") is not None:
+            reasoning["effort"] = opts["reasoning_effort"]
+        if opts.get("reasoning_summary") is not None:
+            reasoning["summary"] = opts["reasoning_summary"]
+        if reasoning:
+            params["reasoning"] = reasoning
+        if opts.get("verbosity") is not None:
+            params["text"] = {"verbosity": opts["verbosity"]}
+        for key in ("temperature", "top_p"):
+            if opts.get(key) is not None:
+                params[key] = opts[key]
         if self.send_stream_options:
             params["stream_options"] = {"include_obfuscation": False}
+        if request.provider_options:
+            # The operator's options from the providers file, sent as given on every call.
+            params["extra_body"] = dict(request.provider_options)
         return params
 
     def _log(self, what: str, err: ProviderError) -> None:

@@ -479,3 +479,26 @@ def test_long_answer_many_deltas(provider: OpenAIProvider, fake: FakeUpstream) -
     events = list(provider.stream(req()))
     assert sum(isinstance(e, TextDelta) for e in events) == 500
     assert fake.requests[-1].events_written == 500 + 8
+
+
+def test_user_options_map_to_responses_fields_and_operator_options_go_as_given(
+    provider: OpenAIProvider, fake: FakeUpstream
+) -> None:
+    request = req(
+        max_output_tokens=500,
+        options={
+            "reasoning_effort": "high",
+            "reasoning_summary": "concise",
+            "verbosity": "low",
+            "temperature": 0.5,
+            "max_output_tokens": 9000,
+        },
+        provider_options={"service_tier": "flex", "metadata": {"team": "docs"}},
+    )
+    assert text_of(list(provider.stream(request))) == "Hello! How can I help?"
+    (rec,) = fake.requests
+    assert rec.body["reasoning"] == {"effort": "high", "summary": "concise"}
+    assert rec.body["text"] == {"verbosity": "low"}
+    assert rec.body["temperature"] == 0.5 and "top_p" not in rec.body
+    assert rec.body["max_output_tokens"] == 500  # the app's cap bounds the user's option
+    assert rec.body["service_tier"] == "flex" and rec.body["metadata"] == {"team": "docs"}
