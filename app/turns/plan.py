@@ -149,6 +149,9 @@ class Candidate:
     context: ContextPlan | None
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     window: tuple[int | None, int | None] = (None, None)
+    # The providers file's retry settings for this provider; None: the deployment's.
+    max_retries: int | None = None
+    max_retry_after: float | None = None
 
     def ref(self, code: str | None = None) -> dict[str, str]:
         """`{"provider", "model"}` (and `code`), as `fallback` events and `fallback_from` say it."""
@@ -284,8 +287,18 @@ def plan_candidates(
             if holds
             else None
         )
-        options = registry.settings[name].options if name in registry.settings else {}
-        out.append(Candidate(live, candidate_model, context, dict(options), window))
+        own = registry.settings.get(name)
+        out.append(
+            Candidate(
+                live,
+                candidate_model,
+                context,
+                dict(own.options) if own else {},
+                window,
+                max_retries=own.max_retries if own else None,
+                max_retry_after=own.max_retry_after if own else None,
+            )
+        )
     if all(c.context is None for c in out):
         raise ContextTooLongRequest("the instructions and the message alone overflow the window")
     return tuple(out)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import responses_client as rc
 import stream_processor as sp
@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 FALLBACK_CODES = frozenset(
     {"rate_limited", "upstream_unavailable", "upstream_error", "quota_exceeded", "upstream_auth"}
 )
+T = TypeVar("T", int, float)
 NO_RETRIES = RetryPolicy(max_retries=0)
+
+
+def _first(own: T | None, default: T) -> T:
+    """The provider's own setting when the file gives one, else the deployment's."""
+    return default if own is None else own
 
 
 @dataclass
@@ -60,8 +66,8 @@ class TurnRun:
         # Only the last candidate is retried; an earlier one gives way to the next at once.
         policy = (
             RetryPolicy(
-                max_retries=self.settings.max_retries,
-                max_retry_after=self.settings.max_retry_after,
+                max_retries=_first(candidate.max_retries, self.settings.max_retries),
+                max_retry_after=_first(candidate.max_retry_after, self.settings.max_retry_after),
             )
             if last
             else NO_RETRIES

@@ -157,6 +157,22 @@ def test_only_the_last_candidate_is_retried(service, three):
     ]
 
 
+def test_the_last_candidates_own_retry_settings_from_the_file_win(tmp_path, three):
+    settings = chain_settings()
+    settings[2] = ProviderSettings(
+        name="openai", protocol="fake", stateful=True, models=("gpt-a",), max_retries=0
+    )
+    service = make_service(tmp_path, three, settings=settings, default=("anthropic", "claude-a"))
+    anthropic, gemini, openai = three
+    anthropic.enqueue_error(rc.UpstreamUnavailable(status=503))
+    gemini.enqueue_error(rc.UpstreamUnavailable(status=503))
+    openai.enqueue_error(rc.RateLimited(status=429, retry_after=0.01))
+    openai.enqueue_reply("never")
+    frames = run_turn(service, message="hello")
+    assert frames[-1].event == "error" and frames[-1].data["code"] == "rate_limited"
+    assert openai.streams_opened == 1  # `max_retries = 0` in its section: no retry
+
+
 def test_the_last_candidate_honours_should_retry_false(service, three):
     anthropic, gemini, openai = three
     anthropic.enqueue_error(rc.UpstreamUnavailable())
