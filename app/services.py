@@ -21,6 +21,7 @@ from conversation_manager.json.accounts import JsonAccountRecords, JsonLoginAtte
 from conversation_manager.json.limits import JsonLimitRecords
 from conversation_manager.json.sessions import JsonSessionRecords
 from conversation_manager.json.shares import JsonShareRecords
+from responses_client import pricing
 from responses_client.configure import build_registry
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ def build_providers(settings: dict[str, Any]) -> rc.ProviderRegistry:
     `ConfigError` / `ProvidersFileError` (one line: what to set, or the file's line, key, reason)."""
     env = provider_environment(settings)
     registry = build_registry(env)
+    if registry:
+        pricing.load_price_data()  # once per process, not in the first turn's estimate (~50 ms)
     # The values of the file's api_key_env variables are secrets too, from now on (API.md).
     redaction.install_log_redaction(redaction.secrets_in(env, names=registry.key_variables))
     return registry

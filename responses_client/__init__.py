@@ -1,11 +1,16 @@
 """The provider layer: a request in, neutral events or `ProviderError`s out, whatever the service.
 
-Imports no Flask and touches no files; no SDK object or exception leaves this package.
+Imports no Flask; the only file it reads is the providers file (`configure`); no SDK object or
+exception leaves this package.
 `events` (request, neutral events), `errors` (the ProviderError tree, SDK-free), `identifiers` (the
 rule for upstream strings), `cancel` (CancelToken), `capabilities` (what a provider takes, checked
 before a call), `provider` (the Protocol), `retry` (the app's retry policy), `sse` (the layered SSE
 parser), `responses_events` (the Responses API's state machine), `registry` (the providers, their
-models, defaults and fallback), `configure` (building it from the environment and the file), `pricing`; `adapters/` holds one module per SDK (openai_*) and the in-process fake.
+models, defaults and fallback), `configure` (building it from the environment and the providers
+file: `providers_file`, `toml_lines`, `toml_checks`), `catalog` (built-in model facts), `pricing`
+(honest cost), the raw parsers `chat_events`, `anthropic_events`, `gemini_events`; `adapters/`
+holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the shared cancellable `transport`
+and the in-process fake.
 """
 
 from responses_client.adapters.fake import FakeProvider
@@ -18,7 +23,7 @@ from responses_client.adapters.openai_responses import (
 )
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request, estimate_input_tokens
-from responses_client.configure import providers_from_env
+from responses_client.configure import ConfigError, ProvidersFileError, build_registry
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -65,6 +70,7 @@ __all__ = [
     "BadRequest",
     "CancelToken",
     "Capabilities",
+    "ConfigError",
     "ContentBlocked",
     "ContextTooLong",
     "Event",
@@ -80,6 +86,7 @@ __all__ = [
     "ProviderError",
     "ProviderRegistry",
     "ProviderSettings",
+    "ProvidersFileError",
     "QuotaExceeded",
     "RateLimited",
     "ReasoningDelta",
@@ -90,10 +97,10 @@ __all__ = [
     "UnknownModel",
     "UpstreamFailed",
     "UpstreamUnavailable",
+    "build_registry",
     "check_request",
     "clean_token",
     "estimate_input_tokens",
-    "providers_from_env",
     "split_ref",
     "stream_with_retries",
 ]

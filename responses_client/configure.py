@@ -53,7 +53,7 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 KEYLESS = "no-key"  # sent by a further provider that names no api_key_env (a local server)
 AdapterFactory = Callable[..., Provider]
 
-__all__ = ["ADAPTERS", "ConfigError", "ProvidersFileError", "build_registry", "providers_from_env"]
+__all__ = ["ADAPTERS", "ConfigError", "ProvidersFileError", "build_registry"]
 
 
 class ConfigError(ValueError):
@@ -416,8 +416,3 @@ def build_registry(
         default=default,
         key_variables=builder.key_variables,
     )
-
-
-def providers_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Provider]:
-    """The configured providers by name (kept for callers until they take the registry)."""
-    return dict(build_registry(environ).providers)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from responses_client.configure import KEYLESS, ConfigError, build_registry, providers_from_env
+from responses_client.configure import KEYLESS, ConfigError, build_registry
 from responses_client.providers_file import ProvidersFileError
 from tests.providers.conftest import Recorded
 
@@ -41,7 +41,6 @@ def recorded(registry: Any, name: str) -> Recorded:
 def test_no_variables_no_providers(adapters: dict[str, Any]) -> None:
     registry = build({}, adapters)
     assert (registry.providers, registry.default, bool(registry)) == ({}, None, False)
-    assert providers_from_env({}) == {}
 
 
 @pytest.mark.parametrize(("name", "env", "kind", "base_url", "flavour", "model"), SHORTCUTS)

@@ -1,4 +1,4 @@
-"""The API key never appears in errors, reprs or logs; providers_from_env reads its variables."""
+"""The API key never appears in errors, reprs or logs; the registry reads the openai variables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from responses_client import (
     OpenAIProvider,
     ProviderError,
     ResponseRequest,
-    providers_from_env,
 )
+from responses_client.configure import build_registry
 from tests.fake_upstream import FakeUpstream
 
 from .conftest import SENTINEL_KEY
@@ -65,19 +65,19 @@ def test_401_upstream_message_echoes_key_but_adapter_drops_it(
     assert SENTINEL_KEY[:10] + "***" in r.json()["error"]["message"]
 
 
-def test_providers_from_env_without_key() -> None:
-    assert providers_from_env({}) == {}
-    assert providers_from_env({"OPENAI_API_KEY": "  "}) == {}
+def test_registry_from_env_without_key() -> None:
+    assert build_registry({}).providers == {}
+    assert build_registry({"OPENAI_API_KEY": "  "}).providers == {}
 
 
-def test_providers_from_env_reads_variables() -> None:
+def test_registry_from_env_reads_variables() -> None:
     env = {
         "OPENAI_API_KEY": SENTINEL_KEY,
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
         "CHAT_UPSTREAM_READ_TIMEOUT": "12.5",
         "CHAT_UPSTREAM_MAX_RETRIES": "0",
     }
-    providers = providers_from_env(env)
+    providers = build_registry(env).providers
     p = providers["openai"]
     assert isinstance(p, OpenAIProvider)
     assert p.name == "openai" and p.stateful is True
@@ -87,14 +87,14 @@ def test_providers_from_env_reads_variables() -> None:
     p.close()
 
 
-def test_providers_from_env_defaults() -> None:
-    p = providers_from_env({"OPENAI_API_KEY": SENTINEL_KEY})["openai"]
+def test_registry_from_env_defaults() -> None:
+    p = build_registry({"OPENAI_API_KEY": SENTINEL_KEY}).providers["openai"]
     assert isinstance(p, OpenAIProvider)
     assert p.base_url is None and p.read_timeout == 60.0 and p.max_retries == 2
     p.close()
 
 
-def test_providers_from_env_bad_number() -> None:
+def test_registry_from_env_bad_number() -> None:
     with pytest.raises(ValueError, match="CHAT_UPSTREAM_READ_TIMEOUT") as info:
-        providers_from_env({"OPENAI_API_KEY": SENTINEL_KEY, "CHAT_UPSTREAM_READ_TIMEOUT": "soon"})
+        build_registry({"OPENAI_API_KEY": SENTINEL_KEY, "CHAT_UPSTREAM_READ_TIMEOUT": "soon"})
     assert SENTINEL_KEY not in str(info.value)
