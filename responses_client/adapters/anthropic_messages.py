@@ -93,9 +93,9 @@ def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
 class AnthropicProvider:
     """Anthropic's Messages API, or any server speaking it at `base_url` (a root URL).
 
-    `max_tokens` is always sent: the request's cap, else the model's known output limit
-    (`output_limit(model)`, e.g. from the registry), else `capabilities.max_output_tokens`, else
-    `default_max_tokens`. `options` are the operator's request fields from the providers file,
+    `max_tokens` is always sent: the smallest known of the user's option, the request's cap and
+    the model's output limit (`output_limit(model)`, e.g. from the registry, else
+    `capabilities.max_output_tokens`), else `default_max_tokens`. `options` are the operator's request fields from the providers file,
     sent on every call under the request's own `provider_options` (e.g. `metadata`,
     `service_tier`); a field the user's options set (`thinking`, `output_config`) is theirs, and
     `temperature`/`top_p`/`top_k` are never sent. `secrets` are further values that must never
@@ -160,16 +160,16 @@ class AnthropicProvider:
 
     # -- the request -----------------------------------------------------------------------------
     def max_tokens_for(self, request: ResponseRequest) -> int:
-        """The `max_tokens` sent: the smaller of the user's option and the app's cap, else a limit."""
-        asked = [
+        """The `max_tokens` sent: the smallest known of the option, the cap and the model's limit."""
+        # The model's limit bounds the app's cap too: a max_tokens above it is a 400.
+        limit = self.output_limit(request.model) if self.output_limit else None
+        limit = limit or self.capabilities.max_output_tokens
+        known = [
             n
-            for n in (request.options.get("max_output_tokens"), request.max_output_tokens)
+            for n in (request.options.get("max_output_tokens"), request.max_output_tokens, limit)
             if isinstance(n, int) and not isinstance(n, bool) and n > 0
         ]
-        if asked:
-            return min(asked)
-        known = self.output_limit(request.model) if self.output_limit else None
-        return known or self.capabilities.max_output_tokens or self.default_max_tokens
+        return min(known) if known else self.default_max_tokens
 
     def _thinking(self, request: ResponseRequest, max_tokens: int) -> dict[str, Any] | None:
         mode = request.options.get("thinking")

@@ -167,6 +167,20 @@ def test_max_tokens_always_set(upstream: FakeAnthropic) -> None:
     q.close()
 
 
+def test_max_tokens_model_limit_below_the_cap(upstream: FakeAnthropic) -> None:
+    # The app's cap (or the user's option) above the model's limit would be refused with a 400.
+    limits = {"claude-haiku-5-5": 4096}
+    p = AnthropicProvider(KEY, base_url=upstream.base_url, output_limit=limits.get)
+    collect(p, req(model="claude-haiku-5-5", max_output_tokens=32_000))
+    assert upstream.last().body["max_tokens"] == 4096
+    options = {"max_output_tokens": 10_000}
+    collect(p, req(model="claude-haiku-5-5", max_output_tokens=32_000, options=options))
+    assert upstream.last().body["max_tokens"] == 4096
+    collect(p, req(model="claude-haiku-5-5", max_output_tokens=2000))
+    assert upstream.last().body["max_tokens"] == 2000
+    p.close()
+
+
 @pytest.mark.parametrize(
     ("model", "options", "thinking", "effort"),
     [
