@@ -234,18 +234,6 @@ class Conversation(BaseModel):
                 return msg.id
         return mid
 
-    def chain_from(self, mid: str | None) -> str | None:
-        """Return the response id of `mid` itself when a turn under it may chain from it (rule 1)."""
-        if mid is None:
-            return None
-        try:
-            msg = self.message(mid)
-        except NotFound:
-            return None
-        if msg.role == "assistant" and msg.status in CHAINABLE_STATUSES:
-            return msg.response_id
-        return None
-
     def qualifies_for_chain(self, msg: Message, provider: str) -> bool:
         """True when `msg` is a reply `provider` may chain from (API "What the model receives", 1)."""
         return (

@@ -310,14 +310,3 @@ def price_of(
 ) -> dict[str, Any] | None:
     """A model's list price (its base tier's record, for `GET /providers`); None when unknown."""
     return quote(provider, model, {}, override=override, price_provider=price_provider).price
-
-
-def cost_usd(
-    model: str, provider: str, usage: Mapping[str, object] | None, *, free: bool = False
-) -> float | None:
-    """Price one reply in USD from the price data; None if unknown (`quote` gives the rates too)."""
-    if usage is None:
-        return None
-    if free:  # a local provider (ollama, vllm) configured as costing nothing
-        return 0.0
-    return quote(provider, model, usage).cost_usd

@@ -17,7 +17,6 @@ __all__ = [
     "CHAINABLE_STATUSES",
     "ContextMode",
     "ContextPlan",
-    "chain_parent",
     "chain_point",
     "context_budget",
     "estimate_tokens",
@@ -80,16 +79,6 @@ def context_budget(
     reserved = min(known) if known else 0
     margin = max(MIN_MARGIN_TOKENS, int(size * MARGIN_SHARE))
     return size - reserved - margin
-
-
-def chain_parent(
-    conversation: Conversation, parent_id: str | None, provider: str, stateful: bool
-) -> Message | None:
-    """Return the parent itself when a turn under `parent_id` may chain from it (rule 1), else None."""
-    if parent_id is None or not stateful:
-        return None
-    parent = conversation.message(parent_id)
-    return parent if conversation.qualifies_for_chain(parent, provider) else None
 
 
 def chain_point(

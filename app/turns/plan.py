@@ -136,6 +136,12 @@ def window_of(
     return window, output
 
 
+def output_cap(*limits: int | None) -> int | None:
+    """The output cap sent: the smallest known of the deployment's cap and the model's limit."""
+    known = [limit for limit in limits if limit]
+    return min(known) if known else None
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One provider and model that may answer the turn, with what it would be sent.
@@ -192,13 +198,9 @@ class TurnPlan:
             instructions=self.conversation.instructions,
             previous_response_id=candidate.context.previous_response_id,
             store=candidate.provider.stateful,
-            max_output_tokens=settings.max_output_tokens,
+            max_output_tokens=output_cap(settings.max_output_tokens, candidate.window[1]),
             provider_options=candidate.provider_options,
         )
-
-    def request(self, settings: ChatSettings) -> rc.ResponseRequest:
-        """The upstream request of the first candidate that is called."""
-        return self.request_for(self.first_candidate, settings)
 
     @property
     def first_candidate(self) -> Candidate:

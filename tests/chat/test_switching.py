@@ -409,3 +409,18 @@ def test_the_admission_estimate_uses_the_configured_price(tmp_path):
     run_turn(service, message="hi")
     (estimate,) = limits.estimates
     assert estimate is not None and estimate > 0  # the price data does not know this model
+
+
+def test_the_output_cap_sent_is_the_smaller_of_the_setting_and_the_models_limit(tmp_path):
+    small = FakeProvider(name="openai", stateful=True)
+    service = make_service(
+        tmp_path,
+        [small],
+        models=[ModelInfo(provider="openai", id="gpt-a", max_output_tokens=8192)],
+        max_output_tokens=16_000,
+    )
+    small.enqueue_reply("Short.")
+    run_turn(service, message="hello")
+    small.enqueue_reply("Again.")
+    run_turn(service, message="hello", model="gpt-unknown-limit")
+    assert [r.max_output_tokens for r in small.requests] == [8192, 16_000]

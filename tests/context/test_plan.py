@@ -6,7 +6,7 @@ from typing import Any
 
 import conversation_manager as cm
 from app.context import (
-    chain_parent,
+    chain_point,
     context_budget,
     estimate_tokens,
     fit_history,
@@ -60,13 +60,13 @@ def test_a_completed_parent_of_the_same_stateful_provider_is_chained():
 
 
 def test_no_chain_for_another_provider_a_stateless_one_a_stopped_reply_or_a_missing_id():
-    assert chain_parent(conversation(("q", "a")), "m_a0", "other", True) is None
-    assert chain_parent(conversation(("q", "a")), "m_a0", "fake", False) is None
-    assert chain_parent(conversation(("q", "a"), status="stopped"), "m_a0", "fake", True) is None
+    assert chain_point(conversation(("q", "a")), "m_a0", "other", True) is None
+    assert chain_point(conversation(("q", "a")), "m_a0", "fake", False) is None
+    assert chain_point(conversation(("q", "a"), status="stopped"), "m_a0", "fake", True) is None
     # Older files could hold the string 'None' for a missing id: never sent as previous_response_id.
     broken = conversation(("q", "a"))
     broken.messages[1].response_id = "None"
-    assert chain_parent(broken, "m_a0", "fake", True) is None
+    assert chain_point(broken, "m_a0", "fake", True) is None
     plan = plan_context(broken, "m_a0", "next", provider="fake", stateful=True)
     assert plan.context_mode == "replayed" and plan.previous_response_id is None
 

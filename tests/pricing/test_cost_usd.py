@@ -1,11 +1,14 @@
-"""pricing.cost_usd: offline genai-prices, cache reads, reasoning in output, None when unknown."""
+"""pricing.quote's cost: offline genai-prices, cache reads, reasoning in output, None when unknown."""
 
 from __future__ import annotations
 
 import pytest
 
 from responses_client import pricing
-from responses_client.pricing import cost_usd
+
+
+def cost_usd(model: str, provider: str, usage: dict[str, int] | None) -> float | None:
+    return pricing.quote(provider, model, usage).cost_usd
 
 
 def usage(inp: int = 0, cached: int = 0, out: int = 0, reasoning: int = 0) -> dict[str, int]:
@@ -56,8 +59,10 @@ def test_no_usage_is_none() -> None:
     assert cost_usd("gpt-4.1-mini", "openai", None) is None
 
 
-def test_free_local_provider() -> None:
-    assert cost_usd("llama3", "ollama", usage(1000, 0, 1000), free=True) == 0.0
+def test_a_local_model_priced_free_in_the_file_costs_zero() -> None:
+    free = {"input": 0.0, "output": 0.0}
+    assert pricing.quote("ollama", "llama3", usage(1000, 0, 1000), override=free).cost_usd == 0.0
+    assert pricing.quote("ollama", "llama3", usage(1000, 0, 1000)).cost_usd is None
 
 
 def test_rounded_to_10_places_and_float() -> None:

@@ -10,7 +10,7 @@ import genai_prices
 import pytest
 
 from responses_client import pricing
-from responses_client.pricing import Quote, cost_usd, price_of, quote
+from responses_client.pricing import Quote, price_of, quote
 from tests.pricing.conftest import AT, data_price, expected_usd, first_tier, must, usage
 
 SOURCE = f"genai-prices {genai_prices.__version__}"
@@ -161,14 +161,6 @@ def test_price_of_is_the_list_price() -> None:
         "output": 0.0,
         "source": "configured",
     }
-
-
-def test_cost_usd_keeps_its_callers_working() -> None:
-    u = usage(1_000, 200, 0, 50)
-    assert cost_usd("gpt-5.5", "openai", u) == quote("openai", "gpt-5.5", u).cost_usd
-    assert cost_usd("llama3", "ollama", u) is None
-    assert cost_usd("llama3", "ollama", u, free=True) == 0.0
-    assert cost_usd("gpt-5.5", "openai", None) is None
 
 
 def test_the_updater_is_never_started() -> None:

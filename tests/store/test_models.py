@@ -68,17 +68,22 @@ def test_newest_leaf_under() -> None:
     assert conv.newest_leaf_under(ROOT) == "a3"
 
 
-def test_chain_from_only_completed_or_incomplete_assistant() -> None:
+def test_chain_reply_takes_completed_or_incomplete_replies_and_passes_failed_ones() -> None:
     conv = tree()
-    assert conv.chain_from("a2") == "resp_a2"
-    assert conv.chain_from("a3") is None  # failed
-    assert conv.chain_from("u2") is None  # user message
-    assert conv.chain_from(None) is None
-    assert conv.chain_from("missing") is None
+
+    def chained(mid: str | None) -> str | None:
+        found = conv.chain_reply(mid, "openai")
+        return found.response_id if found else None
+
+    assert chained("a2") == "resp_a2"
+    assert chained("u2") == "resp_a1"  # rule 2: the nearest reply up the branch
+    assert chained("a3") is None  # failed, and nothing of this provider above it
+    assert chained(None) is None and chained("missing") is None
     conv.message("a2").status = "incomplete"
-    assert conv.chain_from("a2") == "resp_a2"
+    assert chained("a2") == "resp_a2"
     conv.message("a2").status = "stopped"
-    assert conv.chain_from("a2") is None
+    assert chained("a2") == "resp_a1"  # a stopped reply is passed over
+    assert conv.chain_reply("a2", "anthropic") is None  # another provider's chain
 
 
 def test_totals_over_whole_tree() -> None:
