@@ -6,6 +6,7 @@ Runs in the turn's worker; imports no Flask and no SDK. Words for a person come 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -137,6 +138,9 @@ def decide(
     response_id = _clean(reply.response_id, secrets)
     request_id = _clean((error.request_id if error else None) or reply.request_id, secrets)
     metadata: dict[str, Any] = identifiers(reply, secrets)
+    # Which instructions this reply was made under (API "Storage"), without repeating their text.
+    instructions = plan.conversation.instructions or ""
+    metadata["instructions_hash"] = hashlib.sha256(instructions.encode()).hexdigest()[:16]
     if context.trimmed_messages:
         metadata["trimmed_messages"] = context.trimmed_messages
     if context.context_mode == "chained" and context.replayed_messages:

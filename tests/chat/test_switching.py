@@ -424,3 +424,15 @@ def test_the_output_cap_sent_is_the_smaller_of_the_setting_and_the_models_limit(
     small.enqueue_reply("Again.")
     run_turn(service, message="hello", model="gpt-unknown-limit")
     assert [r.max_output_tokens for r in small.requests] == [8192, 16_000]
+
+
+def test_each_reply_records_the_hash_of_its_instructions(tmp_path):
+    import hashlib
+
+    provider = FakeProvider(name="openai", stateful=True)
+    service = make_service(tmp_path, [provider])
+    provider.enqueue_reply("Hi.")
+    frames = run_turn(service, message="hello")
+    reply = reply_of(service, frames)
+    expected = hashlib.sha256(b"Be brief.").hexdigest()[:16]
+    assert reply.metadata["instructions_hash"] == expected
