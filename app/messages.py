@@ -102,8 +102,8 @@ _TABLE: dict[str, Message] = {
     ),
     # 5xx and the server's state
     "no_provider": Message(
-        "No model provider is configured. An administrator needs to set OPENAI_API_KEY (and "
-        "optionally OPENAI_BASE_URL) and restart the app.",
+        "No model provider is configured. An administrator needs to set a provider's key (such "
+        "as OPENAI_API_KEY or ANTHROPIC_API_KEY) or CHAT_PROVIDERS_FILE and restart the app.",
         False,
     ),
     "storage_busy": Message(

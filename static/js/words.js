@@ -31,7 +31,7 @@ export const ERROR_WORDS = {
   unsupported_media_type: "The request was neither JSON nor a form from this site. Use the chat page.",
   rate_limited: "Too many requests right now. Wait a moment and try again.",
   budget_exceeded: "Your usage budget is used up. It resets at the start of the next period.",
-  no_provider: "No model provider is configured. An administrator needs to set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) and restart the app.",
+  no_provider: "No model provider is configured. An administrator needs to set a provider's key (such as OPENAI_API_KEY or ANTHROPIC_API_KEY) or CHAT_PROVIDERS_FILE and restart the app.",
   storage_busy: "The server is busy saving other changes. Try again in a moment.",
   storage_full: "The server's disk is full, so this could not be saved. An administrator needs to free space.",
   internal: "Something went wrong on the server. Try again.",
