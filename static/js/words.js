@@ -63,31 +63,25 @@ export function errorWords(code, fallback) {
 // ---------------------------------------------------------------- providers
 
 // Why a fallback candidate was passed over (API.md "Retries and fallback"), said of its provider:
-// "Answered by <model>: <provider> was overloaded." A `cause`, when the server gives one, is more exact.
+// "Answered by <model>: <provider> was rate limited." (API.md's entries carry the code only.)
 export const FALLBACK_WORDS = {
   rate_limited: "was rate limited",
-  upstream_unavailable: "was overloaded",
+  upstream_unavailable: "was unavailable",
   upstream_error: "reported an error",
   quota_exceeded: "had no quota left",
   upstream_auth: "refused the server's key",
   context_too_long: "could not hold this conversation",
   unknown_model: "did not know the model",
 };
-export const FALLBACK_CAUSE_WORDS = {
-  overloaded: "was overloaded",
-  timeout: "did not answer in time",
-  unreachable: "could not be reached",
-  server_error: "had a server error",
-};
 
-/** "alpha was overloaded" for one `fallback_from` entry {provider, model, code, cause?}. */
+/** "alpha was rate limited" for one `fallback_from` entry {provider, model, code}. */
 export function fallbackReason(entry) {
   const who = entry?.provider || entry?.model || "the provider";
-  const what = FALLBACK_CAUSE_WORDS[entry?.cause] || FALLBACK_WORDS[entry?.code] || "failed";
+  const what = FALLBACK_WORDS[entry?.code] || "failed";
   return `${who} ${what}`;
 }
 
-/** The notice on a reply that a fallback answered: "Answered by beta-mini: alpha was overloaded." */
+/** The notice on a reply that a fallback answered: "Answered by beta-mini: alpha was unavailable." */
 export function fallbackNotice(model, entries) {
   const reasons = (entries || []).map(fallbackReason);
   if (!reasons.length) return "";

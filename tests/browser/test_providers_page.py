@@ -4,7 +4,7 @@ with…", the fallback notice (live and after a reload), and the composer with n
 
 Two providers, `alpha` and `beta`, come from a providers file (CHAT_PROVIDERS_FILE); both speak the
 Responses API to the one fake upstream, told apart by their keys. `fake-503` makes the fake answer
-503 (overloaded), so alpha's fallback to beta answers instead.
+503 (unavailable), so alpha's fallback to beta answers instead.
 """
 
 from __future__ import annotations
@@ -344,14 +344,14 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     send(page, "Are you there?")
     reply = last_reply(page)
     notice = reply.locator(".msg-fallback")
-    expect(notice).to_have_text("Answered by beta-mini: alpha was overloaded.")
+    expect(notice).to_have_text("Answered by beta-mini: alpha was unavailable.")
     expect(reply).to_have_class(re.compile("pending"))  # live, before the turn ends
     expect(reply.locator(".msg-provider")).to_have_text("beta")
     expect(reply.locator(".msg-model")).to_have_text("beta-mini")
     shot(page, "24-fallback-live")
     wait_idle(page)
     expect(reply.locator(".msg-body")).to_contain_text("Beta took over.")
-    expect(notice).to_have_text("Answered by beta-mini: alpha was overloaded.")
+    expect(notice).to_have_text("Answered by beta-mini: alpha was unavailable.")
 
     recs = server.upstream.responses_requests()
     assert [(key_of(r), r.body["model"]) for r in recs[-2:]] == [
@@ -364,7 +364,7 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     expect(page.locator("body.ready")).to_have_count(1)
     reply = last_reply(page)
     expect(reply.locator(".msg-fallback")).to_have_text(
-        "Answered by beta-mini: alpha was overloaded."
+        "Answered by beta-mini: alpha was unavailable."
     )
     expect(reply.locator(".msg-provider")).to_have_text("beta")
     expect(page.locator("#model-input")).to_have_value("fake-503")
@@ -380,12 +380,12 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     reply = last_reply(page)
     expect(reply.locator(".msg-status")).to_contain_text("The model provider could not be reached.")
     expect(reply.locator(".msg-fallback")).to_have_text(
-        "Tried before beta-mini: alpha was overloaded."
+        "Tried before beta-mini: alpha was unavailable."
     )
     expect(reply.locator(".msg-provider")).to_have_text("beta")
     page.reload()
     expect(last_reply(page).locator(".msg-fallback")).to_have_text(
-        "Tried before beta-mini: alpha was overloaded."
+        "Tried before beta-mini: alpha was unavailable."
     )
 
 
@@ -593,7 +593,7 @@ def test_hostile_provider_model_and_fallback_names_are_text(
     expect(reply.locator(".msg-model")).to_have_text(HOSTILE)
     expect(reply.locator(".msg-provider")).to_have_text("<b>beta</b>")
     expect(reply.locator(".msg-fallback")).to_have_text(
-        f"Answered by {HOSTILE}: {HOSTILE} was overloaded."
+        f"Answered by {HOSTILE}: {HOSTILE} was unavailable."
     )
     assert page.locator("#messages img, #messages .msg-head b").count() == 0
     # Regenerate with… lists the catalogue, and marks the model that answered by name only.
