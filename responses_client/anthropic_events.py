@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from responses_client.errors import (
     ContextTooLong,
-    Interrupted,
     ProviderError,
     QuotaExceeded,
     RateLimited,
@@ -28,6 +27,7 @@ from responses_client.errors import (
 )
 from responses_client.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta
 from responses_client.identifiers import clean_token
+from responses_client.responses_events import malformed_error
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
@@ -121,9 +121,9 @@ class AnthropicState:
     def _clean(self, value: Any) -> str | None:
         return clean_token(value, self.secrets)
 
-    def _malformed(self, what: str) -> Interrupted:
+    def _malformed(self, what: str) -> ProviderError:
         logger.warning("upstream_malformed_stream what=%s request_id=%s", what, self.request_id)
-        return Interrupted(request_id=self.request_id, upstream_code=what)
+        return malformed_error(what, self.request_id, text_seen=self.text_seen)
 
     def _merge_usage(self, raw: Any) -> None:
         if not isinstance(raw, dict):

@@ -27,7 +27,7 @@ from responses_client.errors import (
 )
 from responses_client.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta
 from responses_client.identifiers import clean_token
-from responses_client.responses_events import error_from_event_code
+from responses_client.responses_events import error_from_event_code, malformed_error
 from responses_client.sse import DONE, IDLE, iter_lines, iter_sse
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
@@ -143,8 +143,7 @@ class ChatState:
 
     def _malformed(self, what: str) -> ProviderError:
         logger.warning("upstream_malformed_stream what=%s request_id=%s", what, self.request_id)
-        cls = Interrupted if self.text_seen else UpstreamUnavailable
-        return cls(request_id=self.request_id, upstream_code=what)
+        return malformed_error(what, self.request_id, text_seen=self.text_seen)
 
     def _start(self, chunk: dict[str, Any]) -> ResponseStarted:
         response_id = self._clean(chunk.get("id")) or self.fallback_id
@@ -263,8 +262,7 @@ class ChatState:
                     raise self._malformed("malformed_event")
                 yield from handle(chunk)
         except Interrupted as err:  # a line over the size bound, from the SSE layer
-            err.request_id = err.request_id or self.request_id
-            raise
+            raise self._malformed(err.upstream_code or "malformed_event") from None
         if cancel is not None and cancel.cancelled:
             return
         if self.finish_raw is not None:

@@ -23,6 +23,7 @@ from responses_client.errors import (
 )
 from responses_client.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta
 from responses_client.identifiers import clean_token
+from responses_client.responses_events import malformed_error
 
 # An interaction's final status -> (Finished status, API.md reason); the others are errors.
 ENDINGS: dict[str, tuple[Literal["completed", "incomplete"], str | None]] = {
@@ -122,7 +123,7 @@ class InteractionsState:
             interaction = interaction if interaction.__class__ is dict else {}
             response_id = self._clean(interaction.get("id"))
             if response_id is None:
-                raise Interrupted(request_id=self.request_id, upstream_code="missing_response_id")
+                raise malformed_error("missing_response_id", self.request_id, text_seen=False)
             self.response_id = response_id
             self.model = self._clean(interaction.get("model"))
             return ResponseStarted(

@@ -18,6 +18,7 @@ from responses_client.errors import (
     QuotaExceeded,
     RateLimited,
     UpstreamFailed,
+    UpstreamUnavailable,
 )
 from responses_client.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta
 from responses_client.identifiers import clean_token, incomplete_reason
@@ -39,6 +40,13 @@ def error_from_event_code(code: str | None, request_id: str | None) -> ProviderE
     if code == "context_length_exceeded":
         return ContextTooLong(upstream_code=code, request_id=request_id)
     return UpstreamFailed(upstream_code=code, request_id=request_id)
+
+
+def malformed_error(what: str, request_id: str | None, *, text_seen: bool) -> ProviderError:
+    """A malformed or incomplete stream: `interrupted` after text, `upstream_unavailable` before."""
+    if text_seen:
+        return Interrupted(request_id=request_id, upstream_code=what)
+    return UpstreamUnavailable(request_id=request_id, upstream_code=what, cause="server_error")
 
 
 def usage_from(raw: Any) -> dict[str, int] | None:
@@ -97,14 +105,14 @@ class ResponsesState:
         self.reasoning_key = key
         return ReasoningDelta(delta)
 
-    def _malformed(self, what: str) -> Interrupted:
+    def _malformed(self, what: str) -> ProviderError:
         logger.warning("upstream_malformed_stream what=%s request_id=%s", what, self.request_id)
-        return Interrupted(request_id=self.request_id, upstream_code=what)
+        return malformed_error(what, self.request_id, text_seen=self.text_seen)
 
     def handle(self, ev: dict[str, Any]) -> Event | None:
         """Return the neutral event for one upstream event (None when it carries nothing for us)."""
         if ev.__class__ is not dict:
-            raise Interrupted(request_id=self.request_id, upstream_code="malformed_event")
+            raise self._malformed("malformed_event")
         seq = ev.get("sequence_number")
         if seq.__class__ is int:
             last = self.last_seq

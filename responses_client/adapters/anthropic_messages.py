@@ -37,6 +37,7 @@ from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
 from responses_client.events import Event, ResponseRequest
+from responses_client.responses_events import malformed_error
 from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
@@ -308,9 +309,10 @@ class AnthropicProvider:
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up
-        except Interrupted as err:
-            err.request_id = err.request_id or request_id
-            raise
+        except Interrupted as err:  # the SSE layer's (a line over the bound, a malformed event)
+            raise malformed_error(
+                err.upstream_code or "malformed_event", request_id, text_seen=state.text_seen
+            ) from None
         except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return

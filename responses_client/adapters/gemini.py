@@ -54,6 +54,7 @@ from responses_client.events import (
     TextDelta,
 )
 from responses_client.identifiers import clean_token
+from responses_client.responses_events import malformed_error
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
@@ -153,7 +154,7 @@ class GenerateState:
                 )
             response_id = self._clean(chunk.response_id)
             if response_id is None:
-                raise Interrupted(request_id=self.request_id, upstream_code="missing_response_id")
+                raise malformed_error("missing_response_id", self.request_id, text_seen=False)
             self.response_id = response_id
             self.model = self._clean(chunk.model_version)
             out.append(ResponseStarted(response_id, self.model, self.request_id))

@@ -35,6 +35,7 @@ from responses_client.cancel import CancelToken
 from responses_client.errors import BadRequest, Interrupted, ProviderError, UpstreamUnavailable
 from responses_client.events import Event, ResponseRequest
 from responses_client.gemini_events import InteractionsState
+from responses_client.responses_events import malformed_error
 from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
@@ -157,8 +158,9 @@ class InteractionsCall:
         except Interrupted as err:  # a malformed line
             if cancel.cancelled:
                 return
-            err.request_id = err.request_id or state.request_id
-            raise
+            raise malformed_error(
+                err.upstream_code or "malformed_event", state.request_id, text_seen=state.text_seen
+            ) from None
         except ProviderError:
             raise
         except Exception as exc:  # httpx2's read errors (and OSError)

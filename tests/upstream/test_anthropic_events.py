@@ -9,10 +9,10 @@ import pytest
 from responses_client.anthropic_events import AnthropicState, usage_from
 from responses_client.errors import (
     ContextTooLong,
-    Interrupted,
     QuotaExceeded,
     RateLimited,
     UpstreamFailed,
+    UpstreamUnavailable,
 )
 from responses_client.events import Finished, ReasoningDelta, ResponseStarted, TextDelta
 
@@ -162,14 +162,16 @@ def test_an_error_type_holding_a_secret_is_dropped() -> None:
 
 
 def test_missing_or_bad_message_id_is_malformed() -> None:
-    with pytest.raises(Interrupted):
-        run([start(mid=None)])
-    with pytest.raises(Interrupted):
-        run([start(mid="msg with spaces <b>")])
-    with pytest.raises(Interrupted):
-        run([text("before start")])
-    with pytest.raises(Interrupted):
-        run([{"type": "message_stop"}])
+    # Before any text a malformed stream is upstream_unavailable (API.md), not interrupted.
+    for events in (
+        [start(mid=None)],
+        [start(mid="msg with spaces <b>")],
+        [text("before start")],
+        [{"type": "message_stop"}],
+    ):
+        with pytest.raises(UpstreamUnavailable) as info:
+            run(events)
+        assert info.value.cause == "server_error"
 
 
 def test_unknown_and_tool_events_carry_nothing() -> None:

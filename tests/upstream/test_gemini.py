@@ -434,7 +434,7 @@ def test_unreadable_thought_signature(gemini: GeminiProvider, fake: FakeGemini) 
 
 def test_missing_response_id(gemini: GeminiProvider, fake: FakeGemini) -> None:
     events, err = fail(gemini, req(model="fake-no_id"))
-    assert type(err) is Interrupted and err.upstream_code == "missing_response_id"
+    assert type(err) is UpstreamUnavailable and err.upstream_code == "missing_response_id"
     assert events == []
 
 

@@ -13,6 +13,7 @@ from responses_client.errors import (
     QuotaExceeded,
     RateLimited,
     UpstreamFailed,
+    UpstreamUnavailable,
 )
 from responses_client.events import Finished, ReasoningDelta, ResponseStarted, TextDelta
 from responses_client.gemini_events import InteractionsState, usage_from
@@ -110,7 +111,7 @@ def test_text_of_a_tool_step_is_not_the_answer() -> None:
 @pytest.mark.parametrize("iid", [None, "", "id with spaces", SECRET])
 def test_a_created_event_without_a_usable_id(iid: Any) -> None:
     s = InteractionsState(None, secrets=(SECRET,))
-    with pytest.raises(Interrupted) as info:
+    with pytest.raises(UpstreamUnavailable) as info:  # before any text (API.md)
         s.handle(created(iid))
     assert info.value.upstream_code == "missing_response_id"
 

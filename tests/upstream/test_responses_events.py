@@ -15,6 +15,7 @@ from responses_client import (
     ResponseStarted,
     TextDelta,
     UpstreamFailed,
+    UpstreamUnavailable,
 )
 from responses_client.responses_events import ResponsesState, usage_from
 
@@ -73,15 +74,19 @@ def test_plain_flow() -> None:
 
 @pytest.mark.parametrize("rid", [..., None, "", 42, "has space", "x" * 200, KEY, f"resp_{KEY}"])
 def test_created_without_a_usable_id_is_malformed(rid: Any) -> None:
-    with pytest.raises(Interrupted) as info:
+    with pytest.raises(UpstreamUnavailable) as info:  # before any text (API.md)
         play([created(rid)])
     assert info.value.upstream_code == "missing_response_id"
     assert info.value.request_id == "req_1"
 
 
 def test_completed_without_any_id_is_malformed() -> None:
-    with pytest.raises(Interrupted):
+    with pytest.raises(UpstreamUnavailable):
         play([{"type": "response.completed", "response": {"model": "m"}}])
+    state = ResponsesState("req_1")
+    state.handle({"type": "response.output_text.delta", "delta": "Hi"})
+    with pytest.raises(Interrupted):  # after text
+        state.handle({"type": "response.completed", "response": {"model": "m"}})
 
 
 def test_junk_model_is_dropped() -> None:
@@ -134,5 +139,5 @@ def test_error_codes_cleaned(event: dict[str, Any], cls: type, code: str | None)
 
 
 def test_not_a_dict_is_malformed() -> None:
-    with pytest.raises(Interrupted):
+    with pytest.raises(UpstreamUnavailable):
         ResponsesState(None).handle([1, 2])  # type: ignore[arg-type]

@@ -7,10 +7,10 @@ import pytest
 from responses_client import (
     BadRequest,
     Finished,
-    Interrupted,
     OpenAIProvider,
     ResponseRequest,
     ResponseStarted,
+    UpstreamUnavailable,
 )
 from tests.fake_upstream import FakeUpstream, behaviour
 
@@ -79,12 +79,12 @@ def test_good_request_id_kept(provider: OpenAIProvider, fake: FakeUpstream) -> N
 
 
 @pytest.mark.parametrize("rid", [None, "", "not an id", SENTINEL_KEY])
-def test_missing_or_junk_response_id_is_interrupted(
+def test_missing_or_junk_response_id_is_unavailable(
     provider: OpenAIProvider, fake: FakeUpstream, rid: str | None
 ) -> None:
     fake.script([behaviour("ok", response_id=rid)])
     events: list[object] = []
-    with pytest.raises(Interrupted) as info:
+    with pytest.raises(UpstreamUnavailable) as info:  # before any text (API.md)
         for ev in provider.stream(req()):
             events.append(ev)
     assert events == []  # never ResponseStarted('None')
