@@ -26,7 +26,7 @@ from responses_client.adapters.openai_errors import (
     error_from_transport,
     request_id_from,
 )
-from responses_client.adapters.transport import cancel_scope
+from responses_client.adapters.transport import cancel_scope, drain
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.chat_events import ChatState
@@ -55,6 +55,7 @@ DEFAULT_BASE_URLS: dict[str, str | None] = {
 PLACEHOLDER_KEYS = {"ollama": "ollama", "generic": "no-key"}
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 # API.md reasoning efforts -> DeepSeek's (low, high, max; its docs map the rest the same way).
 DEEPSEEK_EFFORT = {
     "minimal": "low",
@@ -317,8 +318,13 @@ class ChatCompletionsProvider:
         state = self._state(resp.headers)
         if cancel.cancelled:
             return
+        raw = resp.iter_bytes()
         try:
-            yield from state.relay(resp.iter_bytes(), cancel)
+            yield from state.relay(raw, cancel)
+            if state.finished:
+                # Read what follows `[DONE]` (the body's end) so the connection goes back to
+                # the pool: a body left unread closes it, and every turn would reconnect.
+                drain(raw, cancel, _DRAIN_ERRORS)
         except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return

@@ -115,6 +115,7 @@ class FakeChat:
         self.n_deltas: int | None = None
         self.delta_delay = 0.0
         self.requests: list[Recorded] = []
+        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -230,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake._lock:
             self.server.fake._conns.add(self.connection)
+            self.server.fake.connections += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):

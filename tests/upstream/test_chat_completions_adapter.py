@@ -335,3 +335,12 @@ def test_rate_limit_headers_and_the_identifier_rule_on_headers(
     assert started.metadata["ratelimit_remaining_tokens"] == 12345
     done = events[-1]
     assert isinstance(done, Finished) and done.metadata["ratelimit_remaining_tokens"] == 12345
+
+
+def test_the_connection_is_reused(provider: ChatCompletionsProvider, fake: FakeChat) -> None:
+    # The body is read to its end after `[DONE]`, so the pooled connection serves the next turn
+    # (a body left unread closes it: a new TCP and TLS handshake on every turn).
+    for _ in range(3):
+        assert isinstance(run(provider)[-1], Finished)
+    assert len(fake.requests) == 3
+    assert fake.connections == 1
