@@ -8,7 +8,7 @@ upstream passes `identifiers.clean_token` (with the adapter's secrets).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from responses_client.errors import (
@@ -40,6 +40,25 @@ def error_from_event_code(code: str | None, request_id: str | None) -> ProviderE
     if code == "context_length_exceeded":
         return ContextTooLong(upstream_code=code, request_id=request_id)
     return UpstreamFailed(upstream_code=code, request_id=request_id)
+
+
+# Rate-limit headers (OpenAI's, xAI's and most Chat Completions hosts') -> API.md metadata keys.
+RATELIMIT_HEADERS = (
+    ("x-ratelimit-remaining-requests", "ratelimit_remaining_requests"),
+    ("x-ratelimit-remaining-tokens", "ratelimit_remaining_tokens"),
+)
+# The response object's fields kept as metadata (cleaned), when the upstream sends them.
+META_FIELDS = ("service_tier", "system_fingerprint")
+
+
+def ratelimit_metadata(headers: Mapping[str, str] | None) -> dict[str, str | int]:
+    """The rate-limit headers' remaining counts (digits only; anything else is dropped)."""
+    out: dict[str, str | int] = {}
+    for header, key in RATELIMIT_HEADERS:
+        value = (headers or {}).get(header, "")
+        if value.isdigit():
+            out[key] = int(value)
+    return out
 
 
 def malformed_error(what: str, request_id: str | None, *, text_seen: bool) -> ProviderError:
@@ -81,12 +100,20 @@ class ResponsesState:
 
     `handle(event)` returns the neutral event (or None when it carries nothing for us); after a
     terminal event `finished` is True. `text_seen` says whether answer text was relayed (a later
-    failure is then `Interrupted`, not `UpstreamUnavailable`).
+    failure is then `Interrupted`, not `UpstreamUnavailable`). `metadata` holds what the
+    headers gave (the rate-limit counts); the response's `service_tier` and `system_fingerprint`
+    are added from `response.created` and `response.completed`.
     """
 
-    def __init__(self, request_id: str | None, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        request_id: str | None,
+        secrets: Iterable[str] = (),
+        metadata: Mapping[str, str | int] | None = None,
+    ) -> None:
         self.secrets = tuple(secrets)
         self.request_id = request_id
+        self.metadata: dict[str, str | int] = dict(metadata or {})
         self.response_id: str | None = None
         self.model: str | None = None
         self.text_seen = False
@@ -98,6 +125,13 @@ class ResponsesState:
 
     def _clean(self, value: Any) -> str | None:
         return clean_token(value, self.secrets)
+
+    def _note(self, resp: dict[str, Any]) -> None:
+        # The tier the upstream served (pricing picks its rates from it), the fingerprint.
+        for key in META_FIELDS:
+            value = self._clean(resp.get(key))
+            if value:
+                self.metadata[key] = value
 
     def _reasoning(self, key: tuple[Any, ...], delta: str) -> ReasoningDelta:
         if self.reasoning_key is not None and key != self.reasoning_key:
@@ -163,7 +197,8 @@ class ResponsesState:
                 raise self._malformed("missing_response_id")
             self.response_id = response_id
             self.model = self._clean(resp.get("model"))
-            return ResponseStarted(response_id, self.model, self.request_id)
+            self._note(resp)
+            return ResponseStarted(response_id, self.model, self.request_id, dict(self.metadata))
         if etype in ("response.completed", "response.incomplete"):
             return self._finished(ev, etype)
         if etype == "response.failed":
@@ -187,6 +222,7 @@ class ResponsesState:
         if response_id is None:
             raise self._malformed("missing_response_id")
         self.finished = True
+        self._note(resp)
         status: Literal["completed", "incomplete"] = "completed"
         reason: str | None = None
         finish_reason: str | None = None
@@ -203,4 +239,5 @@ class ResponsesState:
             reason=reason,
             refusal=self.refusal,
             finish_reason=finish_reason,
+            metadata=dict(self.metadata),
         )

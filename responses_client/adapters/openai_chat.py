@@ -40,6 +40,7 @@ from responses_client.errors import (
 )
 from responses_client.events import Event, ResponseRequest
 from responses_client.identifiers import clean_token
+from responses_client.responses_events import ratelimit_metadata
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
@@ -298,19 +299,11 @@ class ChatCompletionsProvider:
         secrets = self._secrets
         generation = clean_token(headers.get("x-generation-id"), secrets)
         request_id = request_id_from(headers, secrets) or generation
-        metadata: dict[str, str | int] = {}
-        for header, key in (
-            ("x-ratelimit-remaining-requests", "ratelimit_remaining_requests"),
-            ("x-ratelimit-remaining-tokens", "ratelimit_remaining_tokens"),
-        ):
-            value = headers.get(header, "")
-            if value.isdigit():
-                metadata[key] = int(value)
         return ChatState(
             request_id,
             secrets,
             fallback_id=generation,
-            metadata=metadata,
+            metadata=ratelimit_metadata(headers),
             billed_cost=self.flavour == "openrouter",
         )
 

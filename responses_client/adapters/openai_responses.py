@@ -27,7 +27,11 @@ from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
 from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
 from responses_client.events import Event, ResponseRequest
-from responses_client.responses_events import ResponsesState, malformed_error
+from responses_client.responses_events import (
+    ResponsesState,
+    malformed_error,
+    ratelimit_metadata,
+)
 from responses_client.retry import RetryPolicy
 from responses_client.sse import iter_events
 
@@ -179,7 +183,7 @@ class OpenAIProvider:
         request_id = request_id_from(resp.headers, self._secrets)
         if cancel.cancelled:
             return
-        state = ResponsesState(request_id, self._secrets)
+        state = ResponsesState(request_id, self._secrets, ratelimit_metadata(resp.headers))
         handle = state.handle
         events = iter_events(resp.iter_bytes(), idle=True)
         try:

@@ -94,6 +94,34 @@ def test_plain_stream_events_and_request(provider: OpenAIProvider, fake: FakeUps
     assert rec.wait_done(5) and rec.completed and not rec.client_closed
 
 
+def test_metadata_from_the_headers_and_the_response(
+    provider: OpenAIProvider, fake: FakeUpstream
+) -> None:
+    # The rate-limit counts from the headers, the served tier from response.created (`auto`)
+    # and response.completed (`default`: what the pricing picks its rates from).
+    headers = {
+        "x-ratelimit-remaining-requests": "4999",
+        "x-ratelimit-remaining-tokens": "3999000",
+    }
+    fake.script([behaviour("ok", headers=headers)])
+    events, err = run(provider, req())
+    assert err is None
+    started, fin = events[0], events[-1]
+    assert isinstance(started, ResponseStarted) and isinstance(fin, Finished)
+    counts = {"ratelimit_remaining_requests": 4999, "ratelimit_remaining_tokens": 3999000}
+    assert started.metadata == {**counts, "service_tier": "auto"}
+    assert fin.metadata == {**counts, "service_tier": "default"}
+
+
+def test_metadata_drops_junk(provider: OpenAIProvider, fake: FakeUpstream) -> None:
+    headers = {"x-ratelimit-remaining-requests": "lots", "x-ratelimit-remaining-tokens": "-1"}
+    fake.script([behaviour("ok", headers=headers)])
+    events, err = run(provider, req())
+    assert err is None
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.metadata == {"service_tier": "default"}
+
+
 def test_consecutive_streams_reuse_one_connection(
     provider: OpenAIProvider, fake: FakeUpstream
 ) -> None:

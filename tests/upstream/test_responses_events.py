@@ -141,3 +141,17 @@ def test_error_codes_cleaned(event: dict[str, Any], cls: type, code: str | None)
 def test_not_a_dict_is_malformed() -> None:
     with pytest.raises(UpstreamUnavailable):
         ResponsesState(None).handle([1, 2])  # type: ignore[arg-type]
+
+
+def test_service_tier_and_fingerprint_are_metadata() -> None:
+    state = ResponsesState("req_1", (KEY,), {"ratelimit_remaining_requests": 7})
+    ev = created()
+    ev["response"]["service_tier"] = "flex"
+    started = state.handle(ev)
+    assert isinstance(started, ResponseStarted)
+    assert started.metadata == {"ratelimit_remaining_requests": 7, "service_tier": "flex"}
+    resp = {"id": "resp_1", "service_tier": "priority", "system_fingerprint": KEY}
+    fin = state.handle({"type": "response.completed", "response": resp})
+    assert isinstance(fin, Finished)
+    # A value holding a secret is dropped, never kept.
+    assert fin.metadata == {"ratelimit_remaining_requests": 7, "service_tier": "priority"}
