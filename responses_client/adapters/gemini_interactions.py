@@ -18,6 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx2
+from google.genai import errors as genai_errors
+
+# The Interactions client's root error class: not under google.genai.errors, re-exported only by
+# this private package (the SDK's compat layer wraps its generated errors into subclasses of it).
+from google.genai._interactions import GeminiNextGenAPIClientError
 
 from responses_client.adapters.gemini_client import call_scope, close_all
 from responses_client.adapters.gemini_errors import (
@@ -40,6 +45,15 @@ from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
 _DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, httpx2.HTTPError, OSError)
+# What create() raises for the upstream's refusal or an unreachable upstream (ValueError: the
+# SDK's validation of an operator option). Anything else is our bug and must not be disguised.
+CREATE_ERRORS: tuple[type[BaseException], ...] = (
+    GeminiNextGenAPIClientError,
+    genai_errors.APIError,
+    httpx2.HTTPError,
+    OSError,
+    ValueError,
+)
 
 
 def steps_of(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -101,7 +115,7 @@ class InteractionsCall:
                     events = self._resource.create(
                         automatic_continuation=False, **self.body(request, operator)
                     )
-            except Exception as exc:  # the SDK's own error classes: read by their fields
+            except CREATE_ERRORS as exc:  # the SDK's own error classes: read by their fields
                 if cancel.cancelled:
                     return
                 raise self._refused(exc, opened, chained) from None

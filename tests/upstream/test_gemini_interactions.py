@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from responses_client.adapters.gemini import GeminiProvider
+from responses_client.adapters.gemini_interactions import InteractionsCall
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -279,3 +280,17 @@ def test_thinking_fields_follow_the_options(gemini: GeminiProvider, fake: FakeGe
     assert fake.last().body["generation_config"] == {"thinking_summaries": "none"}
     run(gemini, req(model="gemini-2.0-flash", options={"reasoning_effort": "high"}))
     assert "generation_config" not in fake.last().body
+
+
+def test_our_own_bug_is_not_disguised_as_upstream_unavailable(
+    gemini: GeminiProvider, fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug while building the call (here a KeyError) must surface as itself, not as a
+    # retryable upstream_unavailable that hides it behind retries and a fallback.
+    def broken(self: InteractionsCall, request: ResponseRequest, operator: Any) -> dict[str, Any]:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(InteractionsCall, "body", broken)
+    with pytest.raises(KeyError):
+        run(gemini, req())
+    assert fake.requests == []
