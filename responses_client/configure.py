@@ -19,8 +19,6 @@ from typing import Any
 
 from responses_client.adapters.openai_responses import (
     DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_READ_TIMEOUT,
 )
 from responses_client.catalog import (
@@ -142,10 +140,6 @@ class _Builder:
         self.secrets = _secrets(env, self.key_variables)
         self.off: dict[str, str] = {}  # provider -> the variable to set to turn it on
         self.read_timeout = _number(env, "CHAT_UPSTREAM_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
-        self.max_retries = int(_number(env, "CHAT_UPSTREAM_MAX_RETRIES", DEFAULT_MAX_RETRIES))
-        self.max_retry_after = _number(
-            env, "CHAT_UPSTREAM_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER
-        )
 
     def section(self, name: str) -> ProviderSection | None:
         return self.file.providers.get(name) if self.file else None
@@ -248,12 +242,7 @@ class _Builder:
             or DEFAULT_CONNECT_TIMEOUT,
             "secrets": self.secrets,
         }
-        if protocol == "responses":
-            retries = section.max_retries if section else None
-            retry_after = section.max_retry_after if section else None
-            kwargs["max_retries"] = self.max_retries if retries is None else retries
-            kwargs["max_retry_after"] = self.max_retry_after if retry_after is None else retry_after
-        else:
+        if protocol != "responses":
             kwargs["options"] = dict(section.options) if section else {}
         if protocol == "chat_completions":
             kwargs["flavour"] = flavour or "generic"

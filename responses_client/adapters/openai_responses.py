@@ -39,17 +39,18 @@ logger = logging.getLogger("responses_client")  # one logger name for the whole 
 
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_RETRY_AFTER = 10.0
+# The retry policy's defaults, exported by the package (the turn builds its own RetryPolicy).
+DEFAULT_MAX_RETRIES = RetryPolicy.max_retries
+DEFAULT_MAX_RETRY_AFTER = RetryPolicy.max_retry_after
 _DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 
 
 class OpenAIProvider:
     """The OpenAI Responses API, or any server speaking it at `base_url`.
 
-    `max_retries` and `max_retry_after` are the app's policy (`retry_policy`), applied by
-    `stream_with_retries`; the SDK itself never retries. `secrets` are further values (besides
-    the key) that must never come back out of an upstream string.
+    The SDK itself never retries (the turn's `RetryPolicy` does, through `stream_with_retries`).
+    `secrets` are further values (besides the key) that must never come back out of an
+    upstream string.
     """
 
     def __init__(
@@ -61,8 +62,6 @@ class OpenAIProvider:
         stateful: bool = True,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         send_stream_options: bool = True,
         capabilities: Capabilities | None = None,
         secrets: Iterable[str] = (),
@@ -71,8 +70,6 @@ class OpenAIProvider:
         self.base_url = base_url
         self.stateful = stateful
         self.read_timeout = read_timeout
-        self.max_retries = max_retries
-        self.retry_policy = RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after)
         self.send_stream_options = send_stream_options
         self.capabilities = capabilities or Capabilities(protocol="responses", stateful=stateful)
         self._secrets = tuple(s for s in (api_key, *secrets) if s)
@@ -85,8 +82,7 @@ class OpenAIProvider:
     def __repr__(self) -> str:
         return (
             f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r}, "
-            f"stateful={self.stateful!r}, read_timeout={self.read_timeout!r}, "
-            f"max_retries={self.max_retries!r})"
+            f"stateful={self.stateful!r}, read_timeout={self.read_timeout!r})"
         )
 
     def close(self) -> None:

@@ -311,7 +311,8 @@ def test_section_settings_reach_the_adapters(adapters: dict[str, Any], write_fil
     registry = build(env, adapters)
     openai = recorded(registry, "openai").kwargs
     assert (openai["read_timeout"], openai["connect_timeout"], openai["stateful"]) == (90, 2, False)
-    assert (openai["max_retries"], openai["max_retry_after"]) == (0, 3.0)
+    # The turn builds its RetryPolicy from the settings: the adapter takes no retry arguments.
+    assert "max_retries" not in openai and "max_retry_after" not in openai
     assert registry.settings["openai"].stateful is False
     assert registry.settings["openai"].max_retries == 0
     anthropic = recorded(registry, "anthropic").kwargs

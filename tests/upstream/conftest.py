@@ -22,7 +22,7 @@ def fake(fake_upstream: FakeUpstream) -> FakeUpstream:  # noqa: F811
 @pytest.fixture
 def provider(fake: FakeUpstream) -> Iterator[OpenAIProvider]:
     """An adapter with the sentinel key, a 1 s read timeout and the default 2 retries."""
-    p = OpenAIProvider(SENTINEL_KEY, base_url=fake.base_url, read_timeout=1.0, max_retries=2)
+    p = OpenAIProvider(SENTINEL_KEY, base_url=fake.base_url, read_timeout=1.0)
     yield p
     p.close()
 

@@ -262,7 +262,7 @@ def test_5xx_always_is_unavailable_after_retries(
     assert isinstance(err, UpstreamUnavailable)
     assert err.code == "upstream_unavailable" and err.retryable is True
     assert err.status == int(model[-3:])
-    assert len(fake.requests) == provider.retry_policy.max_retries + 1
+    assert len(fake.requests) == RetryPolicy().max_retries + 1
 
 
 def test_503_once_then_ok(provider: OpenAIProvider, fake: FakeUpstream) -> None:
@@ -276,7 +276,7 @@ def test_connection_refused_is_unavailable() -> None:
     closed = FakeUpstream().start()
     url = closed.base_url
     closed.stop()  # nothing listens on that port any more
-    p = OpenAIProvider(SENTINEL_KEY, base_url=url, max_retries=1)
+    p = OpenAIProvider(SENTINEL_KEY, base_url=url)
     try:
         _, err = run(p, req())
     finally:

@@ -82,7 +82,7 @@ def test_registry_from_env_reads_variables() -> None:
     assert isinstance(p, OpenAIProvider)
     assert p.name == "openai" and p.stateful is True
     assert p.base_url == "http://127.0.0.1:9/v1"
-    assert p.read_timeout == 12.5 and p.max_retries == 0
+    assert p.read_timeout == 12.5 and not hasattr(p, "max_retries")
     assert SENTINEL_KEY not in repr(p) and SENTINEL_KEY not in repr(providers)
     p.close()
 
@@ -90,7 +90,7 @@ def test_registry_from_env_reads_variables() -> None:
 def test_registry_from_env_defaults() -> None:
     p = build_registry({"OPENAI_API_KEY": SENTINEL_KEY}).providers["openai"]
     assert isinstance(p, OpenAIProvider)
-    assert p.base_url is None and p.read_timeout == 60.0 and p.max_retries == 2
+    assert p.base_url is None and p.read_timeout == 60.0
     p.close()
 
 
