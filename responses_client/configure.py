@@ -242,8 +242,6 @@ class _Builder:
             or DEFAULT_CONNECT_TIMEOUT,
             "secrets": self.secrets,
         }
-        if protocol != "responses":
-            kwargs["options"] = dict(section.options) if section else {}
         if protocol == "chat_completions":
             kwargs["flavour"] = flavour or "generic"
             del kwargs["stateful"]  # always stateless (the file refuses stateful = true)

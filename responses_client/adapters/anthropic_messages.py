@@ -96,9 +96,8 @@ class AnthropicProvider:
 
     `max_tokens` is always sent: the smallest known of the user's option, the request's cap and
     the model's output limit (`output_limit(model)`, e.g. from the registry, else
-    `capabilities.max_output_tokens`), else `default_max_tokens`. `options` are the operator's request fields from the providers file,
-    sent on every call under the request's own `provider_options` (e.g. `metadata`,
-    `service_tier`); a field the user's options set (`thinking`, `output_config`) is theirs, and
+    `capabilities.max_output_tokens`), else `default_max_tokens`. The operator's request fields from the providers file come
+    with each request as its `provider_options` (e.g. `metadata`, `service_tier`); a field the user's options set (`thinking`, `output_config`) is theirs, and
     `temperature`/`top_p`/`top_k` are never sent. `secrets` are further values that must never
     come back out of an upstream string.
     """
@@ -114,7 +113,6 @@ class AnthropicProvider:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         capabilities: Capabilities | None = None,
         secrets: Iterable[str] = (),
-        options: Mapping[str, Any] | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
         output_limit: Callable[[str], int | None] | None = None,
     ) -> None:
@@ -123,7 +121,6 @@ class AnthropicProvider:
         self.stateful = stateful
         self.read_timeout = read_timeout
         self.capabilities = capabilities or Capabilities(protocol="anthropic", stateful=stateful)
-        self.options = dict(options or {})
         self.default_max_tokens = default_max_tokens
         self.output_limit = output_limit
         self._secrets = tuple(s for s in (api_key, *secrets) if s)
@@ -211,7 +208,7 @@ class AnthropicProvider:
             params["output_config"] = {"effort": EFFORTS[effort]}
         extra = {
             k: v
-            for k, v in {**self.options, **request.provider_options}.items()
+            for k, v in request.provider_options.items()
             if k not in REFUSED_FIELDS and k not in OWN_FIELDS and k not in params
         }
         if extra:

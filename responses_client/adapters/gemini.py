@@ -12,7 +12,7 @@ httpx2 object or exception leaves this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx2
@@ -219,10 +219,9 @@ class GenerateState:
 class GeminiProvider:
     """Gemini's Developer API (`generateContent`, or Interactions when `stateful`), at `base_url`.
 
-    `base_url` is a root (the SDK adds `/{api_version}/...`); `options` are the operator's
-    provider options sent on every call (e.g. `safety_settings`), under a request's own
-    `provider_options`. `secrets` are further values (besides the key) that must never come
-    back out of an upstream string.
+    `base_url` is a root (the SDK adds `/{api_version}/...`); the operator's options (e.g.
+    `safety_settings`) come with each request as its `provider_options`. `secrets` are further
+    values (besides the key) that must never come back out of an upstream string.
     """
 
     def __init__(
@@ -236,7 +235,6 @@ class GeminiProvider:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         capabilities: Capabilities | None = None,
         secrets: Iterable[str] = (),
-        options: Mapping[str, Any] | None = None,
         api_version: str = DEFAULT_API_VERSION,
     ) -> None:
         self.name = name
@@ -245,7 +243,6 @@ class GeminiProvider:
         self.api_version = api_version
         self.read_timeout = read_timeout
         self.capabilities = capabilities or Capabilities(protocol="gemini", stateful=stateful)
-        self.options = dict(options or {})
         self._secrets = tuple(s for s in (api_key, *secrets) if s)
         self._client, self._http = build_client(
             api_key,
@@ -272,12 +269,9 @@ class GeminiProvider:
         self._client.close()
         self._http.close()
 
-    def _operator_options(self, request: ResponseRequest) -> dict[str, Any]:
-        return {**self.options, **(request.provider_options or {})}
-
     def request_config(self, request: ResponseRequest) -> dict[str, Any]:
         """The `GenerateContentConfig` fields sent for `request` (instructions on every turn)."""
-        return generate_config(request, self._operator_options(request), _CONFIG_FIELDS)
+        return generate_config(request, request.provider_options or {}, _CONFIG_FIELDS)
 
     def _log(self, what: str, err: ProviderError) -> None:
         logger.warning(
@@ -299,7 +293,7 @@ class GeminiProvider:
             return
         check_request(self.capabilities, request)
         if self._interactions is not None:
-            yield from self._interactions.stream(request, cancel, self._operator_options(request))
+            yield from self._interactions.stream(request, cancel, request.provider_options or {})
             return
         yield from self._generate(request, cancel)
 

@@ -45,6 +45,23 @@ from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
 _DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, httpx2.HTTPError, OSError)
+# Body fields the adapter owns: an operator option never replaces them (dropped with a warning).
+OWNED_FIELDS = frozenset(
+    {
+        "model",
+        "input",
+        "stream",
+        "store",
+        "system_instruction",
+        "previous_interaction_id",
+        "generation_config",
+        "automatic_continuation",
+        "extra_body",
+        "extra_headers",
+        "extra_query",
+        "timeout",
+    }
+)
 # What create() raises for the upstream's refusal or an unreachable upstream (ValueError: the
 # SDK's validation of an operator option). Anything else is our bug and must not be disguised.
 CREATE_ERRORS: tuple[type[BaseException], ...] = (
@@ -95,11 +112,21 @@ class InteractionsCall:
             body["system_instruction"] = request.instructions
         if request.previous_response_id:
             body["previous_interaction_id"] = request.previous_response_id
-        settings = interactions_safety(operator.get("safety_settings"))
-        if settings:
-            body["safety_settings"] = settings
-        if isinstance(operator.get("service_tier"), str):
-            body["service_tier"] = operator["service_tier"]
+        extra: dict[str, Any] = {}
+        for key, value in operator.items():
+            if key == "safety_settings":
+                settings = interactions_safety(value)
+                if settings:
+                    body["safety_settings"] = settings
+            elif key in OWNED_FIELDS:
+                # What the adapter sends itself (the turn's content, its chain, the stream).
+                logger.warning("gemini provider option left out key=%s", key)
+            else:
+                extra[key] = value  # the operator's (`service_tier`, `tools`, ...), as given
+        if extra:
+            # In the JSON body as given: the SDK's typed arguments would refuse a field it
+            # does not know yet, and the upstream is the judge of the operator's fields.
+            body["extra_body"] = extra
         return body
 
     def stream(

@@ -96,8 +96,8 @@ class ChatCompletionsProvider:
     `deepseek`: `reasoning_effort` low/high/max and `thinking`; `openrouter`: `reasoning`, its
     billed `usage.cost`, the `X-Generation-Id` header; `ollama`: no key (a placeholder is sent);
     `generic`: the OpenAI spelling, the key optional (a local vLLM or llama.cpp server).
-    `options` are the operator's fields sent on every call (under the request's
-    `provider_options`); `max_tokens_field` names the output cap's field;
+    The operator's fields come with each request as its `provider_options` (sent as given);
+    `max_tokens_field` names the output cap's field;
     `send_stream_options=False` leaves out `stream_options` for a host that refuses it (usage is
     then whatever the host sends unasked, as OpenRouter always does).
     """
@@ -114,7 +114,6 @@ class ChatCompletionsProvider:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         capabilities: Capabilities | None = None,
         secrets: Iterable[str] = (),
-        options: Mapping[str, Any] | None = None,
         max_tokens_field: str = "max_tokens",
         headers: Mapping[str, str] | None = None,
         send_stream_options: bool = True,
@@ -138,7 +137,6 @@ class ChatCompletionsProvider:
         self.capabilities = capabilities or Capabilities(
             protocol="chat_completions", stateful=False
         )
-        self.options = dict(options or {})
         self.max_tokens_field = max_tokens_field
         self.send_stream_options = send_stream_options
         placeholder = api_key == PLACEHOLDER_KEYS.get(flavour)
@@ -187,7 +185,7 @@ class ChatCompletionsProvider:
         self._reasoning_params(params, effort, opts.get("thinking"))
         if self.flavour == "generic" and opts.get("verbosity") is not None:
             params["verbosity"] = opts["verbosity"]
-        for key, value in {**self.options, **request.provider_options}.items():
+        for key, value in request.provider_options.items():
             params[key] = value  # the operator's, sent as given
         return params
 

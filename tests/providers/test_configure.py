@@ -317,15 +317,17 @@ def test_section_settings_reach_the_adapters(adapters: dict[str, Any], write_fil
     assert registry.settings["openai"].max_retries == 0
     anthropic = recorded(registry, "anthropic").kwargs
     assert (anthropic["stateful"], anthropic["read_timeout"]) == (True, 7.0)
-    assert anthropic["options"] == {"service_tier": "auto"}
+    # The operator's options reach the adapter once: on each request (the turn passes them).
+    assert "options" not in anthropic
+    assert registry.settings["anthropic"].options == {"service_tier": "auto"}
     assert anthropic["output_limit"]("claude-opus-5-5") == 128_000
     assert anthropic["output_limit"]("claude-unknown") is None
     gemini = recorded(registry, "gemini")
     assert (gemini.kind, gemini.kwargs["api_version"]) == ("gemini", "v1")  # type: ignore[attr-defined]
-    assert gemini.kwargs["options"] == {
+    assert "options" not in gemini.kwargs
+    assert registry.settings["gemini"].options == {
         "safety_settings": {"HARM_CATEGORY_HARASSMENT": "BLOCK_NONE"}
     }
-    assert registry.settings["gemini"].options == gemini.kwargs["options"]
 
 
 def test_a_stateful_gemini_uses_interactions(adapters: dict[str, Any], write_file: Any) -> None:

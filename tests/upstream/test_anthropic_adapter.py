@@ -119,15 +119,18 @@ def test_never_temperature_or_top_p(claude: AnthropicProvider, upstream: FakeAnt
 
 def test_operator_options_from_the_file(upstream: FakeAnthropic) -> None:
     operator = {"service_tier": "auto", "thinking": {"type": "disabled"}, "top_p": 0.5}
-    p = AnthropicProvider(KEY, base_url=upstream.base_url, options=operator)
-    collect(p, req())
+    p = AnthropicProvider(KEY, base_url=upstream.base_url)
+    # The operator's options come with the request (the turn passes the file's section).
+    collect(p, req(provider_options=operator))
     body = upstream.last().body
     assert body["service_tier"] == "auto" and body["thinking"] == {"type": "disabled"}
     assert "top_p" not in body
-    collect(p, req(options={"thinking": "adaptive"}, provider_options={"service_tier": "x"}))
+    collect(p, req(options={"thinking": "adaptive"}, provider_options=operator))
     body = upstream.last().body
     assert body["thinking"] == {"type": "adaptive", "display": "summarized"}  # the user's
-    assert body["service_tier"] == "x"  # the request's provider options over the file's
+    assert body["service_tier"] == "auto"
+    collect(p, req())
+    assert "service_tier" not in upstream.last().body
     p.close()
 
 

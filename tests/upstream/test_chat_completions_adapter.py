@@ -162,13 +162,14 @@ def test_options_per_flavour(
 
 
 def test_output_cap_is_the_smaller_and_operator_options_are_sent(fake: FakeChat) -> None:
-    p = make(fake, "openrouter", options={"provider": {"order": ["Anthropic"]}})
+    p = make(fake, "openrouter")
+    operator = {"provider": {"order": ["Anthropic"]}, "transforms": []}
     run(
         p,
         req(
             max_output_tokens=100,
             options={"max_output_tokens": 300},
-            provider_options={"transforms": []},
+            provider_options=operator,
         ),
     )
     body = fake.last().body

@@ -174,16 +174,18 @@ def test_reasoning_summary_none_leaves_thoughts_out(
 
 def test_operator_safety_settings_from_the_providers_file(fake: FakeGemini) -> None:
     table = {"HARM_CATEGORY_HARASSMENT": "BLOCK_ONLY_HIGH"}  # the providers file's form
-    p = GeminiProvider(KEY, base_url=fake.base_url, options={"safety_settings": table})
+    p = GeminiProvider(KEY, base_url=fake.base_url)
     try:
-        run(p, req())
+        # The operator's options come with the request (the turn passes the file's section).
+        run(p, req(provider_options={"safety_settings": table}))
         assert fake.last().body["safetySettings"] == [
             {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}
         ]
-        # A request's provider_options win over the constructor's.
         mine = [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}]
         run(p, req(provider_options={"safety_settings": mine}))
         assert fake.last().body["safetySettings"] == mine
+        run(p, req())
+        assert "safetySettings" not in fake.last().body
     finally:
         p.close()
 
@@ -191,10 +193,10 @@ def test_operator_safety_settings_from_the_providers_file(fake: FakeGemini) -> N
 def test_unknown_operator_option_left_out(
     fake: FakeGemini, caplog: pytest.LogCaptureFixture
 ) -> None:
-    p = GeminiProvider(KEY, base_url=fake.base_url, options={"bogus": 1, "seed": 7})
+    p = GeminiProvider(KEY, base_url=fake.base_url)
     try:
         with caplog.at_level(logging.WARNING, "responses_client"):
-            run(p, req())
+            run(p, req(provider_options={"bogus": 1, "seed": 7}))
     finally:
         p.close()
     config = fake.last().body["generationConfig"]
@@ -458,9 +460,9 @@ def test_only_our_objects_come_out(gemini: GeminiProvider, fake: FakeGemini) -> 
 
 
 def test_an_operator_option_the_sdk_refuses_is_a_bad_request(fake: FakeGemini) -> None:
-    p = GeminiProvider(KEY, base_url=fake.base_url, options={"seed": "not a number"})
+    p = GeminiProvider(KEY, base_url=fake.base_url)
     try:
-        events, err = fail(p, req())
+        events, err = fail(p, req(provider_options={"seed": "not a number"}))
     finally:
         p.close()
     assert type(err) is BadRequest and err.upstream_code == "invalid_request"

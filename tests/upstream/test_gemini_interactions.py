@@ -7,6 +7,7 @@ summaries as reasoning, usage, every error before and after HTTP 200, and the st
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -120,11 +121,9 @@ def test_request_shape(gemini: GeminiProvider, fake: FakeGemini) -> None:
 
 def test_safety_settings_in_the_interactions_form(fake: FakeGemini) -> None:
     table = {"HARM_CATEGORY_HARASSMENT": "BLOCK_ONLY_HIGH"}
-    p = GeminiProvider(
-        KEY, base_url=fake.base_url, stateful=True, options={"safety_settings": table}
-    )
+    p = GeminiProvider(KEY, base_url=fake.base_url, stateful=True)
     try:
-        run(p, req())
+        run(p, req(provider_options={"safety_settings": table}))
     finally:
         p.close()
     assert fake.last().body["safety_settings"] == [
@@ -280,6 +279,24 @@ def test_thinking_fields_follow_the_options(gemini: GeminiProvider, fake: FakeGe
     assert fake.last().body["generation_config"] == {"thinking_summaries": "none"}
     run(gemini, req(model="gemini-2.0-flash", options={"reasoning_effort": "high"}))
     assert "generation_config" not in fake.last().body
+
+
+def test_other_operator_options_are_forwarded(
+    gemini: GeminiProvider, fake: FakeGemini, caplog: pytest.LogCaptureFixture
+) -> None:
+    operator = {
+        "service_tier": "flex",
+        "response_modalities": ["text"],
+        "model": "gemini-other",  # the adapter's own field: left out, named by key only
+        "store": "SECRET-VALUE",
+    }
+    with caplog.at_level(logging.WARNING, "responses_client"):
+        run(gemini, req(provider_options=operator))
+    body = fake.last().body
+    assert body["service_tier"] == "flex" and body["response_modalities"] == ["text"]
+    assert body["model"] == MODEL and body["store"] is True
+    assert "key=model" in caplog.text and "key=store" in caplog.text
+    assert "SECRET-VALUE" not in caplog.text and "gemini-other" not in caplog.text
 
 
 def test_our_own_bug_is_not_disguised_as_upstream_unavailable(
