@@ -17,10 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from responses_client.adapters.openai_responses import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-)
+from responses_client.adapters.http_errors import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from responses_client.catalog import (
     BUILTIN,
     BUILTIN_PROVIDERS,

@@ -27,6 +27,7 @@ LIBRARIES = ("conversation_manager", "responses_client", "stream_processor", "co
 WEB_ONLY = ("flask", "werkzeug", "click")
 HTTP_OWNERS = (
     "responses_client.adapters.transport",
+    "responses_client.adapters.http_errors",
     "responses_client.adapters.openai_",
     "responses_client.adapters.anthropic",
     "responses_client.adapters.gemini",

@@ -8,14 +8,13 @@ credit balance, both HTTP 400) but never kept; the header values pass `identifie
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anthropic
 import httpx2
 
+from responses_client.adapters.http_errors import retry_after_from, should_retry_from
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -51,34 +50,6 @@ QUOTA_CODES = frozenset(
 )
 # `error.type` -> API.md's `cause` for an upstream_unavailable.
 CAUSES = {"overloaded_error": "overloaded", "timeout_error": "timeout", "api_error": "server_error"}
-
-
-def retry_after_from(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is None:
-            return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-
-
-def should_retry_from(headers: Mapping[str, str] | None) -> bool | None:
-    """The upstream's `x-should-retry` header: True, False, or None when absent or odd."""
-    value = (headers or {}).get("x-should-retry", "").strip().lower()
-    return {"true": True, "false": False}.get(value)
 
 
 def request_id_from(headers: Mapping[str, str] | None, secrets: Iterable[str] = ()) -> str | None:
@@ -148,20 +119,3 @@ def error_from_status(
     if status == 409 or status >= 500:
         return UpstreamUnavailable(cause=CAUSES.get(etype or "", "server_error"), **fields)
     return BadRequest(**fields)
-
-
-def error_from_transport(exc: BaseException, request_id: str | None = None) -> UpstreamUnavailable:
-    """A failure to reach the upstream or to read its answer, named by the exception's class.
-
-    `cause`: `timeout` for any timeout, `unreachable` when no connection was made, else
-    `server_error` (the upstream dropped or broke the connection).
-    """
-    root = exc.__cause__ if isinstance(exc, anthropic.APIConnectionError) else exc
-    if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException, TimeoutError)):
-        cause = "timeout"
-    elif root is None or isinstance(root, (httpx2.ConnectError, ConnectionRefusedError)):
-        cause = "unreachable"
-    else:
-        cause = "server_error"
-    name = type(root if root is not None else exc).__name__
-    return UpstreamUnavailable(request_id=request_id, upstream_code=name, cause=cause)

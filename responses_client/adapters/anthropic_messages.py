@@ -28,8 +28,15 @@ import httpx2
 from responses_client.adapters.anthropic_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
-    error_from_transport,
     request_id_from,
+)
+from responses_client.adapters.http_errors import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DRAIN_ERRORS,
+    error_from_transport,
+    log_provider_error,
+    stream_lost,
 )
 from responses_client.adapters.transport import CancellableTransport, cancel_scope, drain
 from responses_client.anthropic_events import AnthropicState
@@ -46,8 +53,6 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"  # a root: the SDK adds /v1/messa
 API_VERSION = "2026-10-21"  # the version anthropic 2.x speaks (providers.md §1.1)
 THREADS_BETA = "message-threads-2026-08-12"
 DEFAULT_MAX_TOKENS = 8192
-DEFAULT_READ_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
 MIN_THINKING_BUDGET = 1024  # the API's floor for a manual thinking budget
 # Never sent, even from the operator's provider options: the 2026-10-21 API refuses them (400).
 REFUSED_FIELDS = frozenset({"temperature", "top_p", "top_k"})
@@ -72,9 +77,6 @@ def _env_header_names() -> tuple[str, ...]:
     if not raw:
         return ()
     return tuple(line[: line.find(":")].strip() for line in raw.split("\n") if ":" in line)
-
-
-_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 
 
 def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -224,17 +226,6 @@ class AnthropicProvider:
                 params["thread"] = {"type": "create"}
         return params
 
-    def _log(self, what: str, err: ProviderError) -> None:
-        logger.warning(
-            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-            what,
-            self.name,
-            err.code,
-            err.status,
-            err.upstream_code,
-            err.request_id,
-        )
-
     # -- the stream ------------------------------------------------------------------------------
     def stream(
         self, request: ResponseRequest, cancel: CancelToken | None = None
@@ -257,7 +248,7 @@ class AnthropicProvider:
                 return  # stopped while the refusal came in: a stopped stream simply ends
             continuing = params.get("thread", {}).get("type") == "continue"
             err = error_from_status(exc, request, self._secrets, continuing=continuing)
-            self._log("upstream refused", err)
+            log_provider_error(self.name, "upstream refused", err)
             raise err from None
         except TRANSPORT_ERRORS as exc:
             cancel.detach_socket()
@@ -270,7 +261,7 @@ class AnthropicProvider:
         try:
             yield from self._relay(resp, cancel)
         except ProviderError as err:
-            self._log("upstream error", err)
+            log_provider_error(self.name, "upstream error", err)
             raise
         finally:
             # Before the response is closed: a stop from now on must not reach a pooled socket.
@@ -302,7 +293,7 @@ class AnthropicProvider:
                     if out is not None:
                         yield out
                         if state.finished:
-                            drain(events, cancel, _DRAIN_ERRORS)
+                            drain(events, cancel, DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up
@@ -313,9 +304,7 @@ class AnthropicProvider:
         except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return
-            if state.text_seen:
-                raise Interrupted(request_id=request_id, upstream_code=type(exc).__name__) from None
-            raise error_from_transport(exc, request_id) from None
+            raise stream_lost(exc, request_id, text_seen=state.text_seen) from None
         if cancel.cancelled:
             return
         if state.text_seen:

@@ -29,11 +29,17 @@ from responses_client.adapters.gemini_client import (
 from responses_client.adapters.gemini_errors import (
     error_after_200,
     error_from_status,
-    error_from_transport,
     request_id_from,
 )
 from responses_client.adapters.gemini_interactions import InteractionsCall
 from responses_client.adapters.gemini_options import generate_config
+from responses_client.adapters.http_errors import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DRAIN_ERRORS,
+    log_provider_error,
+    stream_lost,
+)
 from responses_client.adapters.transport import drain
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
@@ -58,18 +64,13 @@ from responses_client.responses_events import malformed_error
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
-DEFAULT_READ_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
 IDLE = Idle()
 # What reading the answer can raise besides the SDK's APIError: the transport's errors, and
 # ValueError for a chunk that is not JSON or fails the SDK's validation (a bad thoughtSignature).
 READ_ERRORS: tuple[type[BaseException], ...] = (httpx2.HTTPError, OSError, ValueError)
 _CONFIG_FIELDS = frozenset(types.GenerateContentConfig.model_fields)
-_DRAIN_ERRORS: tuple[type[BaseException], ...] = (
-    ProviderError,
-    genai_errors.APIError,
-    *READ_ERRORS,
-)
+# The SDK's chunk iterator also raises its APIError and ValueError (an unreadable chunk).
+_DRAIN_ERRORS: tuple[type[BaseException], ...] = (*DRAIN_ERRORS, genai_errors.APIError, ValueError)
 
 # Gemini finishReason -> API.md's incomplete reason; STOP is a completed reply, the rest "other".
 FINISH_REASONS = {
@@ -201,14 +202,9 @@ class GenerateState:
 
     def lost(self, exc: BaseException) -> ProviderError:
         """The connection failed or a chunk was unreadable: `Interrupted` after text."""
-        malformed = isinstance(exc, ValueError)
-        if self.text_seen:
-            code = "malformed_event" if malformed else type(exc).__name__
-            return Interrupted(request_id=self.request_id, upstream_code=code)
-        err = error_from_transport(exc, self.request_id)
-        if malformed:
-            err.upstream_code = "malformed_event"
-        return err
+        if isinstance(exc, ValueError):
+            return malformed_error("malformed_event", self.request_id, text_seen=self.text_seen)
+        return stream_lost(exc, self.request_id, text_seen=self.text_seen)
 
     def ended_early(self) -> ProviderError:
         """The stream closed before a chunk with a finishReason."""
@@ -273,17 +269,6 @@ class GeminiProvider:
         """The `GenerateContentConfig` fields sent for `request` (instructions on every turn)."""
         return generate_config(request, request.provider_options or {}, _CONFIG_FIELDS)
 
-    def _log(self, what: str, err: ProviderError) -> None:
-        logger.warning(
-            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-            what,
-            self.name,
-            err.code,
-            err.status,
-            err.upstream_code,
-            err.request_id,
-        )
-
     def stream(
         self, request: ResponseRequest, cancel: CancelToken | None = None
     ) -> Iterator[Event]:
@@ -339,7 +324,7 @@ class GeminiProvider:
                 return
             raise state.ended_early()
         except ProviderError as err:
-            self._log("upstream error", err)
+            log_provider_error(self.name, "upstream error", err)
             raise
         finally:
             # Before the responses are closed: a stop from now on must not reach a pooled socket.

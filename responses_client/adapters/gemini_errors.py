@@ -9,14 +9,11 @@ kept. Imported by the gemini adapters only.
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx2
-
+from responses_client.adapters.http_errors import retry_after_from
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -91,31 +88,19 @@ def _reason(details: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def retry_after_from(
-    headers: Mapping[str, str] | None, details: list[dict[str, Any]]
-) -> float | None:
-    """Seconds to wait: `retry-after-ms`, `retry-after` (seconds or HTTP date), else RetryInfo."""
-    headers = headers or {}
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value)
-            if parsed is not None:
-                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+def retry_delay_from(details: list[dict[str, Any]]) -> float | None:
+    """Seconds to wait from a `google.rpc.RetryInfo` detail (`"12s"`), when the headers say none."""
     for d in details:
         if str(d.get("@type", "")).endswith("google.rpc.RetryInfo"):
             match = _DELAY.match(str(d.get("retryDelay", "")))
             if match:
                 return float(match.group(1))
     return None
+
+
+def _retry_after(headers: Mapping[str, str] | None, details: list[dict[str, Any]]) -> float | None:
+    value = retry_after_from(headers)  # the headers first (a 0 says "now"), then RetryInfo
+    return value if value is not None else retry_delay_from(details)
 
 
 def error_from_status(
@@ -134,7 +119,7 @@ def error_from_status(
     fields: dict[str, Any] = {
         "status": status,
         "request_id": request_id_from(headers, secrets),
-        "retry_after": retry_after_from(headers, details),
+        "retry_after": _retry_after(headers, details),
         "upstream_code": clean_token(reason or gstatus or code, secrets),
     }
     if reason in AUTH_REASONS or status in (401, 403) or gstatus in AUTH_STATUSES:
@@ -173,25 +158,7 @@ def error_after_200(
         "upstream_code": clean_token(raw, secrets),
     }
     if status == 429 or raw in RATE_CODES:
-        return RateLimited(retry_after=retry_after_from(None, details), **fields)
+        return RateLimited(retry_after=retry_delay_from(details), **fields)
     if status == 400 and _TOO_LONG.search(message):
         return ContextTooLong(**fields)
     return UpstreamFailed(**fields)
-
-
-def error_from_transport(exc: BaseException, request_id: str | None = None) -> UpstreamUnavailable:
-    """A failure to reach the upstream or read its answer, before any text."""
-    cause = "server_error"  # e.g. a malformed answer before any text
-    seen: BaseException | None = exc
-    while seen is not None:  # the Interactions client wraps httpx2's error: look underneath
-        if isinstance(seen, httpx2.ConnectTimeout | httpx2.ConnectError):
-            cause = "unreachable"
-            break
-        if isinstance(seen, httpx2.TimeoutException):
-            cause = "timeout"
-            break
-        if isinstance(seen, httpx2.HTTPError | OSError):
-            cause = "server_error"
-            break
-        seen = seen.__cause__
-    return UpstreamUnavailable(request_id=request_id, upstream_code=type(exc).__name__, cause=cause)

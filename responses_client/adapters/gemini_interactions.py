@@ -25,15 +25,17 @@ from google.genai import errors as genai_errors
 from google.genai._interactions import GeminiNextGenAPIClientError
 
 from responses_client.adapters.gemini_client import call_scope, close_all
-from responses_client.adapters.gemini_errors import (
-    error_from_status,
-    error_from_transport,
-    request_id_from,
-)
+from responses_client.adapters.gemini_errors import error_from_status, request_id_from
 from responses_client.adapters.gemini_options import (
     bare_model,
     interactions_generation_config,
     interactions_safety,
+)
+from responses_client.adapters.http_errors import (
+    DRAIN_ERRORS,
+    error_from_transport,
+    log_provider_error,
+    stream_lost,
 )
 from responses_client.adapters.transport import drain
 from responses_client.cancel import CancelToken
@@ -44,7 +46,6 @@ from responses_client.responses_events import malformed_error
 from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
-_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, httpx2.HTTPError, OSError)
 # Body fields the adapter owns: an operator option never replaces them (dropped with a warning).
 OWNED_FIELDS = frozenset(
     {
@@ -155,14 +156,7 @@ class InteractionsCall:
             yield from self._relay(response, InteractionsState(
                 request_id, chained=chained, secrets=self._secrets), cancel)  # fmt: skip
         except ProviderError as err:
-            logger.warning(
-                "upstream error provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-                self.name,
-                err.code,
-                err.status,
-                err.upstream_code,
-                err.request_id,
-            )
+            log_provider_error(self.name, "upstream error", err)
             raise
         finally:
             cancel.detach_socket()
@@ -191,8 +185,8 @@ class InteractionsCall:
                         if state.finished:
                             # Read to the end ([DONE], then the body's end) so the connection
                             # goes back to the pool.
-                            drain(events, cancel, _DRAIN_ERRORS)
-                            drain(raw, cancel, _DRAIN_ERRORS)
+                            drain(events, cancel, DRAIN_ERRORS)
+                            drain(raw, cancel, DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up
@@ -202,16 +196,10 @@ class InteractionsCall:
             raise malformed_error(
                 err.upstream_code or "malformed_event", state.request_id, text_seen=state.text_seen
             ) from None
-        except ProviderError:
-            raise
-        except Exception as exc:  # httpx2's read errors (and OSError)
+        except (httpx2.HTTPError, OSError) as exc:  # the read failed (never our own bugs)
             if cancel.cancelled:
                 return
-            if state.text_seen:
-                raise Interrupted(
-                    request_id=state.request_id, upstream_code=type(exc).__name__
-                ) from None
-            raise error_from_transport(exc, state.request_id) from None
+            raise stream_lost(exc, state.request_id, text_seen=state.text_seen) from None
         if cancel.cancelled:
             return
         err_cls = Interrupted if state.text_seen else UpstreamUnavailable

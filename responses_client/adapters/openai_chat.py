@@ -16,14 +16,20 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-import httpx2
 import openai
 
+from responses_client.adapters.http_errors import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DRAIN_ERRORS,
+    error_from_transport,
+    log_provider_error,
+    stream_lost,
+)
 from responses_client.adapters.openai_client import isolated_client
 from responses_client.adapters.openai_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
-    error_from_transport,
     request_id_from,
 )
 from responses_client.adapters.transport import cancel_scope, drain
@@ -33,10 +39,8 @@ from responses_client.chat_events import ChatState
 from responses_client.errors import (
     ContentBlocked,
     ContextTooLong,
-    Interrupted,
     ProviderError,
     UnknownModel,
-    UpstreamUnavailable,
 )
 from responses_client.events import Event, ResponseRequest
 from responses_client.identifiers import clean_token
@@ -54,9 +58,6 @@ DEFAULT_BASE_URLS: dict[str, str | None] = {
 # A local server may check no key (Ollama never does; `api_key_env` is optional for an extra
 # provider), but the SDK insists on one: a placeholder, never a secret, never logged.
 PLACEHOLDER_KEYS = {"ollama": "ollama", "generic": "no-key"}
-DEFAULT_READ_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 # API.md reasoning efforts -> DeepSeek's (low, high, max; its docs map the rest the same way).
 DEEPSEEK_EFFORT = {
     "minimal": "low",
@@ -215,17 +216,6 @@ class ChatCompletionsProvider:
             params["reasoning_effort"] = effort
 
     # -- the stream -------------------------------------------------------------------------------
-    def _log(self, what: str, err: ProviderError) -> None:
-        logger.warning(
-            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-            what,
-            self.name,
-            err.code,
-            err.status,
-            err.upstream_code,
-            err.request_id,
-        )
-
     def _refused(self, exc: openai.APIStatusError, request: ResponseRequest) -> ProviderError:
         err = error_from_status(exc, request, self._secrets)
         status = exc.status_code
@@ -273,7 +263,7 @@ class ChatCompletionsProvider:
             if cancel.cancelled:
                 return
             err = self._refused(exc, request)
-            self._log("upstream refused", err)
+            log_provider_error(self.name, "upstream refused", err)
             raise err from None
         except TRANSPORT_ERRORS as exc:
             cancel.detach_socket()
@@ -286,7 +276,7 @@ class ChatCompletionsProvider:
         try:
             yield from self._relay(resp, cancel)
         except ProviderError as err:
-            self._log("upstream error", err)
+            log_provider_error(self.name, "upstream error", err)
             raise
         finally:
             # Before the response is closed: a stop from now on must not reach a pooled socket.
@@ -315,14 +305,8 @@ class ChatCompletionsProvider:
             if state.finished:
                 # Read what follows `[DONE]` (the body's end) so the connection goes back to
                 # the pool: a body left unread closes it, and every turn would reconnect.
-                drain(raw, cancel, _DRAIN_ERRORS)
+                drain(raw, cancel, DRAIN_ERRORS)
         except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return
-            timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException))
-            err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-            raise err_cls(
-                request_id=state.request_id,
-                upstream_code=type(exc).__name__,
-                cause="timeout" if timed_out else None,
-            ) from None
+            raise stream_lost(exc, state.request_id, text_seen=state.text_seen) from None

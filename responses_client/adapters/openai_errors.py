@@ -6,14 +6,13 @@ the upstream's message text is read (to recognise a stale `previous_response_id`
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx2
 import openai
 
+from responses_client.adapters.http_errors import retry_after_from, should_retry_from
 from responses_client.errors import (
     AuthFailed,
     BadRequest,
@@ -37,34 +36,6 @@ BAD_KEY_WORDS = ("incorrect api key", "invalid api key")
 STATUS_CAUSES = {408: "timeout", 503: "overloaded", 504: "timeout", 529: "overloaded"}
 # What reaching the upstream or reading its answer can raise (status errors are caught before).
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx2.HTTPError, OSError)
-
-
-def retry_after_from(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is None:
-            return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-
-
-def should_retry_from(headers: Mapping[str, str] | None) -> bool | None:
-    """The upstream's `x-should-retry` header: True, False, or None when absent or odd."""
-    value = (headers or {}).get("x-should-retry", "").strip().lower()
-    return {"true": True, "false": False}.get(value)
 
 
 def request_id_from(headers: Mapping[str, str] | None, secrets: Iterable[str] = ()) -> str | None:
@@ -125,13 +96,3 @@ def error_from_status(
     if status in (408, 409) or status >= 500:
         return UpstreamUnavailable(**fields, cause=STATUS_CAUSES.get(status, "server_error"))
     return BadRequest(**fields)
-
-
-def error_from_transport(exc: BaseException, request_id: str | None = None) -> UpstreamUnavailable:
-    """A failure to reach the upstream or to read its answer, named by the exception's class."""
-    timed_out = isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException, TimeoutError))
-    return UpstreamUnavailable(
-        request_id=request_id,
-        upstream_code=type(exc).__name__,
-        cause="timeout" if timed_out else "unreachable",
-    )

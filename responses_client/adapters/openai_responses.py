@@ -15,11 +15,18 @@ from typing import Any
 
 import openai
 
+from responses_client.adapters.http_errors import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DRAIN_ERRORS,
+    error_from_transport,
+    log_provider_error,
+    stream_lost,
+)
 from responses_client.adapters.openai_client import isolated_client
 from responses_client.adapters.openai_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
-    error_from_transport,
     request_id_from,
 )
 from responses_client.adapters.transport import cancel_scope, drain
@@ -37,12 +44,9 @@ from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
-DEFAULT_READ_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
 # The retry policy's defaults, exported by the package (the turn builds its own RetryPolicy).
 DEFAULT_MAX_RETRIES = RetryPolicy.max_retries
 DEFAULT_MAX_RETRY_AFTER = RetryPolicy.max_retry_after
-_DRAIN_ERRORS: tuple[type[BaseException], ...] = (ProviderError, *TRANSPORT_ERRORS)
 
 
 class OpenAIProvider:
@@ -126,17 +130,6 @@ class OpenAIProvider:
             params["extra_body"] = dict(request.provider_options)
         return params
 
-    def _log(self, what: str, err: ProviderError) -> None:
-        logger.warning(
-            "%s provider=%s code=%s status=%s upstream_code=%s request_id=%s",
-            what,
-            self.name,
-            err.code,
-            err.status,
-            err.upstream_code,
-            err.request_id,
-        )
-
     def stream(
         self, request: ResponseRequest, cancel: CancelToken | None = None
     ) -> Iterator[Event]:
@@ -155,7 +148,7 @@ class OpenAIProvider:
             if cancel.cancelled:
                 return  # stopped while the refusal came in: a stopped stream simply ends
             err = error_from_status(exc, request, self._secrets)
-            self._log("upstream refused", err)
+            log_provider_error(self.name, "upstream refused", err)
             raise err from None
         except TRANSPORT_ERRORS as exc:
             cancel.detach_socket()
@@ -168,7 +161,7 @@ class OpenAIProvider:
         try:
             yield from self._relay(resp, cancel)
         except ProviderError as err:
-            self._log("upstream error", err)
+            log_provider_error(self.name, "upstream error", err)
             raise
         finally:
             # Before the response is closed: a stop from now on must not reach a pooled socket.
@@ -191,7 +184,7 @@ class OpenAIProvider:
                     if out is not None:
                         yield out
                         if state.finished:
-                            drain(events, cancel, _DRAIN_ERRORS)
+                            drain(events, cancel, DRAIN_ERRORS)
                             return
                 else:
                     yield item  # Idle: the read's buffered data is used up
@@ -202,8 +195,7 @@ class OpenAIProvider:
         except TRANSPORT_ERRORS as exc:
             if cancel.cancelled:
                 return
-            err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-            raise err_cls(request_id=request_id, upstream_code=type(exc).__name__) from None
+            raise stream_lost(exc, request_id, text_seen=state.text_seen) from None
         if cancel.cancelled:
             return
         err_cls = Interrupted if state.text_seen else UpstreamUnavailable
