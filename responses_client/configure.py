@@ -11,13 +11,18 @@ deployment without an SDK's provider never loads that SDK. Imports no Flask and 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from responses_client.adapters.http_errors import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from responses_client.adapters.factory import (
+    ADAPTERS,
+    AdapterError,
+    AdapterFactory,
+    build_adapter,
+)
+from responses_client.adapters.http_errors import DEFAULT_READ_TIMEOUT
 from responses_client.catalog import (
     BUILTIN,
     BUILTIN_PROVIDERS,
@@ -37,16 +42,7 @@ from responses_client.registry import ModelInfo, ModelRef, ProviderRegistry, Pro
 
 log = logging.getLogger(__name__)
 
-# protocol -> (module, class). A stateful gemini provider is GeminiProvider(stateful=True), which
-# speaks the Interactions API; a stateful anthropic one uses message threads.
-ADAPTERS: dict[str, tuple[str, str]] = {
-    "responses": ("responses_client.adapters.openai_responses", "OpenAIProvider"),
-    "chat_completions": ("responses_client.adapters.openai_chat", "ChatCompletionsProvider"),
-    "anthropic": ("responses_client.adapters.anthropic_messages", "AnthropicProvider"),
-    "gemini": ("responses_client.adapters.gemini", "GeminiProvider"),
-}
 KEYLESS = "no-key"  # sent by a further provider that names no api_key_env (a local server)
-AdapterFactory = Callable[..., Provider]
 
 __all__ = ["ADAPTERS", "ConfigError", "ProvidersFileError", "build_registry"]
 
@@ -85,19 +81,6 @@ def _secrets(env: Mapping[str, str], key_variables: tuple[str, ...]) -> tuple[st
             k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) or k == "SECRET_KEY" or k in key_variables
         )
     )
-
-
-def _adapter(protocol: str, adapters: Mapping[str, AdapterFactory] | None) -> AdapterFactory:
-    if adapters is not None and protocol in adapters:
-        return adapters[protocol]
-    module_name, class_name = ADAPTERS[protocol]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:  # the SDK is not installed (requirements.txt installs them all)
-        missing = exc.name or "a module"
-        raise ConfigError(f"the {protocol} adapter cannot be loaded: {missing} is missing") from exc
-    factory: AdapterFactory = getattr(module, class_name)
-    return factory
 
 
 def _csv(raw: str | None) -> tuple[str, ...]:
@@ -230,28 +213,13 @@ class _Builder:
         section: ProviderSection | None,
         flavour: str | None,
     ) -> Provider:
-        kwargs: dict[str, Any] = {
-            "name": name,
-            "base_url": base_url,
-            "stateful": stateful,
-            "read_timeout": (section.read_timeout if section else None) or self.read_timeout,
-            "connect_timeout": (section.connect_timeout if section else None)
-            or DEFAULT_CONNECT_TIMEOUT,
-            "secrets": self.secrets,
-        }
-        if protocol == "chat_completions":
-            kwargs["flavour"] = flavour or "generic"
-            del kwargs["stateful"]  # always stateless (the file refuses stateful = true)
-        elif protocol == "gemini":
-            kwargs["api_version"] = (section.api_version if section else None) or "v1beta"
-        elif protocol == "anthropic":
-            kwargs["output_limit"] = self.output_limit(name)
-        factory = _adapter(protocol, self.adapters)
         try:
-            return factory(key, **kwargs)
-        except ValueError as exc:
-            # The adapter's own refusal (a missing base URL, an unknown flavour); names no value.
-            raise ConfigError(f"provider {name}: {exc}") from None
+            return build_adapter(name, protocol, key, base_url, stateful, section, flavour,
+                                 read_timeout=self.read_timeout, secrets=self.secrets,
+                                 output_limit=self.output_limit(name),
+                                 adapters=self.adapters)  # fmt: skip
+        except AdapterError as exc:
+            raise ConfigError(str(exc)) from exc.__cause__
 
     def output_limit(self, name: str) -> Callable[[str], int | None]:
         """The model's known output limit, for an adapter that must always send one (Anthropic)."""
