@@ -622,6 +622,10 @@ class _Handler(BaseHTTPRequestHandler):
         if n_think:
             usage["output_tokens_details"] = {"thinking_tokens": n_think}
         emit("message_delta", {"delta": delta, "usage": usage})
+        if isinstance(thread, dict):
+            # Stored before the body ends: the client reads to the end, then a test may forget it.
+            with fake._lock:
+                fake.threads[mid] = {"input_tokens": n_in + cache_read, "continued": False}
         emit("message_stop", {})
         if kind == "linger":
             if "seconds" in b:
@@ -629,9 +633,6 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 hold_forever()
         self._end()
-        if isinstance(thread, dict):
-            with fake._lock:
-                fake.threads[mid] = {"input_tokens": n_in + cache_read, "continued": False}
         rec.completed = True
 
 
