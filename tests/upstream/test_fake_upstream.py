@@ -97,6 +97,8 @@ def test_recording_and_script_queue(fake: FakeUpstream) -> None:
     assert httpx2.post(f"{fake.base_url}/responses", json=body).status_code == 200
     first, second = fake.requests
     assert first.behaviour == "500" and second.behaviour == "ok"
+    # The handler marks the request done after the body's end, which the client may read first.
+    assert second.wait_done(5)
     assert second.body == body and second.events_written == 14 and second.completed
     assert second.time >= first.time
 
