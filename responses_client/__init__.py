@@ -14,13 +14,8 @@ and the in-process fake.
 """
 
 from responses_client.adapters.fake import FakeProvider
-from responses_client.adapters.openai_responses import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER,
-    DEFAULT_READ_TIMEOUT,
-    OpenAIProvider,
-)
+from responses_client.adapters.http_errors import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from responses_client.adapters.openai_responses import OpenAIProvider
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request, estimate_input_tokens
 from responses_client.configure import ConfigError, ProvidersFileError, build_registry
@@ -61,8 +56,6 @@ from responses_client.retry import RetryPolicy, stream_with_retries
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_MAX_RETRY_AFTER",
     "DEFAULT_READ_TIMEOUT",
     "QUOTA_CODES",
     "RATE_CODES",

@@ -39,14 +39,9 @@ from responses_client.responses_events import (
     malformed_error,
     ratelimit_metadata,
 )
-from responses_client.retry import RetryPolicy
 from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
-
-# The retry policy's defaults, exported by the package (the turn builds its own RetryPolicy).
-DEFAULT_MAX_RETRIES = RetryPolicy.max_retries
-DEFAULT_MAX_RETRY_AFTER = RetryPolicy.max_retry_after
 
 
 class OpenAIProvider:
