@@ -7,24 +7,21 @@ For tests (`FakeUpstream()`, the `fake_upstream` fixture) and standalone runs:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import secrets
-import select
-import socket
 import ssl
-import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
 INJECTION_TEXT = 'a\n\nevent: done\ndata: {}\n\nb data: <script>alert("x")</script>\n\nc'
@@ -173,38 +170,15 @@ class Recorded:
         return self.done.wait(timeout)
 
 
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # socketserver's default backlog of 5 drops connections under load
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-    fake: FakeUpstream
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up (resets, closed keep-alive sockets) are part of the tests, not errors.
-        return
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        tls = self.fake.tls
-        if tls is not None:
-            # The handshake runs in the handler's thread (setup), never in the accepting one.
-            sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-
-class FakeUpstream:
+class FakeUpstream(FakeServer):
     """Responses API fake: configure `reply`, `script([...])`, `threads`; read `requests`."""
+
+    api_path = "/v1"  # the URL to give the SDK is `.../v1`
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, _Handler, "fake-upstream")
         self.tls = tls  # a server-side context: HTTPS instead of HTTP
         self.reply: str | Callable[[dict[str, Any]], str] = DEFAULT_REPLY
         self.chunk_size = 4
@@ -217,56 +191,6 @@ class FakeUpstream:
         self.responses: dict[str, dict[str, Any]] = {}
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        """The URL to give the SDK (`.../v1`)."""
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/v1"
-
-    def start(self) -> FakeUpstream:
-        """Bind and serve in a background thread."""
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-upstream-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and join every handler thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeUpstream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- configuration ---------------------------------------------------------------------------
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
@@ -397,39 +321,8 @@ def _obf() -> str:
     return secrets.token_urlsafe(8).replace("-", "a").replace("_", "b")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def setup(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.settimeout(10)
-            try:
-                self.request.do_handshake()
-            finally:
-                self.request.settimeout(None)
-        super().setup()
-        # Real streaming APIs send each event at once; without this, Nagle's algorithm holds small
-        # frames back until the client's delayed ACK (up to 40 ms on Linux).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.connection)
-            self.server.fake.connections += 1
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.connection)
-
+class _Handler(FakeHandler[FakeUpstream]):
     # -- plumbing --------------------------------------------------------------------------------
-    @property
-    def fake(self) -> FakeUpstream:
-        return self.server.fake
-
     def _record(self, body: Any) -> Recorded:
         url = urlsplit(self.path)
         rec = Recorded(
@@ -458,42 +351,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _request_id(self) -> str:
         b = getattr(self, "behaviour_now", None) or {}
         return str(b.get("request_id", f"req_{uuid.uuid4().hex[:24]}"))
-
-    def _client_gone(self) -> bool:
-        try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-            if ready:
-                # The plain socket's recv: an SSLSocket refuses flags (TLS mode peeks raw bytes).
-                return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-        return False
-
-    def _wait(self, seconds: float) -> None:
-        """Sleep, but notice at once when the client hangs up or the server stops."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.fake._stopping.is_set():
-                raise _ClientGone
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise _ClientGone
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        except OSError as exc:
-            raise _ClientGone from exc
-
-    def _end(self) -> None:
-        try:
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError as exc:
-            raise _ClientGone from exc
 
     # -- routes ----------------------------------------------------------------------------------
     def do_GET(self) -> None:
@@ -531,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             self._responses(rec, body)
-        except (_ClientGone, OSError):
+        except (ClientGone, OSError):
             # OSError: the connection was shut (a stop of the server, a client reset) while the
             # status line or headers were being written, before _chunk could say so.
             rec.client_closed = True
@@ -710,15 +567,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(frame.encode())
             rec.events_written += 1
 
-        def hold_forever() -> None:
-            while True:
-                self._wait(0.2)
-
         if kind == "stall_start":
             if "seconds" in b:
                 self._wait(b["seconds"])
             else:
-                hold_forever()
+                self._hold()
 
         def shown(obj: dict[str, Any]) -> dict[str, Any]:
             if "response_id" in b:
@@ -825,16 +678,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i, d in enumerate(deltas):
             if i == after:
                 if kind == "reset":
-                    # Give the client time to read what was sent: an RST discards unread data.
-                    self._wait(0.1)
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.connection.close()
-                    self.close_connection = True
+                    self._reset()
                     return
                 if kind == "stall":
-                    hold_forever()
+                    self._hold()
                 if kind == "gap":
                     self._wait(float(b.get("seconds", 1.0)))
                 if kind == "malformed":
@@ -886,7 +733,7 @@ class _Handler(BaseHTTPRequestHandler):
             sent += d
             n_sent += 1
         if fake._stopping.is_set():
-            raise _ClientGone
+            raise ClientGone
         if refusal:
             emit({"type": "response.refusal.done", **ref, "refusal": sent})
             final_part = {"type": "refusal", "refusal": sent}
@@ -915,12 +762,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def running(fake: FakeUpstream | None = None) -> Iterator[FakeUpstream]:
     """Start a fake upstream for the duration of a `with` block or a fixture."""
-    fake = fake or FakeUpstream()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+    yield from serving(fake or FakeUpstream())
 
 
 @pytest.fixture
@@ -944,15 +786,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.chunk_size = args.chunk_size
     fake.delta_delay = args.delta_delay
     fake.n_deltas = args.n_deltas
-    fake.start()
-    print(f"fake upstream on {fake.base_url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_interrupted(fake, "fake upstream")
 
 
 if __name__ == "__main__":

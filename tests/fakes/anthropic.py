@@ -20,20 +20,16 @@ import argparse
 import contextlib
 import itertools
 import json
-import select
-import socket
-import struct
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.fake_upstream import Headers, Recorded
+from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
 DEFAULT_THINKING = ["Let me think about the greeting.", "A short answer will do."]
@@ -131,27 +127,13 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     return behaviour(kind, **params)
 
 
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-    fake: FakeAnthropic
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # clients hanging up are part of the tests
-
-
-class FakeAnthropic:
+class FakeAnthropic(FakeServer):
     """Messages API fake: configure `reply`, `thinking`, `script([...])`; read `requests`."""
 
+    # `base_url` is the root: the SDK adds `/v1/messages`.
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, _Handler, "fake-anthropic")
         self.reply: str | Callable[[dict[str, Any]], str] = DEFAULT_REPLY
         self.thinking: list[str] | None = None  # thinking blocks sent before every reply
         self.chunk_size = 4
@@ -162,58 +144,9 @@ class FakeAnthropic:
         self.cache_write = 0
         self.service_tier = "standard"
         self.threads: dict[str, dict[str, Any]] = {}  # message id -> thread state
-        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self.requests: list[Recorded] = []
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The URL to give the SDK: a root (the SDK adds `/v1/messages`)."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FakeAnthropic:
-        """Bind and serve in a background thread."""
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-anthropic-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and join every handler thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, consumed one per POST /v1/messages (then the model name's applies)."""
@@ -281,30 +214,7 @@ def _tokens(value: Any) -> int:
     return max(1, len(json.dumps(value)) // 4)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.connection)
-            self.server.fake.connections += 1
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.connection)
-
-    @property
-    def fake(self) -> FakeAnthropic:
-        return self.server.fake
-
+class _Handler(FakeHandler[FakeAnthropic]):
     # -- plumbing --------------------------------------------------------------------------------
     def _record(self, body: Any) -> Recorded:
         url = urlsplit(self.path)
@@ -357,41 +267,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _client_gone(self) -> bool:
-        try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-            if ready:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-        return False
-
-    def _wait(self, seconds: float) -> None:
-        """Sleep, but notice at once when the client hangs up or the server stops."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.fake._stopping.is_set():
-                raise _ClientGone
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise _ClientGone
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        except OSError as exc:
-            raise _ClientGone from exc
-
-    def _end(self) -> None:
-        try:
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError as exc:
-            raise _ClientGone from exc
-
     # -- routes ----------------------------------------------------------------------------------
     def do_GET(self) -> None:
         rec = self._record(None)
@@ -413,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(rec, {}, 404, "not_found_error", None, "Not found")
                 return
             self._messages(rec, body)
-        except (_ClientGone, OSError):
+        except (ClientGone, OSError):
             rec.client_closed = True
             self.close_connection = True
         finally:
@@ -518,15 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(frame.encode())
             rec.events_written += 1
 
-        def hold_forever() -> None:
-            while True:
-                self._wait(0.2)
-
         if kind == "stall_start":
             if "seconds" in b:
                 self._wait(float(b["seconds"]))
             else:
-                hold_forever()
+                self._hold()
 
         usage0 = {
             "input_tokens": n_in,
@@ -576,15 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i, d in enumerate(deltas):
             if i == after:
                 if kind == "reset":
-                    self._wait(0.1)  # let the client read what was sent: an RST drops unread data
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.connection.close()
-                    self.close_connection = True
+                    self._reset()
                     return
                 if kind == "stall":
-                    hold_forever()
+                    self._hold()
                 if kind == "truncated":
                     self._end()
                     return
@@ -607,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             n_sent += 1
         if fake._stopping.is_set():
-            raise _ClientGone
+            raise ClientGone
         emit("content_block_stop", {"index": index})
         stop_reason = {
             "max_tokens": "max_tokens",
@@ -631,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
             if "seconds" in b:
                 self._wait(float(b["seconds"]))
             else:
-                hold_forever()
+                self._hold()
         self._end()
         rec.completed = True
 
@@ -639,12 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def running(fake: FakeAnthropic | None = None) -> Iterator[FakeAnthropic]:
     """Start a fake Anthropic for the duration of a `with` block (`fake.base_url`)."""
-    fake = fake or FakeAnthropic()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+    yield from serving(fake or FakeAnthropic())
 
 
 @pytest.fixture
@@ -671,11 +532,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.delta_delay = args.delta_delay
     fake.n_deltas = args.n_deltas
     fake.thinking = DEFAULT_THINKING if args.thinking else None
-    with running(fake):
-        print(f"fake anthropic on {fake.base_url} (Ctrl-C to stop)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+    serve_until_interrupted(fake, "fake anthropic")
 
 
 if __name__ == "__main__":

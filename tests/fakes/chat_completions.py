@@ -18,14 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import select
-import socket
-import struct
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +28,7 @@ import pytest
 
 from tests.fake_upstream import Headers, Recorded
 from tests.fakes.chat_bodies import LEAKY, STATUS_ERRORS, usage_for
+from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
 DEFAULT_REASONING = "Let me think. The user greets me."
@@ -88,89 +84,21 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     return behaviour(kind, **params)
 
 
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-    fake: FakeChat
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # clients hanging up are part of the tests
-
-
-class FakeChat:
+class FakeChat(FakeServer):
     """Chat Completions fake: set `reply`, `style`, `n_deltas`, `script([...])`; read `requests`."""
 
+    api_path = "/v1"  # the URL to give the SDK is `.../v1`; DeepSeek's is `root_url`
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, style: str = "openai") -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, _Handler, "fake-chat")
         self.style = style
         self.reply = DEFAULT_REPLY
         self.chunk_size = 4
         self.n_deltas: int | None = None
         self.delta_delay = 0.0
         self.requests: list[Recorded] = []
-        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The URL to give the SDK (`.../v1`)."""
-        return f"http://{self.host}:{self.port}/v1"
-
-    @property
-    def root_url(self) -> str:
-        """The server's root (DeepSeek's form of base URL: the SDK adds `/chat/completions`)."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FakeChat:
-        """Bind and serve in a background thread."""
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-chat-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and join every handler thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeChat:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, one per POST (then model-name behaviours or `ok`)."""
@@ -219,65 +147,8 @@ class FakeChat:
         return pieces
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.connection)
-            self.server.fake.connections += 1
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.connection)
-
-    @property
-    def fake(self) -> FakeChat:
-        return self.server.fake
-
+class _Handler(FakeHandler[FakeChat]):
     # -- plumbing --------------------------------------------------------------------------------
-    def _client_gone(self) -> bool:
-        try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-            if ready:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-        return False
-
-    def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.fake._stopping.is_set():
-                raise _ClientGone
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise _ClientGone
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        except OSError as exc:
-            raise _ClientGone from exc
-
-    def _end(self) -> None:
-        try:
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError as exc:
-            raise _ClientGone from exc
-
     def _send_json(self, status: int, obj: Any, headers: dict[str, str]) -> None:
         data = json.dumps(obj).encode()
         self.send_response(status)
@@ -315,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             b = self.fake._pick(body)
             rec.behaviour = b["kind"]
             self._answer(rec, body, b, url.path)
-        except (_ClientGone, OSError):
+        except (ClientGone, OSError):
             rec.client_closed = True
             self.close_connection = True
         finally:
@@ -409,8 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
             if "seconds" in b:
                 self._wait(b["seconds"])
             else:
-                while True:
-                    self._wait(0.2)
+                self._hold()
         if kind == "empty":
             self._chunk(b"data: [DONE]\n\n")
             self._end()
@@ -439,16 +309,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i, d in enumerate(deltas):
             if i == after:
                 if kind == "reset":
-                    self._wait(0.1)  # let the client read what was sent: an RST drops unread data
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.connection.close()
-                    self.close_connection = True
+                    self._reset()
                     return
                 if kind == "stall":
-                    while True:
-                        self._wait(0.2)
+                    self._hold()
                 if kind == "malformed":
                     self._chunk(b"data: {not json\n\n")
                 if kind == "error_after":
@@ -470,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
             frame(chunk({field: d}))
             n_sent += 1
         if fake._stopping.is_set():
-            raise _ClientGone
+            raise ClientGone
         finish = {"length": "length", "content_filter": "content_filter"}.get(kind, "stop")
         usage = usage_for(body, n_sent, n_reason, style)
         if kind == "usage_on_finish":
@@ -491,12 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def running(fake: FakeChat | None = None) -> Iterator[FakeChat]:
     """Start a fake for the duration of a `with` block or a fixture (stopped, threads joined)."""
-    fake = fake or FakeChat()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+    yield from serving(fake or FakeChat())
 
 
 @pytest.fixture
@@ -518,15 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeChat(args.host, args.port, style=args.style)
     fake.reply = args.reply
     fake.n_deltas = args.n_deltas
-    fake.start()
-    print(f"fake chat completions on {fake.base_url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_interrupted(fake, "fake chat completions")
 
 
 if __name__ == "__main__":

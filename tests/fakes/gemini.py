@@ -21,11 +21,8 @@ import contextlib
 import itertools
 import json
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,11 +36,11 @@ from tests.fakes.gemini_wire import (
     SIGNATURE,
     STATUS_ERRORS,
     STREAM_KINDS,
-    ClientGone,
     behaviour,
     input_tokens,
     parse_behaviour,
 )
+from tests.fakes.server import ClientGone, FakeServer, serve_until_interrupted, serving
 
 __all__ = [
     "DEFAULT_REPLY",
@@ -57,25 +54,15 @@ __all__ = [
 ]
 
 
-class GeminiServer(ThreadingHTTPServer):
-    """The listening server (a handler thread per connection)."""
-
-    request_queue_size = 256
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-    fake: FakeGemini
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # clients hanging up are part of the tests
-
-
-class FakeGemini:
+class FakeGemini(FakeServer):
     """Gemini fake: configure `reply`, `thought`, `n_deltas`, `script([...])`; read `requests`."""
 
+    # `base_url` is the root: the SDK adds `/{api_version}/...`.
+    # Not a count: the client addresses, one per connection (tests compare them).
+    connections: list[tuple[str, int]]  # type: ignore[assignment]
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, _Handler, "fake-gemini")
         self.reply: str | Callable[[dict[str, Any]], str] = DEFAULT_REPLY
         self.thought: str | None = (
             None  # thought text sent before the answer (None: only "thinking")
@@ -86,58 +73,10 @@ class FakeGemini:
         self.model_version: str | None = None
         self.cached_tokens = 0
         self.requests: list[Recorded] = []
-        self.connections: list[tuple[str, int]] = []  # client addresses, one per connection
+        self.connections = []
         self.interactions: dict[str, dict[str, Any]] = {}
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._server: GeminiServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """The root URL to give the SDK (it adds `/{api_version}/...`)."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FakeGemini:
-        """Bind and serve in a background thread."""
-        self._stopping.clear()
-        self._server = GeminiServer((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-gemini-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop open connections and join every handler thread."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, consumed one per model call (then the model name's or "ok")."""
@@ -149,6 +88,9 @@ class FakeGemini:
         """Expire one stored interaction."""
         with self._lock:
             self.interactions.pop(interaction_id, None)
+
+    def _connected(self, address: Any) -> None:
+        self.connections.append(address)
 
     def last(self) -> Recorded:
         """The latest recorded request."""
@@ -190,24 +132,6 @@ def _response_id() -> str:
 
 class _Handler(InteractionsHandler):
     """generateContent and the request routing; the Interactions route comes from its mixin."""
-
-    server: GeminiServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.connection)
-            self.server.fake.connections.append(self.client_address)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.connection)
 
     # -- routes ----------------------------------------------------------------------------------
 
@@ -378,12 +302,7 @@ class _Handler(InteractionsHandler):
 @contextlib.contextmanager
 def running(fake: FakeGemini | None = None) -> Iterator[FakeGemini]:
     """Start a fake for the duration of a `with` block: `with running() as fake: fake.base_url`."""
-    fake = fake or FakeGemini()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+    yield from serving(fake or FakeGemini())
 
 
 @pytest.fixture
@@ -408,15 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.chunk_size = args.chunk_size
     fake.n_deltas = args.n_deltas
     fake.delta_delay = args.delta_delay
-    fake.start()
-    print(f"fake Gemini on {fake.base_url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
+    serve_until_interrupted(fake, "fake Gemini")
 
 
 if __name__ == "__main__":

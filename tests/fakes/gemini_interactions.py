@@ -16,10 +16,10 @@ from tests.fake_upstream import Recorded
 from tests.fakes.gemini_wire import (
     DEFAULT_THOUGHT,
     SIGNATURE,
-    ClientGone,
     StreamingHandler,
     input_tokens,
 )
+from tests.fakes.server import ClientGone
 
 
 class InteractionsHandler(StreamingHandler):

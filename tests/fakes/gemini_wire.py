@@ -1,24 +1,19 @@
-"""The fake Gemini upstream's shared parts: behaviours, status errors and the streaming handler's plumbing.
+"""The fake Gemini upstream's shared parts: behaviours, status errors and the handler's common replies.
 
 Used by `tests.fakes.gemini` (generateContent and the server) and `tests.fakes.gemini_interactions`
-(the Interactions route). Real sockets only: a handler writes chunked frames and notices at once
-when the client hangs up.
+(the Interactions route). Real sockets only: the socket plumbing (chunked frames, waits that notice
+at once when the client hangs up) comes from `tests.fakes.server`.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import secrets
-import select
-import socket
-import struct
-import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fake_upstream import Recorded
+from tests.fakes.server import FakeHandler
 
 DEFAULT_REPLY = "Hello! How can I help?"
 DEFAULT_THOUGHT = "**Planning** the answer. The user greets me."
@@ -99,68 +94,13 @@ def parse_behaviour(spec: str | dict[str, Any]) -> dict[str, Any]:
     return behaviour(kind, **params)
 
 
-class ClientGone(Exception):
-    """The client closed the connection."""
-
-
 def input_tokens(body: dict[str, Any]) -> int:
     """A rough input count for the fake's usage figures."""
     return max(1, len(json.dumps(body.get("contents") or body.get("input") or "")) // 4)
 
 
-class StreamingHandler(BaseHTTPRequestHandler):
+class StreamingHandler(FakeHandler[Any]):
     """Writing frames, waiting while noticing a client that went, and the common refusals."""
-
-    protocol_version = "HTTP/1.1"
-
-    @property
-    def fake(self) -> Any:
-        """The FakeGemini this server belongs to."""
-        return self.server.fake  # type: ignore[attr-defined]
-
-    def _client_gone(self) -> bool:
-        try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
-            if ready:
-                return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-        return False
-
-    def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self.fake._stopping.is_set():
-                raise ClientGone
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise ClientGone
-
-    def _hold(self) -> None:
-        while True:
-            self._wait(0.2)
-
-    def _chunk(self, data: bytes) -> None:
-        try:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        except OSError as exc:
-            raise ClientGone from exc
-
-    def _end(self) -> None:
-        try:
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError as exc:
-            raise ClientGone from exc
-
-    def _reset(self) -> None:
-        self._wait(0.1)  # let the client read what was sent: an RST discards unread data
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
 
     def _request_id(self, b: dict[str, Any]) -> str:
         return str(b.get("request_id", f"req{secrets.token_hex(12)}"))
