@@ -32,18 +32,14 @@ from responses_client.adapters.gemini_options import (
     interactions_safety,
 )
 from responses_client.adapters.http_errors import (
-    DRAIN_ERRORS,
     error_from_transport,
     log_provider_error,
-    stream_lost,
 )
-from responses_client.adapters.transport import drain
+from responses_client.adapters.raw_relay import relay_raw
 from responses_client.cancel import CancelToken
-from responses_client.errors import BadRequest, Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.errors import BadRequest, ProviderError, UpstreamUnavailable
 from responses_client.events import Event, ResponseRequest
 from responses_client.gemini_events import InteractionsState
-from responses_client.responses_events import malformed_error
-from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")
 # Body fields the adapter owns: an operator option never replaces them (dropped with a warning).
@@ -169,41 +165,12 @@ class InteractionsCall:
     def _relay(
         self, response: httpx2.Response, state: InteractionsState, cancel: CancelToken
     ) -> Iterator[Event]:
-        handle = state.handle
         # The socket stays attached to the token from the wait for the headers (as in the
-        # Responses adapter): no scope is held across the yields.
-        raw = response.iter_bytes()
-        events = iter_events(raw, idle=True)
-        try:
-            for item in events:
-                if cancel.cancelled:
-                    return
-                if isinstance(item, dict):
-                    out = handle(item)
-                    if out is not None:
-                        yield out
-                        if state.finished:
-                            # Read to the end ([DONE], then the body's end) so the connection
-                            # goes back to the pool.
-                            drain(events, cancel, DRAIN_ERRORS)
-                            drain(raw, cancel, DRAIN_ERRORS)
-                            return
-                else:
-                    yield item  # Idle: the read's buffered data is used up
-        except Interrupted as err:  # a malformed line
-            if cancel.cancelled:
-                return
-            raise malformed_error(
-                err.upstream_code or "malformed_event", state.request_id, text_seen=state.text_seen
-            ) from None
-        except (httpx2.HTTPError, OSError) as exc:  # the read failed (never our own bugs)
-            if cancel.cancelled:
-                return
-            raise stream_lost(exc, state.request_id, text_seen=state.text_seen) from None
-        if cancel.cancelled:
-            return
-        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-        raise err_cls(request_id=state.request_id, upstream_code="stream_ended_early")
+        # Responses adapter): no scope is held across the yields. Only transport errors count
+        # as a lost stream (never our own bugs).
+        yield from relay_raw(
+            response.iter_bytes(), state, cancel, state.request_id, (httpx2.HTTPError, OSError)
+        )
 
     def _refused(
         self, exc: BaseException, opened: list[httpx2.Response], chained: bool

@@ -18,10 +18,8 @@ import openai
 from responses_client.adapters.http_errors import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
-    DRAIN_ERRORS,
     error_from_transport,
     log_provider_error,
-    stream_lost,
 )
 from responses_client.adapters.openai_client import isolated_client
 from responses_client.adapters.openai_errors import (
@@ -29,17 +27,16 @@ from responses_client.adapters.openai_errors import (
     error_from_status,
     request_id_from,
 )
-from responses_client.adapters.transport import cancel_scope, drain
+from responses_client.adapters.raw_relay import relay_raw
+from responses_client.adapters.transport import cancel_scope
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
-from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.errors import ProviderError
 from responses_client.events import Event, ResponseRequest
 from responses_client.responses_events import (
     ResponsesState,
-    malformed_error,
     ratelimit_metadata,
 )
-from responses_client.sse import iter_events
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
@@ -168,30 +165,4 @@ class OpenAIProvider:
         if cancel.cancelled:
             return
         state = ResponsesState(request_id, self._secrets, ratelimit_metadata(resp.headers))
-        handle = state.handle
-        events = iter_events(resp.iter_bytes(), idle=True)
-        try:
-            for item in events:
-                if cancel.cancelled:
-                    return
-                if isinstance(item, dict):
-                    out = handle(item)
-                    if out is not None:
-                        yield out
-                        if state.finished:
-                            drain(events, cancel, DRAIN_ERRORS)
-                            return
-                else:
-                    yield item  # Idle: the read's buffered data is used up
-        except Interrupted as err:  # the SSE layer's (a line over the bound, a malformed event)
-            raise malformed_error(
-                err.upstream_code or "malformed_event", request_id, text_seen=state.text_seen
-            ) from None
-        except TRANSPORT_ERRORS as exc:
-            if cancel.cancelled:
-                return
-            raise stream_lost(exc, request_id, text_seen=state.text_seen) from None
-        if cancel.cancelled:
-            return
-        err_cls = Interrupted if state.text_seen else UpstreamUnavailable
-        raise err_cls(request_id=request_id, upstream_code="stream_ended_early")
+        yield from relay_raw(resp.iter_bytes(), state, cancel, request_id, TRANSPORT_ERRORS)
