@@ -28,6 +28,14 @@ STATELESS_MARK = "stateless"
 # `metadata[PREVIOUS_CHOICE]`: the conversation's {"provider", "model"} before a turn that named
 # another one (set back when the upstream did not know the named model).
 PREVIOUS_CHOICE = "previous_choice"
+# `metadata[SEEDED_MARK]` is True on a message a template put there, `metadata[IMPORTED_MARK]` on one
+# migrated from the old threads: neither was made by a model here (statistics count neither).
+SEEDED_MARK = "seeded"
+IMPORTED_MARK = "imported"
+# `Conversation.metadata[TITLE_CALL]`: the model call that wrote the title (CHAT_AUTO_TITLES), as
+# {"provider", "model", "usage", "cost_usd", "created_at"}; it counts in totals and statistics.
+TITLE_CALL = "title_call"
+ChatNameSource = Literal["user", "message", "model", "template"]
 
 # Fields that only an assistant message carries on disk (API.md's user message has none of them).
 _ASSISTANT_ONLY = (
@@ -141,6 +149,27 @@ class Message(BaseModel):
         return self.role == "assistant" and self.status not in (None, "in_progress")
 
 
+class Summary(BaseModel):
+    """What a dropped prefix of a branch was summarised to (API "Context": summaries).
+
+    `covers` are the ids of the messages it stands for, root first; `text` is None for a
+    provider-side compaction (opaque, kept in `provider_items`, used only with its own provider).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    covers: list[str]
+    text: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    created_at: float
+    provider_items: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
 class ConversationSummary(BaseModel):
     """What the conversation list shows; `history_available` is False for a damaged file."""
 
@@ -175,6 +204,14 @@ class Conversation(BaseModel):
     legacy: Legacy | None = None
     totals: Totals = Field(default_factory=Totals)
     messages: list[Message] = Field(default_factory=list)
+    summaries: list[Summary] = Field(default_factory=list)
+    # Where `chat_name` came from; files written before this field were named by their user.
+    chat_name_source: ChatNameSource = "user"
+    template_id: str | None = None
+    template_variables: dict[str, str] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    pinned: bool = False
+    archived: bool = False
     rev: int = 0
     schema_version: int = SCHEMA_VERSION
 
@@ -285,8 +322,32 @@ class Conversation(BaseModel):
                 cost += msg.cost_usd
             elif msg.finished:
                 totals.unpriced_messages += 1
+        # Calls that belong to no reply (summaries, the title) count too (API "Context").
+        for usage, call_cost in self._side_calls():
+            if usage is not None:
+                totals.input_tokens += usage.input_tokens
+                totals.cached_tokens += usage.cached_tokens
+                totals.cache_write_tokens += usage.cache_write_tokens
+                totals.output_tokens += usage.output_tokens
+                totals.reasoning_tokens += usage.reasoning_tokens
+            if call_cost is not None:
+                cost += call_cost
         totals.cost_usd = round(cost, 10)
         return totals
+
+    def _side_calls(self) -> list[tuple[Usage | None, float | None]]:
+        calls: list[tuple[Usage | None, float | None]] = [
+            (s.usage, s.cost_usd) for s in self.summaries if s.provider is not None
+        ]
+        title = self.metadata.get(TITLE_CALL)
+        if isinstance(title, dict):
+            try:
+                usage = Usage.model_validate(title["usage"]) if title.get("usage") else None
+            except (ValueError, TypeError):
+                usage = None
+            cost = title.get("cost_usd")
+            calls.append((usage, float(cost) if isinstance(cost, int | float) else None))
+        return calls
 
     def restore_choice(self) -> None:
         """Set the model back when the newest reply failed `unknown_model` for a model it named.

@@ -23,6 +23,7 @@ from .models import (
     MessageError,
     Usage,
 )
+from .usage import UsageRow
 
 # --- conversations and their message tree ---------------------------------------------------
 
@@ -166,6 +167,16 @@ class ConversationStore(Protocol):
 
         A reply that has finished is left as it is (a real result is never overwritten).
         NotFound when `mid` is not an assistant message of the conversation.
+        """
+        ...
+
+    def usage_rows(
+        self, user: str, *, since: float | None = None, until: float | None = None
+    ) -> builtins.list[UsageRow]:
+        """Every model call in the user's existing conversations with `since <= timestamp < until`
+        (replies of any status, summaries, titles; see `conversation_manager.usage`).
+
+        Damaged conversations are left out. Derived data may serve it, repaired when stale.
         """
         ...
 

@@ -45,6 +45,7 @@ from ..models import (
 )
 from ..names import is_valid_user, validate_conversation_id, validate_user
 from ..store import ConversationStore
+from ..usage import UsageRow, usage_rows
 from .index import append_index, entry_line, file_key
 from .layout import LOCK_NAME, TMP_MARK, TURNS_DIR, check_dir, conversation_path, user_dir
 from .listing import list_pass
@@ -393,6 +394,26 @@ class JsonConversationStore:
             if edits.interrupt_reply(conv, mid, text, message):
                 self._save(udir, conv)
             return conv
+
+    def usage_rows(
+        self, user: str, *, since: float | None = None, until: float | None = None
+    ) -> builtins.list[UsageRow]:
+        """Every model call in the user's conversations within [since, until), damaged ones left out."""
+        rows: builtins.list[UsageRow] = []
+        for entry in self.list(user):
+            if not entry.history_available:
+                continue
+            try:
+                conv = self.get(user, entry.id)
+            except (NotFound, HistoryUnavailable):
+                continue  # deleted or damaged since the listing
+            rows.extend(
+                row
+                for row in usage_rows(conv)
+                if (since is None or row.timestamp >= since)
+                and (until is None or row.timestamp < until)
+            )
+        return rows
 
 
 # The backend implements the Protocol (mypy checks this line).
