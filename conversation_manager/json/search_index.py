@@ -1,0 +1,411 @@
+"""The per-user search index of the JSON backend: SQLite FTS5 in `<user>/.search.sqlite3`.
+
+Derived data (API "Storage"): written in the same store operation as the conversation file,
+without an fsync of its own (`synchronous=OFF`), and checked before every read: each indexed
+conversation keeps the key (inode, mtime, size) of the file it was read from, one scandir shows
+the files that changed, and those are re-read under the user's lock before the read answers, so a
+crash between the file write and the index update, a missing index or a damaged one (rebuilt from
+scratch) never gives a wrong answer. Also keeps each conversation's usage rows, so statistics
+never read every file. Imports neither Flask nor an SDK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..atomic_files import Damaged, Missing, storage_error
+from ..errors import StorageBusy, StorageError
+from ..models import Conversation
+from ..names import is_valid_conversation_id
+from ..search import QuerySyntaxError, SearchHit, SearchQuery, fts_match, parse_query, prepare_text
+from ..snippets import snippet
+from ..usage import UsageRow
+from .index import FileKey, file_key
+from .records import read
+from .search_rows import NAME_KEY, call_rows, doc_rows
+
+log = logging.getLogger(__name__)
+
+SEARCH_NAME = ".search.sqlite3"
+# Bump when the schema or the text preparation changes: an index of another version is rebuilt.
+SCHEMA_VERSION = 1
+NAME_WEIGHT, BODY_WEIGHT = 4.0, 1.0  # bm25 column weights: a name hit outranks a message hit
+_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_T = TypeVar("_T")
+Lock = Callable[[], AbstractContextManager[None]]
+
+_SCHEMA = f"""
+CREATE TABLE convs(id TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER,
+  chat_name TEXT, last_update REAL, provider TEXT, model TEXT) WITHOUT ROWID;
+CREATE TABLE docs(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL, mid TEXT,
+  role TEXT, ts REAL, provider TEXT, model TEXT, body TEXT NOT NULL, digest INTEGER NOT NULL);
+CREATE INDEX docs_cid ON docs(cid);
+CREATE TABLE calls(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER,
+  kind TEXT, mid TEXT, ts REAL, provider TEXT, model TEXT, status TEXT, input_tokens INTEGER,
+  cached_tokens INTEGER, cache_write_tokens INTEGER, output_tokens INTEGER,
+  reasoning_tokens INTEGER, cost_usd REAL, digest INTEGER NOT NULL);
+CREATE INDEX calls_cid ON calls(cid);
+CREATE VIRTUAL TABLE fts USING fts5(name, body, content='',
+  tokenize='unicode61 remove_diacritics 2');
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+class IndexDamaged(Exception):
+    """The index file cannot be used; it is removed and rebuilt."""
+
+
+def _fts_values(key: str, text: str) -> tuple[str, str]:
+    prepared = prepare_text(text)
+    return (prepared, "") if key == NAME_KEY else ("", prepared)
+
+
+def scan_files(udir: Path) -> dict[str, FileKey]:
+    """Return the key of every conversation file (regular files only) in the user directory."""
+    files: dict[str, FileKey] = {}
+    try:
+        with os.scandir(udir) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or not name.endswith(".json"):
+                    continue
+                cid = name[:-5]
+                if not is_valid_conversation_id(cid):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    files[cid] = file_key(st)
+    except OSError as exc:
+        raise storage_error(exc, "scanning for the search index") from exc
+    return files
+
+
+class SearchIndex:
+    """One SQLite FTS5 file per user directory; every method takes that directory."""
+
+    def __init__(self, *, busy_timeout: float = 10.0) -> None:
+        self.busy_timeout = busy_timeout
+
+    # ------------------------------------------------------------------ connections
+
+    @contextlib.contextmanager
+    def _open(self, udir: Path) -> Iterator[sqlite3.Connection]:
+        path = udir / SEARCH_NAME
+        if os.path.islink(path):
+            raise IndexDamaged("a symbolic link stands at the index's path")
+        try:
+            con = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        try:
+            con.execute("PRAGMA synchronous=OFF")  # derived data: never its own fsync
+            yield con
+        except sqlite3.Error as exc:
+            if con.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            raise _translate(exc) from exc
+        finally:
+            con.close()
+
+    def _ready(self, con: sqlite3.Connection) -> bool:
+        """Whether the index has this version's schema (False: empty, to be built)."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return True
+        if version == 0 and not con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            return False
+        raise IndexDamaged(f"index version {version}")
+
+    def _remove(self, udir: Path) -> None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(udir / (SEARCH_NAME + suffix))
+
+    # ------------------------------------------------------------------ writing (lock held)
+
+    def saved(self, udir: Path, conv: Conversation, key: FileKey) -> None:
+        """Index the conversation just written with file key `key` (the user's lock held).
+
+        Never raises: a failure leaves the old key, so the next read re-reads the file.
+        """
+        try:
+            with self._open(udir) as con:
+                if not self._ready(con):
+                    return  # no index yet: the first read builds it from every file
+                con.execute("BEGIN IMMEDIATE")
+                self._put(con, conv, key)
+                con.execute("COMMIT")
+        except (IndexDamaged, StorageError, OSError):
+            log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
+
+    def deleted(self, udir: Path, cid: str) -> None:
+        """Forget a deleted conversation (the user's lock held); never raises."""
+        try:
+            with self._open(udir) as con:
+                if not self._ready(con):
+                    return
+                con.execute("BEGIN IMMEDIATE")
+                self._drop(con, cid)
+                con.execute("COMMIT")
+        except (IndexDamaged, StorageError, OSError):
+            log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
+
+    def _drop(self, con: sqlite3.Connection, cid: str) -> None:
+        rows = con.execute("SELECT id, key, body FROM docs WHERE cid = ?", (cid,)).fetchall()
+        con.executemany(
+            "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
+            [(rowid, *_fts_values(key, body)) for rowid, key, body in rows],
+        )
+        con.execute("DELETE FROM docs WHERE cid = ?", (cid,))
+        con.execute("DELETE FROM calls WHERE cid = ?", (cid,))
+        con.execute("DELETE FROM convs WHERE id = ?", (cid,))
+
+    def _put(self, con: sqlite3.Connection, conv: Conversation, key: FileKey) -> None:
+        """Bring one conversation's rows up to date: only the rows that changed are rewritten."""
+        cid = conv.id
+        docs = doc_rows(conv)
+        old = {
+            k: (rowid, digest, body)
+            for rowid, k, digest, body in con.execute(
+                "SELECT id, key, digest, body FROM docs WHERE cid = ?", (cid,)
+            )
+        }
+        gone = [
+            (rowid, k, body)
+            for k, (rowid, digest, body) in old.items()
+            if k not in docs or docs[k].digest != digest
+        ]
+        con.executemany(
+            "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
+            [(rowid, *_fts_values(k, body)) for rowid, k, body in gone],
+        )
+        con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _, _ in gone])
+        for k, row in docs.items():
+            if k in old and old[k][1] == row.digest:
+                continue
+            rowid = con.execute(
+                "INSERT INTO docs(cid, key, mid, role, ts, provider, model, body, digest)"
+                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cid,
+                    k,
+                    row.message_id,
+                    row.role,
+                    row.timestamp,
+                    row.provider,
+                    row.model,
+                    row.text,
+                    row.digest,
+                ),
+            ).lastrowid
+            con.execute(
+                "INSERT INTO fts(rowid, name, body) VALUES(?, ?, ?)",
+                (rowid, *_fts_values(k, row.text)),
+            )
+        calls = call_rows(conv)
+        known = dict(con.execute("SELECT key, digest FROM calls WHERE cid = ?", (cid,)).fetchall())
+        stale = [
+            (cid, k) for k, digest in known.items() if k not in calls or calls[k].digest != digest
+        ]
+        con.executemany("DELETE FROM calls WHERE cid = ? AND key = ?", stale)
+        con.executemany(
+            "INSERT INTO calls(cid, key, seq, kind, mid, ts, provider, model, status,"
+            " input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
+            " cost_usd, digest) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    cid,
+                    k,
+                    c.seq,
+                    c.kind,
+                    c.message_id,
+                    c.timestamp,
+                    c.provider,
+                    c.model,
+                    c.status,
+                    c.input_tokens,
+                    c.cached_tokens,
+                    c.cache_write_tokens,
+                    c.output_tokens,
+                    c.reasoning_tokens,
+                    c.cost_usd,
+                    c.digest,
+                )
+                for k, c in calls.items()
+                if known.get(k) != c.digest
+            ],
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO convs VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+            (cid, *key, conv.chat_name, conv.last_update, conv.provider, conv.model),
+        )
+
+    # ------------------------------------------------------------------ freshness
+
+    def _stale(self, con: sqlite3.Connection, udir: Path) -> tuple[dict[str, FileKey], list[str]]:
+        """Return the files the index does not vouch for, and the indexed ids with no file."""
+        files = scan_files(udir)
+        known = {
+            cid: (ino, mtime, size)
+            for cid, ino, mtime, size in con.execute("SELECT id, ino, mtime_ns, size FROM convs")
+        }
+        changed = {cid: k for cid, k in files.items() if known.get(cid) != k}
+        gone = [cid for cid in known if cid not in files]
+        return changed, gone
+
+    def _refresh(self, con: sqlite3.Connection, udir: Path) -> int:
+        """Re-read what changed (lock held), in one transaction; return how many files were read."""
+        if not self._ready(con):
+            con.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        con.execute("BEGIN IMMEDIATE")
+        changed, gone = self._stale(con, udir)
+        for cid in gone:
+            self._drop(con, cid)
+        for cid, key in changed.items():
+            try:
+                conv, st = read(udir, cid)
+            except Missing:
+                self._drop(con, cid)
+                continue
+            except (Damaged, StorageError):
+                # Unreadable: nothing of it is searchable; its key stops a re-read per query.
+                self._drop(con, cid)
+                con.execute(
+                    "INSERT INTO convs(id, ino, mtime_ns, size, chat_name) VALUES(?, ?, ?, ?, ?)",
+                    (cid, *key, cid),
+                )
+                continue
+            self._put(con, conv, file_key(st))
+        con.execute("COMMIT")
+        return len(changed)
+
+    def _read(self, udir: Path, lock: Lock, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` on an index that matches every file: stale entries are re-read, a missing
+        index built, a damaged one rebuilt (under the lock) before anything is read."""
+        for attempt in range(2):
+            try:
+                with self._open(udir) as con:
+                    if not self._ready(con) or any(self._stale(con, udir)):
+                        with lock():
+                            self._refresh(con, udir)
+                    return work(con)
+            except IndexDamaged:
+                if attempt:
+                    raise StorageError("the search index cannot be rebuilt") from None
+                log.warning("search_index_damaged", extra={"event": "search_index_damaged"})
+                with lock():
+                    self._remove(udir)
+        raise AssertionError("unreachable")
+
+    def rebuild(self, udir: Path, lock: Lock) -> int:
+        """Rebuild the index from the files (lock taken); return how many files were read."""
+        with lock():
+            self._remove(udir)
+            with self._open(udir) as con:
+                return self._refresh(con, udir)
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, udir: Path, query: SearchQuery, lock: Lock) -> list[SearchHit]:
+        """Return the query's hits, best first (QuerySyntaxError when it cannot be parsed)."""
+        terms = parse_query(query.text)
+        match = fts_match(terms)
+        where: list[str] = ["fts MATCH ?"]
+        args: list[str | float] = [match]
+        if query.provider is not None:
+            where.append("COALESCE(d.provider, c.provider) = ?")
+            args.append(query.provider)
+        if query.model is not None:
+            where.append("COALESCE(d.model, c.model) = ?")
+            args.append(query.model)
+        if query.since is not None:
+            where.append("COALESCE(d.ts, c.last_update) >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("COALESCE(d.ts, c.last_update) < ?")
+            args.append(query.until)
+        rank = f"bm25(fts, {NAME_WEIGHT}, {BODY_WEIGHT})"
+        if len(where) == 1:
+            sql = f"SELECT rowid, {rank} AS r FROM fts WHERE fts MATCH ? ORDER BY r LIMIT ?"  # noqa: S608
+        else:
+            sql = (  # constant pieces; every value is a placeholder
+                f"SELECT fts.rowid, {rank} AS r FROM fts JOIN docs d ON d.id = fts.rowid"  # noqa: S608
+                f" JOIN convs c ON c.id = d.cid WHERE {' AND '.join(where)} ORDER BY r LIMIT ?"
+            )
+
+        def run(
+            con: sqlite3.Connection,
+        ) -> tuple[list[tuple[int, float]], dict[int, tuple[Any, ...]]]:
+            try:
+                ranked = con.execute(sql, (*args, query.limit)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "fts5" in str(exc):
+                    raise QuerySyntaxError("the query cannot be searched") from None
+                raise
+            if not ranked:
+                return [], {}
+            marks = ",".join("?" * len(ranked))
+            details = {
+                row[0]: row[1:]
+                for row in con.execute(  # placeholders only
+                    "SELECT d.id, d.cid, d.mid, d.role, COALESCE(d.ts, c.last_update), d.body,"  # noqa: S608
+                    f" c.chat_name FROM docs d JOIN convs c ON c.id = d.cid WHERE d.id IN ({marks})",
+                    [rowid for rowid, _ in ranked],
+                )
+            }
+            return ranked, details
+
+        ranked, details = self._read(udir, lock, run)
+        hits = []
+        for rowid, r in ranked:
+            if rowid not in details:
+                continue
+            cid, mid, role, ts, body, name = details[rowid]
+            text, highlights = snippet(body, terms)
+            hits.append(SearchHit(cid, name, mid, role, text, highlights, -float(r), float(ts)))
+        return hits
+
+    def usage_rows(
+        self, udir: Path, lock: Lock, *, since: float | None, until: float | None
+    ) -> list[UsageRow]:
+        """Every usage row within [since, until), in the order of a scan of the listing."""
+        where: list[str] = []
+        args: list[float] = []
+        if since is not None:
+            where.append("k.ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("k.ts < ?")
+            args.append(until)
+        sql = (  # constant pieces; every value is a placeholder
+            "SELECT k.kind, k.cid, k.mid, k.ts, k.provider, k.model, k.status, k.input_tokens,"  # noqa: S608
+            " k.cached_tokens, k.cache_write_tokens, k.output_tokens, k.reasoning_tokens,"
+            " k.cost_usd FROM calls k JOIN convs c ON c.id = k.cid"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY c.last_update DESC, c.id DESC, k.seq"
+        )
+        return self._read(
+            udir, lock, lambda con: [UsageRow(*row) for row in con.execute(sql, args)]
+        )
+
+
+def _translate(exc: sqlite3.Error) -> Exception:
+    """A busy index is StorageBusy; any other SQLite failure means the file is damaged."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in _BUSY_CODES:
+        return StorageBusy()
+    if isinstance(exc, sqlite3.OperationalError) and "fts5" in str(exc):
+        return QuerySyntaxError("the query cannot be searched")
+    return IndexDamaged(str(exc))
+
+
+__all__ = ["SEARCH_NAME", "SearchIndex", "scan_files"]

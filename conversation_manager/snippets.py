@@ -1,0 +1,128 @@
+"""Snippets of search hits: where a parsed query matches a text, and a short plain-text window
+around the first match with the matches' offsets (API "Search": `snippet`, `highlights`).
+
+Matching here mirrors the index's (case and accents folded, words and prefixes, phrases, no-space
+scripts by substring) on the original text, so offsets are code points of the snippet itself.
+Pure: no I/O; imports neither Flask nor an SDK.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from .search import CJK_CLASS, Term
+
+__all__ = ["SNIPPET_CHARS", "locate", "snippet"]
+
+SNIPPET_CHARS = 160  # the longest snippet, ellipses aside
+_LEAD = 50  # characters of context kept before the first match
+_WORD = f"[^\\W_{CJK_CLASS}]"
+_SPACE = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """Return the folded text and, unless it kept the length, where each folded char came from."""
+    if text.isascii():
+        return text.lower(), None
+    out: list[str] = []
+    origin: list[int] = []
+    for index, ch in enumerate(text):
+        folded = _fold_char(ch)
+        out.append(folded)
+        origin.extend([index] * len(folded))
+    return "".join(out), origin
+
+
+def _fold_all(text: str) -> str:
+    return "".join(_fold_char(c) for c in text)
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(term: Term) -> re.Pattern[str]:
+    parts = []
+    for number, (kind, value) in enumerate(term.atoms):
+        last = number == len(term.atoms) - 1
+        escaped = re.escape(_fold_all(value))
+        if kind == "c":
+            parts.append(escaped)
+        elif last and term.prefix:
+            parts.append(f"(?<!{_WORD}){escaped}{_WORD}*")
+        else:
+            parts.append(f"(?<!{_WORD}){escaped}(?!{_WORD})")
+    return re.compile(r"[\W_]*".join(parts))
+
+
+def locate(text: str, terms: list[Term]) -> list[tuple[int, int]]:
+    """Return the sorted, merged [start, end) spans of `text` that the terms match."""
+    folded, origin = _folded(text)
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        for match in _pattern(term).finditer(folded):
+            start, end = match.span()
+            if start == end:
+                continue
+            if origin is not None:
+                start, end = origin[start], origin[end - 1] + 1
+            spans.append((start, end))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def snippet(text: str, terms: list[Term]) -> tuple[str, list[tuple[int, int]]]:
+    """Return a window of `text` around its first match, white space collapsed, with the spans
+    of the matches inside it (offsets into the returned snippet)."""
+    spans = locate(text, terms)
+    first = spans[0][0] if spans else 0
+    start = max(0, first - _LEAD)
+    if start > 0:  # begin at a word when one starts close by
+        space = text.find(" ", start, first)
+        if 0 <= space < start + 15:
+            start = space + 1
+    end = min(len(text), start + SNIPPET_CHARS)
+    out: list[str] = []
+    position: dict[int, int] = {}  # original offset -> snippet offset
+    if start > 0:
+        out.append("…")
+    length = len(out)
+    index = start
+    for match in _SPACE.finditer(text, start, end):
+        for i in range(index, match.start()):
+            position[i] = length + i - index
+        out.append(text[index : match.start()])
+        length += match.start() - index
+        position.update(dict.fromkeys(range(match.start(), match.end()), length))
+        if length > (1 if start > 0 else 0):
+            out.append(" ")
+            length += 1
+        index = match.end()
+    for i in range(index, end):
+        position[i] = length + i - index
+    out.append(text[index:end])
+    length += end - index
+    body = "".join(out).rstrip()
+    marks: list[tuple[int, int]] = []
+    for span_start, span_end in spans:
+        if span_end <= start or span_start >= end:
+            continue
+        s, e = max(span_start, start), min(span_end, end)
+        a, b = position[s], position[e - 1] + 1
+        b = min(b, len(body))
+        if a < b:
+            marks.append((a, b))
+    if end < len(text):
+        body += "…"
+    return body, marks
