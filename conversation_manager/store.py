@@ -23,6 +23,7 @@ from .models import (
     MessageError,
     Usage,
 )
+from .search import SearchHit, SearchQuery
 from .usage import UsageRow
 
 # --- conversations and their message tree ---------------------------------------------------
@@ -178,6 +179,18 @@ class ConversationStore(Protocol):
 
         Damaged conversations are left out. Derived data may serve it, repaired when stale.
         """
+        ...
+
+    def search(self, user: str, query: SearchQuery) -> builtins.list[SearchHit]:
+        """Ranked full-text search over the user's conversation names and message texts, every
+        branch, best first (API "Search"); QuerySyntaxError for a query that cannot be parsed.
+
+        Never answers from a partial or stale index: what changed is re-read first.
+        """
+        ...
+
+    def rebuild_search(self, user: str) -> int:
+        """Rebuild the user's search data from the conversations; return how many were read."""
         ...
 
 

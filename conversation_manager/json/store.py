@@ -44,13 +44,15 @@ from ..models import (
     Usage,
 )
 from ..names import is_valid_user, validate_conversation_id, validate_user
+from ..search import SearchHit, SearchQuery, parse_query
 from ..store import ConversationStore
-from ..usage import UsageRow, usage_rows
+from ..usage import UsageRow
 from .index import append_index, entry_line, file_key
 from .layout import LOCK_NAME, TMP_MARK, TURNS_DIR, check_dir, conversation_path, user_dir
 from .listing import list_pass
 from .locks import LOCK_CACHE_SIZE, LockCache
 from .records import quarantine, quarantined, read
+from .search_index import SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class JsonConversationStore:
         self.lock_timeout = lock_timeout
         self.durable = durable
         self._locks = LockCache(lock_timeout, size=lock_cache_size)
+        self._search = SearchIndex(busy_timeout=lock_timeout)
 
     # ----------------------------------------------------------------- locking and paths
 
@@ -144,6 +147,7 @@ class JsonConversationStore:
         except OSError as exc:
             raise storage_error(exc, "saving") from exc
         self._index_append(udir, entry_line(conv.id, file_key(st), conv.summary()))
+        self._search.saved(udir, conv, file_key(st))
 
     def _index_append(self, udir: Path, lines: bytes) -> None:
         try:
@@ -297,6 +301,7 @@ class JsonConversationStore:
             except OSError as exc:
                 raise storage_error(exc, "deleting") from exc
             self._index_append(udir, entry_line(cid, None, None))
+            self._search.deleted(udir, cid)
 
     def begin_turn(
         self,
@@ -398,22 +403,34 @@ class JsonConversationStore:
     def usage_rows(
         self, user: str, *, since: float | None = None, until: float | None = None
     ) -> builtins.list[UsageRow]:
-        """Every model call in the user's conversations within [since, until), damaged ones left out."""
-        rows: builtins.list[UsageRow] = []
-        for entry in self.list(user):
-            if not entry.history_available:
-                continue
-            try:
-                conv = self.get(user, entry.id)
-            except (NotFound, HistoryUnavailable):
-                continue  # deleted or damaged since the listing
-            rows.extend(
-                row
-                for row in usage_rows(conv)
-                if (since is None or row.timestamp >= since)
-                and (until is None or row.timestamp < until)
-            )
-        return rows
+        """Every model call in the user's conversations within [since, until), damaged ones left out.
+
+        Served by the search index (checked against the files first), never a read of every file.
+        """
+        validate_user(user)
+        udir = self._udir(user, create=False)
+        if udir is None:
+            return []
+        return self._search.usage_rows(
+            udir, lambda: self._locked(udir), since=since, until=until
+        )
+
+    def search(self, user: str, query: SearchQuery) -> builtins.list[SearchHit]:
+        """Ranked full-text search over the user's names and messages (API "Search")."""
+        validate_user(user)
+        udir = self._udir(user, create=False)
+        if udir is None:
+            parse_query(query.text)  # a bad query is refused even for a user with nothing yet
+            return []
+        return self._search.search(udir, query, lambda: self._locked(udir))
+
+    def rebuild_search(self, user: str) -> int:
+        """Rebuild the user's search index from the files; return how many were read."""
+        validate_user(user)
+        udir = self._udir(user, create=False)
+        if udir is None:
+            return 0
+        return self._search.rebuild(udir, lambda: self._locked(udir))
 
 
 # The backend implements the Protocol (mypy checks this line).
