@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from .models import (
+    ChatNameSource,
     ContextMode,
     Conversation,
     ConversationSummary,
@@ -68,8 +69,12 @@ class ConversationStore(Protocol):
         created_at: float | None = None,
         last_update: float | None = None,
         messages: Sequence[Message | dict[str, Any]] | None = None,
+        chat_name_source: ChatNameSource = "user",
     ) -> Conversation:
         """Create and save a conversation, with imported `messages` in creation order if given.
+
+        `chat_name_source` says where `chat_name` came from ("message": the first message, which
+        a model-written title may replace).
 
         Raises ConversationExists for an id in use, HistoryUnavailable for the id of a damaged
         record not yet deleted, InvalidParent when `messages` do not form a tree. The newest leaf
@@ -101,6 +106,16 @@ class ConversationStore(Protocol):
 
     def delete(self, user: str, cid: str) -> None:
         """Delete a conversation, damaged or not, with everything set aside for it; NotFound."""
+        ...
+
+    def set_title(
+        self, user: str, cid: str, title: str, call: Mapping[str, Any]
+    ) -> ConversationSummary | None:
+        """Record a model-written title's call in `metadata[TITLE_CALL]` (it counts in totals and
+        statistics) and, only while `chat_name_source` is "message", make `title` the name with
+        source "model", keeping `last_update`; return the list entry, or None when the name was
+        kept (the user's own name always wins). NotFound, HistoryUnavailable.
+        """
         ...
 
     def begin_turn(

@@ -30,6 +30,7 @@ class ChatSettings:
     max_retry_after: float = 10.0
     lock_timeout: float = 10.0
     secrets: tuple[str, ...] = ()  # redacted from every upstream value before it is kept
+    auto_titles: bool = False  # CHAT_AUTO_TITLES: a model-written title after the first reply
 
     @property
     def save_deadline(self) -> float:

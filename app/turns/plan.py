@@ -116,6 +116,7 @@ def new_conversation(
     return cm.Conversation(
         id=cm.new_conversation_id(),
         chat_name=(req.chat_name or "").strip()[:200] or name_from(text),
+        chat_name_source="user" if (req.chat_name or "").strip() else "message",
         created_at=now,
         last_update=now,
         model=model,

@@ -34,6 +34,7 @@ from .plan import (
     replay_candidate,
 )
 from .run import TurnRun
+from .titles import TitleWriter, may_want_title
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ChatService:
         self.coordination_for = coordination_for
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
+        self.titles = TitleWriter(store, self.provider_registry, self.price)
 
     # -- loading and crash repair --------------------------------------------------------------
 
@@ -267,14 +269,12 @@ class ChatService:
             replan=lambda candidate: replay_candidate(plan, candidate, self.settings),
             cancel=cancel,
         )
+        on_end = admission.release if admission is not None else None
+        if self.settings.auto_titles and may_want_title(plan.conversation):
+            # After the final frame, in a thread of its own: `done` is never delayed.
+            on_end = self.titles.after_turn(on_end, user, cid, plan.assistant_id)
         turn = self.registry.start(
-            coordination,
-            cid,
-            lock,
-            plan.assistant_id,
-            run,
-            cancel,
-            on_end=admission.release if admission is not None else None,
+            coordination, cid, lock, plan.assistant_id, run, cancel, on_end=on_end
         )
         try:
             if plan.is_new:
@@ -288,6 +288,7 @@ class ChatService:
                     conversation_id=c.id,
                     created_at=c.created_at,
                     last_update=c.last_update,
+                    chat_name_source=c.chat_name_source,
                 )
             conversation, _, _ = self.store.begin_turn(
                 user,

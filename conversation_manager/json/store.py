@@ -34,6 +34,8 @@ from ..errors import (
     StorageError,
 )
 from ..models import (
+    TITLE_CALL,
+    ChatNameSource,
     ContextMode,
     Conversation,
     ConversationSummary,
@@ -214,6 +216,7 @@ class JsonConversationStore:
         created_at: float | None = None,
         last_update: float | None = None,
         messages: Sequence[Message | dict[str, Any]] | None = None,
+        chat_name_source: ChatNameSource = "user",
     ) -> Conversation:
         """Create and save a conversation (with imported `messages` in creation order, if given)."""
         validate_user(user)
@@ -230,6 +233,7 @@ class JsonConversationStore:
             last_update=last_update,
             messages=messages,
         )
+        conv.chat_name_source = chat_name_source
         cid = conv.id
         udir = self._made_udir(user)
         with self._locked(udir):
@@ -270,8 +274,22 @@ class JsonConversationStore:
         """Rename a conversation (its `last_update` is kept)."""
         with self._editing(user, cid) as (udir, conv):
             conv.chat_name = chat_name
+            conv.chat_name_source = "user"  # a name the user gave is never replaced by a title
             self._save(udir, conv)
             return conv.summary()
+
+    def set_title(
+        self, user: str, cid: str, title: str, call: Mapping[str, Any]
+    ) -> ConversationSummary | None:
+        """Record the title call; name the conversation `title` only if it is still named from
+        its first message (source "message")."""
+        with self._editing(user, cid) as (udir, conv):
+            conv.metadata[TITLE_CALL] = dict(call)
+            named = conv.chat_name_source == "message"
+            if named:
+                conv.chat_name, conv.chat_name_source = title, "model"
+            self._save(udir, conv)
+            return conv.summary() if named else None
 
     def delete(self, user: str, cid: str) -> None:
         """Delete a conversation, and the damaged copies set aside for it."""
