@@ -183,6 +183,8 @@ class ConversationSummary(BaseModel):
     totals: Totals = Field(default_factory=Totals)
     legacy: Legacy | None = None
     history_available: bool = True
+    pinned: bool = False
+    archived: bool = False
 
 
 class Conversation(BaseModel):
@@ -402,4 +404,6 @@ class Conversation(BaseModel):
             totals=self.totals,
             legacy=self.legacy,
             history_available=history_available,
+            pinned=self.pinned,
+            archived=self.archived,
         )

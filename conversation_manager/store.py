@@ -70,8 +70,13 @@ class ConversationStore(Protocol):
         last_update: float | None = None,
         messages: Sequence[Message | dict[str, Any]] | None = None,
         chat_name_source: ChatNameSource = "user",
+        template_id: str | None = None,
+        template_variables: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Conversation:
         """Create and save a conversation, with imported `messages` in creation order if given.
+
+        `template_id`, `template_variables` and `options` are kept as given (a template's start).
 
         `chat_name_source` says where `chat_name` came from ("message": the first message, which
         a model-written title may replace).
@@ -102,6 +107,20 @@ class ConversationStore(Protocol):
 
     def rename(self, user: str, cid: str, chat_name: str) -> ConversationSummary:
         """Rename a conversation, keeping its `last_update`; NotFound, HistoryUnavailable."""
+        ...
+
+    def update(
+        self,
+        user: str,
+        cid: str,
+        *,
+        chat_name: str | None = None,
+        instructions: str | None = None,
+        pinned: bool | None = None,
+        archived: bool | None = None,
+    ) -> ConversationSummary:
+        """Change the fields given (None: kept as is), keeping `last_update`; a new `chat_name`
+        sets `chat_name_source` "user". Return the list entry; NotFound, HistoryUnavailable."""
         ...
 
     def delete(self, user: str, cid: str) -> None:
@@ -224,6 +243,7 @@ class AccountRecord:
     password_hash: str
     created: float
     password_changed: float
+    default_instructions: str | None = None  # of the user's new conversations; None: the app's
 
 
 CreateOutcome = Literal["created", "taken", "closed"]
@@ -364,6 +384,57 @@ class ShareRecords(Protocol):
 
     def delete_conversation(self, owner: str, conversation_id: str) -> int:
         """Remove every share of one of the owner's conversations; return how many went."""
+        ...
+
+
+# --- conversation templates ------------------------------------------------------------------
+# Plain data: the grammar, the checks and who may see what stay in `app.templating`. Ids outside
+# `^[A-Za-z0-9_-]{1,64}$` are InvalidId; every write may raise StorageBusy or StorageFull.
+
+
+@dataclass(frozen=True)
+class TemplateRecord:
+    """One conversation template: its owner, whether it is shared, and what it starts."""
+
+    id: str
+    owner: str
+    name: str
+    instructions: str
+    description: str = ""
+    variables: tuple[Mapping[str, str], ...] = ()  # {"name", "default"?, "description"?}
+    messages: tuple[Mapping[str, str], ...] = ()  # {"role", "text"}
+    provider: str | None = None
+    model: str | None = None
+    options: Mapping[str, Any] | None = None
+    shared: bool = False
+    created: float = 0.0
+    updated: float = 0.0
+
+
+class TemplateRecords(Protocol):
+    """Templates per owner, and the shared ones every user sees."""
+
+    def visible(self, user: str) -> list[TemplateRecord]:
+        """Return the user's own templates and every shared one, oldest first."""
+        ...
+
+    def get(self, user: str, template_id: str) -> TemplateRecord | None:
+        """Return the template when `user` owns it or it is shared, else None."""
+        ...
+
+    def put(self, record: TemplateRecord) -> None:
+        """Store a new template of `record.owner` (shared or not)."""
+        ...
+
+    def update(
+        self, owner: str, template_id: str, change: Callable[[TemplateRecord], TemplateRecord]
+    ) -> TemplateRecord | None:
+        """Apply `change` under the owner's lock and store the result (it may change `shared`);
+        None when `owner` has no such template (another user's shared one included)."""
+        ...
+
+    def delete(self, owner: str, template_id: str) -> bool:
+        """Remove one of the owner's templates; tell whether it was there."""
         ...
 
 

@@ -1,31 +1,52 @@
 """What the model receives: a chained response id (with later messages as text), or the branch's
-history replayed and fitted.
+history replayed and fitted to the window (a reusable summary standing for its oldest part), and the
+offline token counts it is fitted with.
 
 Pure functions over conversation records; imports no Flask and no SDK.
 """
 
 from app.context.plan import (
     CHAINABLE_STATUSES,
+    SUMMARY_PREFIX,
+    SUMMARY_RESERVE_TOKENS,
     ContextMode,
     ContextPlan,
+    MessageState,
+    PlannedMessage,
     chain_point,
     context_budget,
-    estimate_tokens,
-    fit_history,
     history_turns,
     holds_newest,
     plan_context,
+    reusable_summaries,
+)
+from app.context.tokens import (
+    TokenCounter,
+    calibration,
+    counter_for,
+    encoding_for_model,
+    estimate_tokens,
+    token_record,
 )
 
 __all__ = [
     "CHAINABLE_STATUSES",
+    "SUMMARY_PREFIX",
+    "SUMMARY_RESERVE_TOKENS",
     "ContextMode",
     "ContextPlan",
+    "MessageState",
+    "PlannedMessage",
+    "TokenCounter",
+    "calibration",
     "chain_point",
     "context_budget",
+    "counter_for",
+    "encoding_for_model",
     "estimate_tokens",
-    "fit_history",
     "history_turns",
     "holds_newest",
     "plan_context",
+    "reusable_summaries",
+    "token_record",
 ]

@@ -1,66 +1,101 @@
-"""Decide what the model receives for a turn (API "What the model receives", rules 1-3): the parent's
-response id (1), the provider's own last reply in the branch with the later messages as text (2, the
-hybrid chain), or the branch's history replayed and fitted to the window (3).
+"""Decide what the model receives for a turn (API "What the model receives", rules 1-3, and "Context"):
+the parent's response id (1), the provider's own last reply in the branch with the later messages as
+text (2, the hybrid chain), or the branch's history replayed and fitted to the window (3), where a
+reusable summary (or the provider's own compaction) may stand for the oldest messages.
 
+Every count comes from one `TokenCounter` (app/context/tokens.py), so the preview and the turn agree.
 Pure functions over conversation records; imports neither Flask nor an SDK.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from conversation_manager import Conversation, Message
-from conversation_manager.models import CHAINABLE_STATUSES
+from conversation_manager.models import CHAINABLE_STATUSES, Summary
+
+from .tokens import ESTIMATE, TURN_OVERHEAD, TokenCounter, counter_for, estimate_tokens
 
 __all__ = [
     "CHAINABLE_STATUSES",
+    "SUMMARY_PREFIX",
+    "SUMMARY_RESERVE_TOKENS",
     "ContextMode",
     "ContextPlan",
+    "MessageState",
+    "PlannedMessage",
     "chain_point",
     "context_budget",
     "estimate_tokens",
-    "fit_history",
     "history_turns",
     "holds_newest",
     "plan_context",
+    "reusable_summaries",
 ]
 
 ContextMode = Literal["first", "chained", "replayed", "compacted"]
+MessageState = Literal["sent", "in_chain", "summarised", "dropped"]
 
-# Rough, provider-neutral estimate: about four characters a token for English text. It only decides
-# what to trim from a replayed history; the upstream still counts for real.
-CHARS_PER_TOKEN = 4
 DEFAULT_CONTEXT_TOKENS = 128_000
 MIN_MARGIN_TOKENS = 1024
 MARGIN_SHARE = 0.02
+SUMMARY_PREFIX = "\n\nSummary of the earlier conversation:\n"
+# With summaries on, the prefix to summarise is cut so that the later messages leave this much
+# room: a summary at most this long (the summary call's output cap) then fits beside them.
+SUMMARY_RESERVE_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """One message of the branch and what the plan does with it (API "Context")."""
+
+    id: str
+    role: str
+    state: MessageState
+    tokens: int
 
 
 @dataclass(frozen=True)
 class ContextPlan:
     """The input of one upstream request, and how it relates to the conversation's history."""
 
-    input: str | list[dict[str, str]]
+    input: str | list[dict[str, Any]]
     previous_response_id: str | None
     context_mode: ContextMode
     trimmed_messages: int = 0
-    history: list[dict[str, str]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     chained_tokens: int = 0  # the chained reply's reported input + output tokens
     replayed_messages: int = 0  # a hybrid chain: the later messages sent as text beside it
     chained_message_id: str | None = None  # the reply chained from
+    # The branch root first, with each message's state and tokens.
+    messages: tuple[PlannedMessage, ...] = ()
+    summary: Summary | None = None  # the reusable summary the plan uses
+    needs_summary: tuple[str, ...] = ()  # a dropped prefix without a reusable summary
+    instructions_suffix: str = ""  # appended to the instructions: the summary's text as sent
+    compacted_items: list[dict[str, Any]] = field(default_factory=list)
+    needs_compaction: bool = False  # the chain is past `compact_after`
+    summary_tokens: int = 0
+    # The estimate: instructions (with the suffix) + the messages sent + the new message + the
+    # chain's reported tokens; `raw_input_tokens` is it uncalibrated and without the chain.
+    estimated_input_tokens: int = 0
+    raw_input_tokens: int = 0
+    instructions_tokens: int = 0  # the conversation's instructions (the summary not included)
+    message_tokens: int = 0  # the new message
+    token_method: str = ESTIMATE
+    budget: int = 0
+    context_window: int = 0
 
-    def input_tokens(self, instructions: str | None) -> int:
-        """Estimate the input tokens of the request this plan makes."""
-        if isinstance(self.input, str):
-            sent = estimate_tokens(self.input)
-        else:
-            sent = sum(estimate_tokens(turn["content"]) for turn in self.input)
-        return sent + estimate_tokens(instructions or "") + self.chained_tokens
+    def input_tokens(self, instructions: str | None = None) -> int:
+        """The estimated input tokens of the request this plan makes (its own instructions)."""
+        return self.estimated_input_tokens
 
-
-def estimate_tokens(text: str) -> int:
-    """Estimate the tokens of `text` without a tokenizer download."""
-    return len(text) // CHARS_PER_TOKEN + 1
+    @property
+    def sent_ids(self) -> list[str]:
+        """The ids of the branch's messages sent as text."""
+        return [m.id for m in self.messages if m.state == "sent"]
 
 
 def context_budget(
@@ -69,7 +104,7 @@ def context_budget(
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     output_limits: tuple[int | None, ...] = (),
 ) -> int:
-    """Tokens a replayed history may use: window - the output reserved - a margin (API "Context").
+    """Tokens a request may use: window - the output reserved - a margin (API "Context").
 
     The reserved output is the smallest of `output_limits` that is known; a model whose window is
     unknown gets `context_tokens`.
@@ -95,6 +130,12 @@ def chain_point(
     return reply, later
 
 
+def _base_tokens(counter: TokenCounter, instructions: str) -> tuple[int, int]:
+    """(calibrated, raw) tokens of the instructions."""
+    raw = counter.raw(instructions) + TURN_OVERHEAD if instructions else 0
+    return counter.scale(raw), raw
+
+
 def holds_newest(
     instructions: str,
     new_text: str,
@@ -102,44 +143,100 @@ def holds_newest(
     window: int | None,
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     output_limits: tuple[int | None, ...] = (),
+    counter: TokenCounter | None = None,
 ) -> bool:
     """True when a model's budget holds the instructions plus the newest message (API "Context").
 
-    A model whose window is unknown is never judged too small (`context_tokens` only fits it).
+    A model whose window is unknown is never judged too small: `context_tokens` is a guess that
+    only trims a replay, while the upstream knows its real window.
     """
     if window is None:
         return True
+    counter = counter or TokenCounter()
     budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
-    return estimate_tokens(instructions or "") + estimate_tokens(new_text) <= budget
+    return _base_tokens(counter, instructions or "")[0] + counter.text(new_text) <= budget
 
 
-def history_turns(messages: list[Message]) -> list[dict[str, str]]:
-    """Turn a branch into plain text turns (no provider-specific items, so any model can read it)."""
-    turns = []
-    for message in messages:
-        if not message.text:
+def _turn(message: Message) -> dict[str, Any]:
+    """A message as a plain text turn (no provider-specific items, so any model can read it)."""
+    return {"role": message.role, "content": message.text}
+
+
+def history_turns(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """A branch as plain text turns; a message without text (failed before any) is left out."""
+    return [_turn(m) for m in messages if m.text]
+
+
+def _summary_tokens(counter: TokenCounter, summary: Summary) -> int:
+    if summary.text is not None:
+        return counter.text(SUMMARY_PREFIX + summary.text) - TURN_OVERHEAD
+    if summary.usage is not None and summary.usage.output_tokens:
+        return summary.usage.output_tokens
+    return estimate_tokens(json.dumps(summary.provider_items or []))
+
+
+def reusable_summaries(
+    conversation: Conversation, path: Sequence[Message], provider: str
+) -> list[Summary]:
+    """The summaries that stand for a prefix of `path` (their `covers` are exactly its first
+    messages), longest first; a provider's compaction only for that provider."""
+    ids = [m.id for m in path]
+    out = []
+    for summary in conversation.summaries:
+        k = len(summary.covers)
+        if k == 0 or k > len(ids) or summary.covers != ids[:k]:
             continue
-        turns.append({"role": message.role, "content": message.text})
-    return turns
+        if summary.text is None and (summary.provider != provider or not summary.provider_items):
+            continue
+        out.append(summary)
+    out.sort(key=lambda s: len(s.covers), reverse=True)
+    return out
 
 
-def fit_history(
-    turns: list[dict[str, str]], new_text: str, instructions: str, budget_tokens: int
-) -> tuple[list[dict[str, str]], int]:
-    """Drop the oldest turns until history + new message + instructions fit; return (kept, dropped)."""
-    available = budget_tokens - estimate_tokens(new_text) - estimate_tokens(instructions or "")
-    kept: list[dict[str, str]] = []
-    for turn in reversed(turns):
-        cost = estimate_tokens(turn["content"])
-        if cost > available:
+@dataclass(frozen=True)
+class _Fit:
+    """The counts one plan shares: the counter, the budget, the instructions and the new message."""
+
+    counter: TokenCounter
+    budget: int
+    window: int
+    instructions: tuple[int, int]  # (calibrated, raw)
+    new: tuple[int, int]
+
+    @property
+    def base(self) -> int:
+        return self.instructions[0] + self.new[0]
+
+    def plan(self, *, raw_sent: int = 0, **kw: Any) -> ContextPlan:
+        """A plan with the estimate filled in from the states of `messages` (`raw_sent`: the
+        uncalibrated tokens of what is sent beside the instructions and the new message)."""
+        messages: tuple[PlannedMessage, ...] = kw.get("messages", ())
+        sent = sum(m.tokens for m in messages if m.state == "sent")
+        suffix = kw.get("summary_tokens", 0)
+        return ContextPlan(
+            estimated_input_tokens=self.base + sent + suffix + kw.get("chained_tokens", 0),
+            raw_input_tokens=self.instructions[1] + self.new[1] + raw_sent,
+            instructions_tokens=self.instructions[0],
+            message_tokens=self.new[0],
+            token_method=self.counter.method,
+            budget=self.budget,
+            context_window=self.window,
+            **kw,
+        )
+
+
+def _fit_start(costs: list[int], path: Sequence[Message], available: int) -> int:
+    """The index of the first message kept when the oldest go first until the rest fit
+    `available`; a replay never starts with an orphaned answer."""
+    start = len(path)
+    for i in range(len(path) - 1, -1, -1):
+        if costs[i] > available:
             break
-        kept.append(turn)
-        available -= cost
-    kept.reverse()
-    # A replay must not start with an orphaned assistant answer.
-    while kept and kept[0]["role"] != "user":
-        kept.pop(0)
-    return kept, len(turns) - len(kept)
+        available -= costs[i]
+        start = i
+    while start < len(path) and (path[start].role != "user" or not path[start].text):
+        start += 1
+    return start
 
 
 def plan_context(
@@ -153,33 +250,67 @@ def plan_context(
     window: int | None = None,
     output_limits: tuple[int | None, ...] = (),
     force_replay: bool = False,
+    summaries: bool = False,
+    compact_after: int | None = None,
+    model: str | None = None,
+    counter: TokenCounter | None = None,
+    new_tokens: int | None = None,
 ) -> ContextPlan:
-    """Plan a turn whose user message `new_text` sits under `parent_id` (None: at the root)."""
+    """Plan a turn whose user message `new_text` sits under `parent_id` (None: at the root).
+
+    `counter` defaults to the one of `provider:model` (the conversation's model); `new_tokens`
+    stands for the new message's count when only its length is known (the preview).
+    """
+    counter = counter or counter_for(conversation, provider, model or conversation.model)
+    new_raw = counter.raw(new_text) + TURN_OVERHEAD if new_text else 0
+    new = (new_tokens, 0) if new_tokens is not None else (counter.scale(new_raw), new_raw)
+    fit = _Fit(
+        counter=counter,
+        budget=context_budget(window, context_tokens=context_tokens, output_limits=output_limits),
+        window=window or context_tokens,
+        instructions=_base_tokens(counter, conversation.instructions),
+        new=new,
+    )
     if parent_id is None:
-        return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
-    budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
+        return fit.plan(input=new_text, previous_response_id=None, context_mode="first")
+    path = conversation.path_to(parent_id)
+    raws = [counter.message_raw(m) for m in path]
+    costs = [counter.scale(r) for r in raws]
+    use_summaries = summaries or compact_after is not None
+    found = reusable_summaries(conversation, path, provider) if use_summaries else []
     if not force_replay:
         point = chain_point(conversation, parent_id, provider, stateful)
-        if point is not None:
+        at = len(path) - 1 - len(point[1]) if point is not None else -1
+        # A summary that covers the chained reply (a compacted chain) replaces the chain.
+        if point is not None and not any(len(s.covers) > at for s in found):
             reply, later = point
             usage = reply.usage
             chained = (usage.input_tokens + usage.output_tokens) if usage is not None else 0
+            needs_compaction = compact_after is not None and chained > compact_after
+            states: list[PlannedMessage] = [
+                PlannedMessage(m.id, m.role, "in_chain", costs[i])
+                for i, m in enumerate(path[: at + 1])
+            ]
             if not later:  # rule 1: the parent itself
-                return ContextPlan(
+                return fit.plan(
                     input=new_text,
                     previous_response_id=reply.response_id,
                     context_mode="chained",
                     chained_tokens=chained,
                     chained_message_id=reply.id,
+                    messages=tuple(states),
+                    needs_compaction=needs_compaction,
                 )
             # Rule 2: the later messages go as text, all of them within the window less what the
             # chain already holds; if they do not fit, rule 3.
-            turns = history_turns(later)
-            kept, dropped = fit_history(
-                turns, new_text, conversation.instructions, budget - chained
-            )
-            if dropped == 0:
-                return ContextPlan(
+            later_costs = costs[at + 1 :]
+            if fit.base + sum(later_costs) <= fit.budget - chained:
+                turns = [_turn(m) for m in later if m.text]
+                for m, cost in zip(later, later_costs, strict=True):
+                    states.append(
+                        PlannedMessage(m.id, m.role, "sent" if m.text else "dropped", cost)
+                    )
+                return fit.plan(
                     input=[*turns, {"role": "user", "content": new_text}],
                     previous_response_id=reply.response_id,
                     context_mode="chained",
@@ -187,15 +318,93 @@ def plan_context(
                     chained_tokens=chained,
                     replayed_messages=len(turns),
                     chained_message_id=reply.id,
+                    messages=tuple(states),
+                    needs_compaction=needs_compaction,
+                    raw_sent=sum(raws[at + 1 :]),
                 )
-    turns = history_turns(conversation.path_to(parent_id))
-    if not turns:
-        return ContextPlan(input=new_text, previous_response_id=None, context_mode="first")
-    kept, dropped = fit_history(turns, new_text, conversation.instructions, budget)
-    return ContextPlan(
-        input=[*kept, {"role": "user", "content": new_text}],
+        elif point is not None:
+            return _replay(fit, path, raws, costs, new_text, found, chain_covered=True)
+    return _replay(fit, path, raws, costs, new_text, found)
+
+
+def _replay(
+    fit: _Fit,
+    path: list[Message],
+    raws: list[int],
+    costs: list[int],
+    new_text: str,
+    found: list[Summary],
+    *,
+    chain_covered: bool = False,
+) -> ContextPlan:
+    """Rule 3: the branch as text, the oldest first to go; a reusable summary may stand for them."""
+    available = fit.budget - fit.base
+    start = _fit_start(costs, path, available)
+    dropped = [m for m in path[:start] if m.text]
+    if dropped or chain_covered:
+        for summary in found:
+            k = len(summary.covers)
+            tokens = _summary_tokens(fit.counter, summary)
+            if tokens + sum(costs[k:]) > available:
+                continue
+            return _with_summary(fit, path, raws, costs, new_text, summary, tokens)
+    needs: tuple[str, ...] = ()
+    if dropped:
+        # The prefix to summarise leaves room for the summary beside what follows it.
+        cut = max(start, _fit_start(costs, path, available - SUMMARY_RESERVE_TOKENS))
+        needs = tuple(m.id for m in path[:cut])
+    kept = path[start:]
+    turns = [_turn(m) for m in kept if m.text]
+    states = tuple(
+        PlannedMessage(m.id, m.role, "sent" if i >= start and m.text else "dropped", costs[i])
+        for i, m in enumerate(path)
+    )
+    if not turns and not dropped:
+        return fit.plan(
+            input=new_text, previous_response_id=None, context_mode="first", messages=states
+        )
+    return fit.plan(
+        input=[*turns, {"role": "user", "content": new_text}],
         previous_response_id=None,
         context_mode="replayed",
-        trimmed_messages=dropped,
-        history=kept,
+        trimmed_messages=len(dropped),
+        history=turns,
+        messages=states,
+        needs_summary=needs,
+        raw_sent=sum(raws[start:]),
+    )
+
+
+def _with_summary(
+    fit: _Fit,
+    path: list[Message],
+    raws: list[int],
+    costs: list[int],
+    new_text: str,
+    summary: Summary,
+    tokens: int,
+) -> ContextPlan:
+    """Rule 3 with `summary` standing for the first messages of the branch (`compacted`)."""
+    k = len(summary.covers)
+    after = path[k:]
+    turns = [_turn(m) for m in after if m.text]
+    items = list(summary.provider_items or []) if summary.text is None else []
+    states = tuple(
+        PlannedMessage(
+            m.id, m.role, "summarised" if i < k else ("sent" if m.text else "dropped"), costs[i]
+        )
+        for i, m in enumerate(path)
+    )
+    suffix = SUMMARY_PREFIX + summary.text if summary.text is not None else ""
+    return fit.plan(
+        input=[*items, *turns, {"role": "user", "content": new_text}],
+        previous_response_id=None,
+        context_mode="compacted",
+        history=turns,
+        messages=states,
+        summary=summary,
+        instructions_suffix=suffix,
+        compacted_items=items,
+        summary_tokens=tokens,
+        raw_sent=sum(raws[k:]) + (fit.counter.raw(suffix) if suffix else tokens),
     )

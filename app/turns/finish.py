@@ -17,6 +17,7 @@ import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import messages, redaction
+from app.context import token_record
 from conversation_manager.models import PREVIOUS_CHOICE, STATELESS_MARK
 from responses_client.identifiers import INCOMPLETE_CODES, clean_token
 from responses_client.pricing import Quote
@@ -143,6 +144,12 @@ def decide(
     metadata["instructions_hash"] = hashlib.sha256(instructions.encode()).hexdigest()[:16]
     if context.trimmed_messages:
         metadata["trimmed_messages"] = context.trimmed_messages
+    # What this app estimated it sent, beside the provider's count: the next estimate for this
+    # model is calibrated by the two (app.context.tokens).
+    metadata["estimated_input_tokens"] = context.estimated_input_tokens
+    metadata["token_count"] = token_record(
+        context.token_method, context.raw_input_tokens, context.chained_tokens
+    )
     if context.context_mode == "chained" and context.replayed_messages:
         metadata["replayed_messages"] = context.replayed_messages
     if not answered.provider.stateful:

@@ -13,7 +13,8 @@ from typing import Any
 
 import conversation_manager as cm
 import responses_client as rc
-from app.context import ContextPlan, holds_newest, plan_context
+from app.context import ContextPlan, counter_for, holds_newest, plan_context
+from app.templating import TemplateStart
 
 from .config import ChatSettings, TurnRequest
 from .errors import (
@@ -107,21 +108,46 @@ def name_from(text: str) -> str:
 
 
 def new_conversation(
-    req: TurnRequest, provider: rc.Provider, model: str, settings: ChatSettings, text: str
+    req: TurnRequest,
+    provider: rc.Provider,
+    model: str,
+    settings: ChatSettings,
+    text: str,
+    *,
+    start: TemplateStart | None = None,
+    instructions: str | None = None,
 ) -> cm.Conversation:
-    """The record of a conversation this turn starts (created on disk in the turn's own commit)."""
+    """The record of a conversation this turn starts (created on disk in the turn's own commit).
+
+    Its instructions: the template's (`start`), else the user's default (`instructions`), else
+    the deployment's; a template's messages come first, as ordinary messages (API "Templates").
+    """
     if req.regenerate or req.parent_message_id not in (None, cm.ROOT):
         raise cm.NotFound("parent message")
     now = time.time()
+    given = (req.chat_name or "").strip()[:200]
+    name, source = (given, "user") if given else (name_from(text), "message")
+    if start is not None and not given:
+        name, source = name_from(start.name) or name, "template"
+    seeded = start.messages(now) if start is not None else []
     return cm.Conversation(
         id=cm.new_conversation_id(),
-        chat_name=(req.chat_name or "").strip()[:200] or name_from(text),
-        chat_name_source="user" if (req.chat_name or "").strip() else "message",
+        chat_name=name,
+        chat_name_source=source,
         created_at=now,
         last_update=now,
         model=model,
         provider=provider.name,
-        instructions=settings.instructions,
+        instructions=start.instructions
+        if start is not None
+        else instructions
+        if instructions is not None
+        else settings.instructions,
+        messages=seeded,
+        current_message_id=seeded[-1].id if seeded else None,
+        template_id=start.template_id if start is not None else None,
+        template_variables=dict(start.variables) if start is not None else None,
+        options=dict(start.options or {}) if start is not None else {},
     )
 
 
@@ -193,10 +219,13 @@ class TurnPlan:
     def request_for(self, candidate: Candidate, settings: ChatSettings) -> rc.ResponseRequest:
         """The upstream request for `candidate` (which must have a context)."""
         assert candidate.context is not None
+        # A summary standing for the oldest messages rides on the instructions (API "Context");
+        # a provider's compaction is already at the head of the input.
+        instructions = self.conversation.instructions + candidate.context.instructions_suffix
         return rc.ResponseRequest(
             model=candidate.model,
             input=candidate.context.input,
-            instructions=self.conversation.instructions,
+            instructions=instructions,
             previous_response_id=candidate.context.previous_response_id,
             store=candidate.provider.stateful,
             max_output_tokens=output_cap(settings.max_output_tokens, candidate.window[1]),
@@ -214,7 +243,7 @@ class TurnPlan:
     def estimated_tokens(self, settings: ChatSettings) -> int:
         """Tokens this turn may use at most, by estimate: its input and the output cap."""
         output = settings.max_output_tokens or 0
-        return self.context.input_tokens(self.conversation.instructions) + output
+        return self.context.estimated_input_tokens + output
 
     def first_frame(self, chat_name: str) -> dict[str, Any]:
         """The data of the `conversation` event, sent at once."""
@@ -236,10 +265,16 @@ def plan_context_for(
     provider: rc.Provider,
     settings: ChatSettings,
     *,
+    model: str | None = None,
     window: tuple[int | None, int | None] = (None, None),
     force_replay: bool = False,
+    new_tokens: int | None = None,
 ) -> ContextPlan:
-    """The context plan of a turn under `parent_id` for `provider`, fitted to `window`."""
+    """The context plan of a turn under `parent_id` for `provider:model`, fitted to `window`.
+
+    Summaries and compaction follow the settings' `summaries` and `compact_after` when the
+    deployment has them (CHAT_SUMMARIES and the compaction threshold).
+    """
     context_window, output_limit = window
     return plan_context(
         conversation,
@@ -251,6 +286,10 @@ def plan_context_for(
         window=context_window,
         output_limits=(output_limit, settings.max_output_tokens),
         force_replay=force_replay,
+        summaries=bool(getattr(settings, "summaries", False)),
+        compact_after=getattr(settings, "compact_after", None),
+        model=model or conversation.model,
+        new_tokens=new_tokens,
     )
 
 
@@ -282,10 +321,18 @@ def plan_candidates(
             window=window[0],
             context_tokens=settings.context_tokens,
             output_limits=(window[1], settings.max_output_tokens),
+            counter=counter_for(conversation, name, candidate_model),
         )
         context = (
             plan_context_for(
-                conversation, parent_id, text, live, settings, window=window, force_replay=n > 0
+                conversation,
+                parent_id,
+                text,
+                live,
+                settings,
+                model=candidate_model,
+                window=window,
+                force_replay=n > 0,
             )
             if holds
             else None
@@ -372,7 +419,60 @@ def replay_candidate(plan: TurnPlan, candidate: Candidate, settings: ChatSetting
         plan.text,
         candidate.provider,
         settings,
+        model=candidate.model,
         window=candidate.window,
         force_replay=True,
     )
     return replace(candidate, context=context)
+
+
+@dataclass(frozen=True)
+class ContextPreview:
+    """What the next turn would send (API "Context"), without sending it."""
+
+    provider: str
+    model: str
+    context: ContextPlan
+    estimated_cost_usd: float | None = None
+
+
+def preview_turn(
+    registry: rc.ProviderRegistry,
+    req: TurnRequest,
+    conversation: cm.Conversation,
+    chosen: tuple[rc.Provider, str],
+    settings: ChatSettings,
+    message_chars: int,
+) -> ContextPreview:
+    """Plan the next turn under `req.parent_message_id` (None: the branch on screen, `root`: a new
+    first message) for a new message of `message_chars` characters, as `plan_turn` would.
+
+    A parent that is not an assistant message is 400; a new message the chosen model's window
+    cannot hold with the instructions is 400 `context_too_long`, as the turn would answer.
+    """
+    provider, model = chosen
+    if req.parent_message_id == cm.ROOT:
+        parent: str | None = None
+    elif req.parent_message_id is not None:
+        if conversation.message(req.parent_message_id).role != "assistant":
+            raise cm.InvalidParent("a new message goes under an assistant message")
+        parent = req.parent_message_id
+    else:
+        parent = conversation.current_message_id
+    counter = counter_for(conversation, provider.name, model)
+    new_tokens = counter.chars(message_chars)
+    window = window_of(registry, provider, model)
+    context = plan_context_for(
+        conversation,
+        parent,
+        "",
+        provider,
+        settings,
+        model=model,
+        window=window,
+        new_tokens=new_tokens,
+    )
+    fixed = context.instructions_tokens + context.message_tokens
+    if window[0] is not None and fixed > context.budget:  # as `holds_newest` judges the turn
+        raise ContextTooLongRequest("the instructions and the message alone overflow the window")
+    return ContextPreview(provider.name, model, context)

@@ -53,7 +53,14 @@ def _account_from(data: Any) -> AccountRecord | None:
         return None
     if not isinstance(created, int | float) or not isinstance(changed, int | float):
         return None
-    return AccountRecord(name, password_hash, float(created), float(changed))
+    instructions = data.get("default_instructions")
+    return AccountRecord(
+        name,
+        password_hash,
+        float(created),
+        float(changed),
+        default_instructions=instructions if isinstance(instructions, str) else None,
+    )
 
 
 class JsonAccountRecords:

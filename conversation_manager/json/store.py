@@ -217,6 +217,9 @@ class JsonConversationStore:
         last_update: float | None = None,
         messages: Sequence[Message | dict[str, Any]] | None = None,
         chat_name_source: ChatNameSource = "user",
+        template_id: str | None = None,
+        template_variables: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Conversation:
         """Create and save a conversation (with imported `messages` in creation order, if given)."""
         validate_user(user)
@@ -234,6 +237,10 @@ class JsonConversationStore:
             messages=messages,
         )
         conv.chat_name_source = chat_name_source
+        conv.template_id = template_id
+        if template_variables is not None:
+            conv.template_variables = dict(template_variables)
+        conv.options = dict(options or {})
         cid = conv.id
         udir = self._made_udir(user)
         with self._locked(udir):
@@ -275,6 +282,29 @@ class JsonConversationStore:
         with self._editing(user, cid) as (udir, conv):
             conv.chat_name = chat_name
             conv.chat_name_source = "user"  # a name the user gave is never replaced by a title
+            self._save(udir, conv)
+            return conv.summary()
+
+    def update(
+        self,
+        user: str,
+        cid: str,
+        *,
+        chat_name: str | None = None,
+        instructions: str | None = None,
+        pinned: bool | None = None,
+        archived: bool | None = None,
+    ) -> ConversationSummary:
+        """Change the fields given, keeping `last_update`; a new name is the user's."""
+        with self._editing(user, cid) as (udir, conv):
+            if chat_name is not None:
+                conv.chat_name, conv.chat_name_source = chat_name, "user"
+            if instructions is not None:
+                conv.instructions = instructions
+            if pinned is not None:
+                conv.pinned = pinned
+            if archived is not None:
+                conv.archived = archived
             self._save(udir, conv)
             return conv.summary()
 

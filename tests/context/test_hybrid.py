@@ -147,7 +147,7 @@ def test_rule_2_falls_back_to_a_replay_when_the_later_messages_do_not_fit():
 
 def test_holds_newest_only_judges_a_known_window():
     budget = context_budget(2000, output_limits=(500,))
-    assert holds_newest("i", "x" * 4 * (budget - 5), window=2000, output_limits=(500,))
+    assert holds_newest("i", "x" * 4 * (budget - 9), window=2000, output_limits=(500,))
     assert not holds_newest("i", "x" * 4 * (budget + 5), window=2000, output_limits=(500,))
     assert holds_newest("i", "x" * 10**6, window=None, output_limits=(500,))
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import conversation_manager as cm
 from app.context import (
+    TokenCounter,
     chain_point,
     context_budget,
-    estimate_tokens,
-    fit_history,
+    history_turns,
     plan_context,
 )
 
@@ -91,31 +91,36 @@ def test_budget_is_the_window_less_the_output_reserved_and_a_margin():
     assert context_budget(10_000, output_limits=(1_000,)) == 10_000 - 1_000 - 1_024
 
 
+def _chain(*texts: str) -> cm.Conversation:
+    """A conversation whose messages alternate user/assistant with these texts (no response ids)."""
+    pairs = list(zip(texts[::2], texts[1::2], strict=True))
+    return conversation(*pairs, rid=None)
+
+
 def test_fitting_drops_the_oldest_turns_and_keeps_the_newest_message():
-    turns = [
-        {"role": "user", "content": "a" * 400},
-        {"role": "assistant", "content": "b" * 400},
-        {"role": "user", "content": "c" * 40},
-        {"role": "assistant", "content": "d" * 40},
-    ]
-    budget = estimate_tokens("new") + estimate_tokens("i") + 2 * estimate_tokens("c" * 40)
-    kept, dropped = fit_history(turns, "new", "i", budget)
-    assert kept == turns[2:] and dropped == 2
+    conv = _chain("a" * 400, "b" * 400, "c" * 40, "d" * 40)
+    counter = TokenCounter()
+    base = counter.text("new") + counter.text(conv.instructions)
+    budget = base + 2 * counter.text("c" * 40)
+    plan = plan_context(conv, "m_a1", "new", provider="fake", stateful=False, counter=counter,
+                        window=budget + 1024, output_limits=())  # fmt: skip
+    assert plan.budget == budget
+    assert plan.history == history_turns(conv.messages[2:]) and plan.trimmed_messages == 2
+    assert [m.state for m in plan.messages] == ["dropped", "dropped", "sent", "sent"]
+    assert plan.estimated_input_tokens == budget
     # Nothing fits: the history goes, the new message alone is sent.
-    kept, dropped = fit_history(turns, "new", "i", 0)
-    assert kept == [] and dropped == 4
+    tiny = plan_context(conv, "m_a1", "new", provider="fake", stateful=False, counter=counter,
+                        window=base + 1024 - 1)  # fmt: skip
+    assert tiny.history == [] and tiny.trimmed_messages == 4
 
 
 def test_fitting_never_starts_with_an_orphaned_answer():
-    turns = [
-        {"role": "user", "content": "a" * 400},
-        {"role": "assistant", "content": "b" * 40},
-        {"role": "user", "content": "c" * 40},
-        {"role": "assistant", "content": "d" * 40},
-    ]
-    budget = estimate_tokens("new") + estimate_tokens("i") + 3 * estimate_tokens("b" * 40)
-    kept, _ = fit_history(turns, "new", "i", budget)
-    assert kept[0]["role"] == "user" and kept == turns[2:]
+    conv = _chain("a" * 400, "b" * 40, "c" * 40, "d" * 40)
+    counter = TokenCounter()
+    budget = counter.text("new") + counter.text(conv.instructions) + 3 * counter.text("b" * 40)
+    plan = plan_context(conv, "m_a1", "new", provider="fake", stateful=False, counter=counter,
+                        window=budget + 1024)  # fmt: skip
+    assert plan.history[0]["role"] == "user" and plan.history == history_turns(conv.messages[2:])
 
 
 def test_a_small_window_replays_only_what_fits():
