@@ -1,4 +1,5 @@
-"""The `flask --app app users …` commands: create a user, list them, set a password.
+"""The `flask --app app users …` commands (create a user, list them, set a password) and
+`flask --app app search reindex` (rebuild the search index).
 
 Part of the web layer (click comes with Flask); calls `app.accounts` through the app's services.
 """
@@ -10,6 +11,7 @@ import sys
 import click
 from flask import Flask
 
+import conversation_manager as cm
 from app import accounts as auth
 
 WEAK_WORDS = "at least 12 characters, not only white space, and no control characters (such as NUL)"
@@ -69,3 +71,20 @@ def register_cli(app: Flask) -> None:
         click.echo(f"password of {name} set; their sessions were ended")
 
     app.cli.add_command(users)
+
+    search = click.Group("search", help="Manage the search index.")
+
+    @search.command("reindex")
+    @click.option("--user", "only", default=None, help="Rebuild this user's index only.")
+    def reindex(only: str | None) -> None:
+        """Rebuild the search index of every user (or of one) from the conversation files."""
+        store = app.extensions["store"]
+        names = [only] if only is not None else app.extensions["accounts"].list_users()
+        for name in names:
+            try:
+                count = store.rebuild_search(name)
+            except cm.InvalidId:
+                raise click.ClickException(f"invalid user name {name!r}") from None
+            click.echo(f"{name}: {count} conversations indexed")
+
+    app.cli.add_command(search)
