@@ -181,6 +181,23 @@ class AccountStore:
             return
         log.info("password hash of %s upgraded", name)
 
+    # -- preferences
+
+    def default_instructions(self, name: str) -> str | None:
+        """Return the user's default instructions for new conversations (None: the server's)."""
+        record = self.records.get(name)
+        return record.default_instructions if record is not None else None
+
+    def set_default_instructions(self, name: str, text: str | None) -> None:
+        """Set (None or blank: clear) the user's default instructions; `InvalidCredentials` for
+        an unknown account."""
+        value = text if text is not None and text.strip() else None
+        stored = self.records.update(
+            name, lambda r: dataclasses.replace(r, default_instructions=value)
+        )
+        if stored is None:
+            raise InvalidCredentials("invalid credentials")
+
     # -- password changes
 
     def _set_password(self, name: str, new: str) -> None:

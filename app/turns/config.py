@@ -5,6 +5,7 @@ Plain frozen dataclasses; imports nothing of the app.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_MAX_REPLY_CHARS = 200_000
@@ -55,3 +56,5 @@ class TurnRequest:
     provider: str | None = None
     parent_message_id: str | None = None
     regenerate: bool = False
+    template_id: str | None = None  # start a new conversation from this template
+    variables: Mapping[str, str] | None = None  # the template's variables

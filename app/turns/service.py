@@ -12,17 +12,18 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import messages
+from app.templating import TemplateStart
 from responses_client import pricing
 
 from .config import ChatSettings, TurnRequest
-from .errors import NoTurn, TurnInProgress
+from .errors import BadTurnRequest, NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
 from .plan import (
     Candidate,
@@ -39,6 +40,8 @@ from .titles import TitleWriter, may_want_title
 log = logging.getLogger(__name__)
 
 Quoter = Callable[..., pricing.Quote]
+# (user, template_id, variables, message) -> the rendered start; NotFound, BadTemplate.
+TemplateStarter = Callable[[str, str, Mapping[str, str] | None, str], TemplateStart]
 
 
 class TurnLimits(Protocol):
@@ -81,6 +84,8 @@ class ChatService:
         limits: TurnLimits | None = None,
         registry: sp.TurnRegistry | None = None,
         quote: Quoter = pricing.quote,
+        templates: TemplateStarter | None = None,
+        default_instructions: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         if isinstance(providers, rc.ProviderRegistry):
@@ -97,6 +102,8 @@ class ChatService:
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
         self.titles = TitleWriter(store, self.provider_registry, self.price)
+        self.templates = templates  # starts a conversation from a template (API "Templates")
+        self.default_instructions = default_instructions  # the user's own, else None
 
     # -- loading and crash repair --------------------------------------------------------------
 
@@ -190,6 +197,16 @@ class ChatService:
         Everything that can refuse the turn (400, 404, 409, a read-only limits check) comes before it
         is admitted, so a refused turn uses no slot of the limits.
         """
+        start = self._template_start(req)
+        if start is not None:
+            # The template's text stands in for the message; its model unless the turn names one.
+            named = req.model is not None or req.provider is not None
+            req = replace(
+                req,
+                message=start.text,
+                provider=req.provider if named else start.provider,
+                model=req.model if named else start.model,
+            )
         text = message_text(req, self.settings.max_message_chars)
         if self.limits is not None:
             self.limits.precheck(req.user)
@@ -201,7 +218,16 @@ class ChatService:
             chosen = choose_model(self.provider_registry, req, None, self.settings)
             # Created on disk in the turn's own commit, while the upstream request opens (the
             # user's directory is made by store.turn_dir for the coordination, and by create).
-            conversation = new_conversation(req, *chosen, self.settings, text)
+            conversation = new_conversation(
+                req,
+                *chosen,
+                self.settings,
+                text,
+                start=start,
+                instructions=self.default_instructions(req.user)
+                if self.default_instructions is not None
+                else None,
+            )
         cid = conversation.id
         coordination = self.coordination_for(req.user)
         try:
@@ -231,6 +257,19 @@ class ChatService:
             lock.release()
             raise
         return self._launch(plan, coordination, lock, admission)
+
+
+    def _template_start(self, req: TurnRequest) -> TemplateStart | None:
+        """The template this turn starts a conversation from, rendered; None without one."""
+        if req.template_id is None:
+            if req.variables:
+                raise BadTurnRequest("variables go with a template_id")
+            return None
+        if req.conversation_id is not None or req.regenerate or req.parent_message_id:
+            raise BadTurnRequest("a template starts a new conversation: no conversation_id")
+        if self.templates is None:
+            raise cm.NotFound("template")
+        return self.templates(req.user, req.template_id, req.variables, req.message or "")
 
     def _admit(self, plan: TurnPlan) -> Admission | None:
         if self.limits is None:
@@ -289,6 +328,10 @@ class ChatService:
                     created_at=c.created_at,
                     last_update=c.last_update,
                     chat_name_source=c.chat_name_source,
+                    messages=c.messages,
+                    template_id=c.template_id,
+                    template_variables=c.template_variables,
+                    options=c.options,
                 )
             conversation, _, _ = self.store.begin_turn(
                 user,

@@ -24,7 +24,7 @@ from flask import (
 
 from app import accounts as auth
 from app.messages import message_for
-from app.web.bodies import Credentials, PasswordChange, is_form, parse_body
+from app.web.bodies import AccountChange, Credentials, PasswordChange, is_form, parse_body
 from app.web.current import services
 from app.web.errors import error_response, retry_after_seconds
 from app.web.security import csrf_token
@@ -179,6 +179,28 @@ def change_password() -> Response:
     return Response(status=204)
 
 
+def _account_json() -> Response:
+    return jsonify(
+        {
+            "username": g.user,
+            "default_instructions": services().accounts.default_instructions(g.user),
+            "server_instructions": services().chat.settings.instructions,
+        }
+    )
+
+
 @bp.get("/account")
 def account() -> Response:
-    return jsonify({"username": g.user})
+    return _account_json()
+
+
+@bp.patch("/account")
+def update_account() -> Response:
+    body = parse_body(AccountChange)
+    limit = services().chat.settings.max_message_chars
+    if body.default_instructions is not None and len(body.default_instructions) > limit:
+        return error_response(
+            400, "bad_request", f"default_instructions: at most {limit} characters"
+        )
+    services().accounts.set_default_instructions(g.user, body.default_instructions)
+    return _account_json()

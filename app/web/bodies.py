@@ -39,10 +39,23 @@ class ChatBody(_Strict):
     provider: str | None = pydantic.Field(default=None, min_length=1, max_length=40)
     parent_message_id: str | None = None
     regenerate: bool = False
+    template_id: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    variables: dict[str, str] | None = pydantic.Field(default=None, max_length=50)
 
 
-class RenameBody(_Strict):
-    chat_name: str = pydantic.Field(min_length=1, max_length=200)
+class ConversationChange(_Strict):
+    """`PATCH /conversations/ID`: the fields given change (the instructions from the next turn)."""
+
+    chat_name: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
+    instructions: str | None = None
+    pinned: bool | None = None
+    archived: bool | None = None
+
+
+class AccountChange(_Strict):
+    """`PATCH /account`: null or blank `default_instructions` means the server's default."""
+
+    default_instructions: str | None = None
 
 
 class CurrentBody(_Strict):

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, jsonify, render_template, request
 
 import conversation_manager as cm
 from app import turns
-from app.web.bodies import ChatBody, CurrentBody, RenameBody, parse_body
+from app.web.bodies import ChatBody, ConversationChange, CurrentBody, parse_body
 from app.web.current import services
 from app.web.errors import BadRequest
 from app.web.security import csrf_token
@@ -60,6 +60,8 @@ def post_chat() -> Response:
         provider=body.provider,
         parent_message_id=body.parent_message_id,
         regenerate=body.regenerate,
+        template_id=body.template_id,
+        variables=body.variables,
     )
     # The slot comes first: a refused stream starts no turn.
     return _stream(lambda: chat.follow(chat.start(request_)))
@@ -79,9 +81,26 @@ def list_conversations() -> Response:
 
 
 @bp.patch("/conversations/<cid>")
-def rename(cid: str) -> Response:
-    body = parse_body(RenameBody)
-    return jsonify(summary_json(services().store.rename(g.user, cid, body.chat_name.strip())))
+def update(cid: str) -> Response:
+    body = parse_body(ConversationChange)
+    name = body.chat_name.strip() if body.chat_name is not None else None
+    if name == "":
+        raise BadRequest("chat_name is blank")
+    if body.instructions is not None:
+        limit = services().chat.settings.max_message_chars
+        if len(body.instructions) > limit:
+            raise BadRequest(f"instructions: at most {limit} characters")
+    if (name, body.instructions, body.pinned, body.archived) == (None, None, None, None):
+        raise BadRequest("nothing to change: send chat_name, instructions, pinned or archived")
+    summary = services().store.update(
+        g.user,
+        cid,
+        chat_name=name,
+        instructions=body.instructions,
+        pinned=body.pinned,
+        archived=body.archived,
+    )
+    return jsonify(summary_json(summary))
 
 
 @bp.put("/conversations/<cid>/current")

@@ -15,7 +15,7 @@ from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import conversation_manager as cm
-from app import accounts, limits, shares, turns
+from app import accounts, limits, shares, templating, turns
 from app.messages import message_for
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (accounts.Throttled, 429, "rate_limited"),
     (shares.ShareNotFound, 404, "not_found"),
     (shares.InvalidShare, 400, "bad_request"),
+    (templating.BadTemplate, 400, "bad_template"),
     (RequestEntityTooLarge, 413, "body_too_large"),
 ]
 
@@ -96,7 +97,7 @@ def handle_error(exc: BaseException) -> Response:
         status, code = found
         message = None
         detail = getattr(exc, "detail", "")
-        if isinstance(exc, turns.TurnError | BadRequest) and detail:
+        if isinstance(exc, turns.TurnError | BadRequest | templating.BadTemplate) and detail:
             message = f"{message_for(code)} ({detail})"
         fields: dict[str, Any] = {}
         resets_at = getattr(exc, "resets_at", None)
