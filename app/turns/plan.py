@@ -15,6 +15,7 @@ import conversation_manager as cm
 import responses_client as rc
 from app.context import ContextPlan, counter_for, holds_newest, plan_context
 from app.templating import TemplateStart
+from conversation_manager.models import ChatNameSource
 
 from .config import ChatSettings, TurnRequest
 from .errors import (
@@ -126,7 +127,8 @@ def new_conversation(
         raise cm.NotFound("parent message")
     now = time.time()
     given = (req.chat_name or "").strip()[:200]
-    name, source = (given, "user") if given else (name_from(text), "message")
+    source: ChatNameSource = "user" if given else "message"
+    name = given or name_from(text)
     if start is not None and not given:
         name, source = name_from(start.name) or name, "template"
     seeded = start.messages(now) if start is not None else []

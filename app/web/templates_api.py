@@ -55,8 +55,8 @@ class TemplateChange(_Strict):
 class TemplateBody(TemplateChange):
     """`POST /templates`: `name` and `instructions` are required."""
 
-    name: str = pydantic.Field(min_length=1, max_length=200)  # type: ignore[assignment]
-    instructions: str  # type: ignore[assignment]
+    name: str = pydantic.Field(min_length=1, max_length=200)
+    instructions: str
 
 
 def _fields(body: TemplateChange) -> dict[str, Any]:
