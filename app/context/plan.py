@@ -351,7 +351,8 @@ def _replay(
     needs: tuple[str, ...] = ()
     if dropped:
         # The prefix to summarise leaves room for the summary beside what follows it.
-        cut = max(start, _fit_start(costs, path, available - SUMMARY_RESERVE_TOKENS))
+        reserve = min(SUMMARY_RESERVE_TOKENS, available // 4)  # a small window: a short one
+        cut = max(start, _fit_start(costs, path, available - reserve))
         needs = tuple(m.id for m in path[:cut])
     kept = path[start:]
     turns = [_turn(m) for m in kept if m.text]
