@@ -94,3 +94,18 @@ class Finished:
 
 
 Event = ResponseStarted | TextDelta | ReasoningDelta | Idle | Finished
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """A provider-side compaction of a chain (the Responses API's `POST /responses/compact`).
+
+    `output` is the compacted item list as the provider returned it (the user messages, then one
+    opaque `compaction` item): sent back as `input` to start a new chain, to this provider only.
+    `usage` is normalised as on `Finished`.
+    """
+
+    response_id: str | None
+    output: list[dict[str, Any]]
+    usage: dict[str, int] | None
+    request_id: str | None = None

@@ -191,6 +191,8 @@ class FakeUpstream(FakeServer):
         self.responses: dict[str, dict[str, Any]] = {}
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
+        # POST /v1/responses/compact: None answers; a status-error name ("500") refuses it.
+        self.compact_error: str | None = None
 
     # -- configuration ---------------------------------------------------------------------------
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
@@ -220,6 +222,12 @@ class FakeUpstream(FakeServer):
         self.delta_delay = 0.0
         self.n_deltas = None
         self.reasoning_summary = None
+        self.compact_error = None
+
+    def compact_requests(self) -> list[Recorded]:
+        """The recorded POST /v1/responses/compact requests, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.path.rstrip("/").endswith("/responses/compact")]
 
     def responses_requests(self) -> list[Recorded]:
         """The recorded POST /v1/responses requests, oldest first."""
@@ -317,6 +325,35 @@ def _response_obj(
     }
 
 
+def _user_texts(inputs: list[Any]) -> list[str]:
+    """The user messages' texts of a chain's inputs (strings, plain turns or input items)."""
+    texts: list[str] = []
+    for value in inputs:
+        if isinstance(value, str):
+            texts.append(value)
+            continue
+        for item in value if isinstance(value, list) else []:
+            if not isinstance(item, dict) or item.get("role") != "user":
+                continue
+            content = item.get("content")
+            if isinstance(content, str):
+                texts.append(content)
+            elif isinstance(content, list):
+                parts = [p for p in content if isinstance(p, dict)]
+                texts.append("".join(str(p.get("text", "")) for p in parts))
+    return texts
+
+
+def _user_item(text: str) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex}",
+        "type": "message",
+        "status": "completed",
+        "content": [{"type": "input_text", "text": text}],
+        "role": "user",
+    }
+
+
 def _obf() -> str:
     return secrets.token_urlsafe(8).replace("-", "a").replace("_", "b")
 
@@ -381,6 +418,9 @@ class _Handler(FakeHandler[FakeUpstream]):
             rec.done.set()
             return
         try:
+            if rec.path.rstrip("/") == "/v1/responses/compact" and isinstance(body, dict):
+                self._compact(rec, body)
+                return
             if rec.path.rstrip("/") != "/v1/responses" or not isinstance(body, dict):
                 rec.status = 404 if isinstance(body, dict) else 400
                 self._send_json(
@@ -428,6 +468,63 @@ class _Handler(FakeHandler[FakeUpstream]):
                 "has_more": len(items) > limit,
             },
         )
+
+    def _compact(self, rec: Recorded, body: dict[str, Any]) -> None:
+        """`POST /v1/responses/compact`: a `CompactedResponse` (the chain's user messages, then
+        one opaque `compaction` item), or the status error `compact_error` names."""
+        fake = self.fake
+        if fake.compact_error is not None:
+            status, etype, param, code, message = _STATUS_ERRORS[fake.compact_error]
+            rec.status = status
+            err = {"message": message, "type": etype, "param": param, "code": code}
+            self._send_json(status, {"error": err})
+            return
+        prev = body.get("previous_response_id")
+        inputs: list[Any] = []
+        with fake._lock:
+            while prev is not None and prev in fake.responses:
+                stored = fake.responses[prev]
+                inputs.insert(0, stored["input"])
+                prev = stored["previous_response_id"]
+        if prev is not None:
+            rec.status = 400
+            err = {
+                "message": f"Previous response with id '{prev}' not found.",
+                "type": "invalid_request_error",
+                "param": "previous_response_id",
+                "code": "previous_response_not_found",
+            }
+            self._send_json(400, {"error": err})
+            return
+        inputs.append(body.get("input"))
+        output = [_user_item(text) for text in _user_texts(inputs)]
+        output.append(
+            {
+                "id": f"cmp_{uuid.uuid4().hex}",
+                "type": "compaction",
+                "encrypted_content": "gAAAA" + secrets.token_urlsafe(24),
+            }
+        )
+        n_in = max(1, len(json.dumps(inputs)) // 4)
+        usage = {
+            "input_tokens": n_in,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 40,
+            "output_tokens_details": {"reasoning_tokens": 8},
+            "total_tokens": n_in + 40,
+        }
+        rid = f"resp_{uuid.uuid4().hex}"
+        rec.response_id = rid
+        rec.status = 200
+        rec.completed = True
+        obj = {
+            "id": rid,
+            "object": "response.compaction",
+            "created_at": int(time.time()),
+            "output": output,
+            "usage": usage,
+        }
+        self._send_json(200, obj)
 
     def _responses(self, rec: Recorded, body: dict[str, Any]) -> None:
         fake = self.fake

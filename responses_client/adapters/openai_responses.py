@@ -9,6 +9,7 @@ exception leaves this module.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -31,11 +32,13 @@ from responses_client.adapters.raw_relay import relay_raw
 from responses_client.adapters.transport import cancel_scope
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
-from responses_client.errors import ProviderError
-from responses_client.events import Event, ResponseRequest
+from responses_client.errors import Interrupted, ProviderError, UpstreamUnavailable
+from responses_client.events import Compacted, Event, ResponseRequest
+from responses_client.identifiers import clean_token
 from responses_client.responses_events import (
     ResponsesState,
     ratelimit_metadata,
+    usage_from,
 )
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
@@ -160,9 +163,59 @@ class OpenAIProvider:
             cancel.detach_socket()
             manager.__exit__(None, None, None)
 
+    def compact(self, request: ResponseRequest, cancel: CancelToken | None = None) -> Compacted:
+        """Compact a chain with `POST /responses/compact` (model, input, instructions and
+        `previous_response_id` as given); raise `ProviderError`, `Interrupted` when stopped."""
+        cancel = cancel or CancelToken()
+        params: dict[str, Any] = {"model": request.model}
+        if request.input:
+            params["input"] = request.input
+        if request.instructions is not None:
+            params["instructions"] = request.instructions
+        if request.previous_response_id:
+            params["previous_response_id"] = request.previous_response_id
+        manager = self._client.responses.with_streaming_response.compact(**params)
+        try:
+            with cancel_scope(cancel):  # connect, send, read the body: all stoppable
+                resp = manager.__enter__()
+                try:
+                    body = resp.read()
+                finally:
+                    cancel.detach_socket()  # before the connection can go back to the pool
+                    manager.__exit__(None, None, None)
+        except openai.APIStatusError as exc:
+            err = error_from_status(exc, request, self._secrets)
+            log_provider_error(self.name, "compaction refused", err)
+            raise err from None
+        except TRANSPORT_ERRORS as exc:
+            cancel.detach_socket()
+            if cancel.cancelled:
+                raise Interrupted() from None
+            raise error_from_transport(exc) from None
+        request_id = request_id_from(resp.headers, self._secrets)
+        return compacted_from(body, request_id, self._secrets)
+
     def _relay(self, resp: Any, cancel: CancelToken) -> Iterator[Event]:
         request_id = request_id_from(resp.headers, self._secrets)
         if cancel.cancelled:
             return
         state = ResponsesState(request_id, self._secrets, ratelimit_metadata(resp.headers))
         yield from relay_raw(resp.iter_bytes(), state, cancel, request_id, TRANSPORT_ERRORS)
+
+
+def compacted_from(body: bytes, request_id: str | None, secrets: Iterable[str] = ()) -> Compacted:
+    """A `CompactedResponse` body to `Compacted`; a body without an item list is malformed."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    output = data.get("output") if isinstance(data, dict) else None
+    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
+        raise UpstreamUnavailable(request_id=request_id, cause="server_error")
+    assert isinstance(data, dict)
+    return Compacted(
+        response_id=clean_token(data.get("id"), secrets),
+        output=output,
+        usage=usage_from(data.get("usage")),
+        request_id=request_id,
+    )
