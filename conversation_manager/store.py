@@ -22,6 +22,7 @@ from .models import (
     Legacy,
     Message,
     MessageError,
+    Summary,
     Usage,
 )
 from .search import SearchHit, SearchQuery
@@ -203,6 +204,11 @@ class ConversationStore(Protocol):
         A reply that has finished is left as it is (a real result is never overwritten).
         NotFound when `mid` is not an assistant message of the conversation.
         """
+        ...
+
+    def add_summary(self, user: str, cid: str, summary: Summary) -> Conversation:
+        """Keep `summary` with the conversation (its cost counts in the totals), keeping
+        `last_update`; one with the same id is replaced. NotFound, HistoryUnavailable."""
         ...
 
     def usage_rows(

@@ -43,6 +43,7 @@ from ..models import (
     Legacy,
     Message,
     MessageError,
+    Summary,
     Usage,
 )
 from ..names import is_valid_user, validate_conversation_id, validate_user
@@ -446,6 +447,14 @@ class JsonConversationStore:
         with self._editing(user, cid) as (udir, conv):
             if edits.interrupt_reply(conv, mid, text, message):
                 self._save(udir, conv)
+            return conv
+
+    def add_summary(self, user: str, cid: str, summary: Summary) -> Conversation:
+        """Keep `summary` with the conversation (replacing one of the same id)."""
+        with self._editing(user, cid) as (udir, conv):
+            kept = [s for s in conv.summaries if s.id != summary.id]
+            conv.summaries = [*kept, summary.model_copy(deep=True)]
+            self._save(udir, conv)
             return conv
 
     def usage_rows(
