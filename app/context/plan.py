@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from conversation_manager import Conversation, Message
 from conversation_manager.models import CHAINABLE_STATUSES, Summary
@@ -48,9 +48,9 @@ SUMMARY_PREFIX = "\n\nSummary of the earlier conversation:\n"
 SUMMARY_RESERVE_TOKENS = 1024
 
 
-@dataclass(frozen=True)
-class PlannedMessage:
-    """One message of the branch and what the plan does with it (API "Context")."""
+class PlannedMessage(NamedTuple):
+    """One message of the branch and what the plan does with it (API "Context"); a named tuple,
+    since a long branch makes thousands of them per plan."""
 
     id: str
     role: str
@@ -357,8 +357,8 @@ def _replay(
     kept = path[start:]
     turns = [_turn(m) for m in kept if m.text]
     states = tuple(
-        PlannedMessage(m.id, m.role, "sent" if i >= start and m.text else "dropped", costs[i])
-        for i, m in enumerate(path)
+        PlannedMessage(m.id, m.role, "sent" if cost and i >= start else "dropped", cost)
+        for i, (m, cost) in enumerate(zip(path, costs, strict=True))
     )
     if not turns and not dropped:
         return fit.plan(
