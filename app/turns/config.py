@@ -31,6 +31,9 @@ class ChatSettings:
     max_retry_after: float = 10.0
     lock_timeout: float = 10.0
     secrets: tuple[str, ...] = ()  # redacted from every upstream value before it is kept
+    summaries: bool = False  # summarise what a replay drops (API "Context")
+    summary_model: str | None = None  # `provider:model` writing them; None: the turn's own
+    compact_after: int | None = None  # CHAT_COMPACT_INPUT_TOKENS: compact a chain past it
     auto_titles: bool = False  # CHAT_AUTO_TITLES: a model-written title after the first reply
 
     @property

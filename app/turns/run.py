@@ -60,6 +60,8 @@ class TurnRun:
     finisher: Finisher
     replan: Callable[[Candidate], Candidate]
     cancel: rc.CancelToken
+    # Before the request: a summary or compaction, then the plan made again (compaction.py).
+    prepare: Callable[[TurnPlan, sp.TurnControl, rc.CancelToken], TurnPlan] | None = None
 
     def _events(self, candidate: Candidate, *, last: bool) -> Iterator[rc.Event]:
         request = self.plan.request_for(candidate, self.settings)
@@ -133,6 +135,8 @@ class TurnRun:
                 attempt.reply = sp.Reply(started_at=attempt.reply.started_at)
 
     def __call__(self, control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
+        if self.prepare is not None:
+            self.plan = self.prepare(self.plan, control, self.cancel)
         cap = sp.TextCap(self.settings.max_reply_chars)
         error: rc.ProviderError | None = None
         attempt = Attempt(self.plan.first_candidate)

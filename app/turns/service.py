@@ -22,6 +22,7 @@ from app import messages
 from app.templating import TemplateStart
 from responses_client import pricing
 
+from .compaction import ContextUpkeep, noted_save
 from .config import ChatSettings, TurnRequest
 from .errors import BadTurnRequest, NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
@@ -294,9 +295,14 @@ class ChatService:
         """
         user, cid = plan.user, plan.conversation.id
         cancel = rc.CancelToken()
+        # Summary or compaction before the request, in the worker (API "Context").
+        upkeep = ContextUpkeep(self.store, self.provider_registry, self.settings, self.price)
         finisher = Finisher(
-            save=functools.partial(
-                self.store.finish_assistant_message, user, cid, plan.assistant_id
+            save=noted_save(
+                functools.partial(
+                    self.store.finish_assistant_message, user, cid, plan.assistant_id
+                ),
+                upkeep.notes,
             ),
             quote=self.quote_reply,
             admission=admission,
@@ -305,8 +311,10 @@ class ChatService:
             plan=plan,
             settings=self.settings,
             finisher=finisher,
-            replan=lambda candidate: replay_candidate(plan, candidate, self.settings),
+            # run.plan: the plan as the upkeep left it (a new summary is kept in a replay).
+            replan=lambda candidate: replay_candidate(run.plan, candidate, self.settings),
             cancel=cancel,
+            prepare=upkeep.prepare,
         )
         on_end = admission.release if admission is not None else None
         if self.settings.auto_titles and may_want_title(plan.conversation):

@@ -39,7 +39,25 @@ def conversation_json(conversation: cm.Conversation) -> dict[str, Any]:
         "created_at": conversation.created_at,
         "last_update": conversation.last_update,
         "messages": [message_json(conversation, m) for m in conversation.branch()],
+        "summaries": branch_summaries_json(conversation),
     }
+
+
+# A summary as the page sees it: never its `provider_items` (opaque, for its provider alone).
+SUMMARY_FIELDS = ("id", "covers", "text", "provider", "model", "usage", "cost_usd", "created_at")
+
+
+def branch_summaries_json(conversation: cm.Conversation) -> list[dict[str, Any]]:
+    """The summaries standing for a prefix of the branch on screen (API "Context"), without
+    their `provider_items`, shortest first."""
+    ids = [m.id for m in conversation.branch()]
+    out = []
+    for summary in conversation.summaries:
+        k = len(summary.covers)
+        if 0 < k <= len(ids) and summary.covers == ids[:k]:
+            out.append(summary.model_dump(mode="json", include=set(SUMMARY_FIELDS)))
+    out.sort(key=lambda s: len(s["covers"]))
+    return out
 
 
 def summary_json(summary: Any) -> dict[str, Any]:

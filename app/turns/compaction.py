@@ -1,0 +1,187 @@
+"""Before a turn's request, shrink what it sends (API "Context"): compact a stateful chain past
+`CHAT_COMPACT_INPUT_TOKENS`, or summarise the prefix a replay drops (`CHAT_SUMMARIES`), store the
+result with `store.add_summary`, and plan the turn again so it uses it (`context_mode` compacted).
+
+A Responses provider compacts its own chain (`POST /responses/compact`: opaque items, kept as the
+summary's `provider_items`, sent only back to it to start a new chain); any other provider gets a
+text summary (`summarise`) and a replay. Whatever fails leaves the turn as first planned (plain
+trimming, or the chain) with `metadata.summary_error` on the reply. Runs in the turn's worker, once,
+synchronously; imports no Flask, SDKs only through the provider adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+import conversation_manager as cm
+import responses_client as rc
+import stream_processor as sp
+from conversation_manager.models import Summary
+
+from .config import ChatSettings
+from .errors import ContextTooLongRequest
+from .plan import Candidate, TurnPlan, plan_candidates
+from .summarise import Pricer, SummaryFailed, summarise, summary_record, summary_writer
+
+log = logging.getLogger(__name__)
+
+SUMMARY_ERROR = "summary_error"  # the reply's metadata key when a summary or compaction failed
+
+
+@runtime_checkable
+class Compactor(Protocol):
+    """A provider with the Responses API's compaction (the openai_responses adapter)."""
+
+    name: str
+
+    def compact(
+        self, request: rc.ResponseRequest, cancel: rc.CancelToken | None = None
+    ) -> rc.events.Compacted:
+        """Compact the chain `request.previous_response_id` names; raise `ProviderError`."""
+        ...
+
+
+def compact_chain(
+    candidate: Candidate, conversation: cm.Conversation, price: Pricer, cancel: rc.CancelToken
+) -> Summary:
+    """The provider's own compaction of the chain `candidate` would continue, as a `Summary`
+    covering the branch down to the chained reply (text None, the items in `provider_items`)."""
+    context = candidate.context
+    assert context is not None and context.chained_message_id is not None
+    provider = candidate.provider
+    assert isinstance(provider, Compactor)
+    request = rc.ResponseRequest(
+        model=candidate.model,
+        input="",  # nothing new: the chain alone is compacted
+        instructions=conversation.instructions,
+        previous_response_id=context.previous_response_id,
+    )
+    try:
+        done = provider.compact(request, cancel)
+    except rc.ProviderError as exc:
+        raise SummaryFailed(exc.code) from exc
+    covers = [m.id for m in conversation.path_to(context.chained_message_id)]
+    return summary_record(
+        covers,
+        None,
+        provider.name,
+        candidate.model,
+        done.usage,
+        price,
+        provider_items=list(done.output),
+    )
+
+
+def replan(
+    plan: TurnPlan,
+    conversation: cm.Conversation,
+    registry: rc.ProviderRegistry,
+    settings: ChatSettings,
+) -> TurnPlan:
+    """`plan` made again over `conversation` (the same turn, now with its new summary)."""
+    candidates = plan_candidates(
+        registry, conversation, plan.plan_parent, plan.text, (plan.provider, plan.model), settings
+    )
+    first = next(c for c in candidates if c.context is not None)
+    assert first.context is not None
+    return replace(plan, conversation=conversation, candidates=candidates, context=first.context)
+
+
+def fresh_chain(plan: TurnPlan) -> bool:
+    """Whether the chained reply is the first of a chain that a compaction started: compacting
+    it again would find nothing new (the compaction keeps every user message, so a branch of long
+    messages stays past the threshold), so it chains once more before the next compaction."""
+    mid = plan.context.chained_message_id
+    if mid is None:
+        return False
+    try:
+        return plan.conversation.message(mid).context_mode == "compacted"
+    except cm.NotFound:
+        return False
+
+
+def noted_save(save: Callable[..., object], notes: Mapping[str, Any]) -> Callable[..., object]:
+    """`save` (store.finish_assistant_message, bound) with `notes` added to the reply's metadata
+    when there are any by the time it runs."""
+
+    def wrapped(**fields: Any) -> object:
+        if notes:
+            fields["metadata"] = {**(fields.get("metadata") or {}), **notes}
+        return save(**fields)
+
+    return wrapped
+
+
+@dataclass
+class ContextUpkeep:
+    """The step between planning and the request: summary or compaction, store, replan.
+
+    `notes` collects what the reply's metadata must say (`summary_error`); `noted_save` adds it.
+    """
+
+    store: cm.ConversationStore
+    registry: rc.ProviderRegistry
+    settings: ChatSettings
+    price: Pricer
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def wanted(self, plan: TurnPlan) -> bool:
+        """Whether the turn's plan asks for a compaction or (summaries on) a summary."""
+        context = plan.context
+        if context.needs_compaction and not fresh_chain(plan):
+            return True
+        return bool(self.settings.summaries and context.needs_summary)
+
+    def _write(self, plan: TurnPlan, cancel: rc.CancelToken) -> Summary:
+        context = plan.context
+        conversation = plan.conversation
+        first = plan.first_candidate
+        if context.needs_compaction and isinstance(first.provider, Compactor):
+            return compact_chain(first, conversation, self.price, cancel)
+        if context.needs_compaction:
+            # No compaction of its own: the chain's messages as a text summary, then a replay.
+            assert context.chained_message_id is not None
+            ids = [m.id for m in conversation.path_to(context.chained_message_id)]
+        else:
+            ids = list(context.needs_summary)
+        writer = summary_writer(self.registry, self.settings, plan.provider, plan.model)
+        return summarise(
+            conversation, ids, writer, self.registry, self.settings, self.price, cancel
+        )
+
+    def prepare(self, plan: TurnPlan, control: sp.TurnControl, cancel: rc.CancelToken) -> TurnPlan:
+        """The plan the turn's request is made from: `plan` itself, or replanned with a new
+        summary. Never raises for a failed call or save (noted instead); a stop keeps `plan`."""
+        if not self.wanted(plan):
+            return plan
+        cid = plan.conversation.id
+        try:
+            summary = self._write(plan, cancel)
+            control.wait_ready()  # nothing is stored before the turn's own commit
+            self.store.add_summary(plan.user, cid, summary)
+        except sp.TurnAborted:
+            raise
+        except SummaryFailed as failed:
+            if not control.stopped:
+                log.warning("summary_failed conversation=%s code=%s", cid, failed.code)
+                self.notes[SUMMARY_ERROR] = failed.code
+            return plan
+        except (cm.ConversationError, OSError):
+            log.warning("summary_not_saved conversation=%s", cid)
+            self.notes[SUMMARY_ERROR] = "internal"
+            return plan
+        except Exception:
+            # Our own failure must not cost the user the answer: the turn goes on as planned.
+            log.exception("summary_broken conversation=%s", cid)
+            self.notes[SUMMARY_ERROR] = "internal"
+            return plan
+        conversation = plan.conversation.model_copy(
+            update={"summaries": [*plan.conversation.summaries, summary]}
+        )
+        try:
+            return replan(plan, conversation, self.registry, self.settings)
+        except ContextTooLongRequest:
+            return plan  # cannot happen (a summary only shrinks the input); keep the first plan

@@ -1,0 +1,221 @@
+"""Summaries of what a replay drops (API "Context": summaries): one model call through the same
+`Provider.stream` as a turn, collected into a `Summary` record that covers a prefix of a branch.
+
+A summary grows incrementally: the longest earlier text summary that is a prefix of what must be
+covered goes in as text, with only the messages after it. The caller stores the record
+(`store.add_summary`) and replans; `compaction.ContextUpkeep` runs the whole step before a turn's
+request. Imports no Flask; SDKs only through the provider adapters.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import conversation_manager as cm
+import responses_client as rc
+from app.context import context_budget, estimate_tokens
+from conversation_manager.models import Summary, Usage
+from responses_client.pricing import Quote
+
+from .config import ChatSettings
+from .finish import usage_record
+from .plan import output_cap, window_of
+
+# The one fixed instruction of every summary call; the conversation's own instructions stay out.
+SUMMARY_INSTRUCTIONS = (
+    "You write the running summary of a conversation, so that it can go on without its earlier "
+    "messages. Summarise the conversation below: keep the facts, decisions, names, numbers, code "
+    "and open questions a continuation needs, and who said what. When an earlier summary is "
+    "given, fold it in. Write in the conversation's language. Answer with the summary alone."
+)
+SUMMARY_OUTPUT_TOKENS = 1024  # a summary longer than this would crowd the turn it serves
+ROLE_NAMES = {"user": "User", "assistant": "Assistant"}
+
+Pricer = Callable[..., Quote]  # ChatService.price: (provider, model, usage, *, echoed_model)
+
+
+class SummaryFailed(Exception):
+    """A summary could not be written; `code` goes in the reply's `metadata.summary_error`."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The text and accounting of one summary call."""
+
+    text: str
+    usage: dict[str, int] | None
+    model: str | None
+
+
+def new_summary_id() -> str:
+    """A fresh summary id (`s_` + 24 hex digits)."""
+    return "s_" + secrets.token_hex(12)
+
+
+def summary_writer(
+    registry: rc.ProviderRegistry, settings: ChatSettings, provider: rc.Provider, model: str
+) -> tuple[rc.Provider, str]:
+    """The provider and model that write summaries: `CHAT_SUMMARY_MODEL`, else the turn's own.
+
+    Raise `SummaryFailed("unknown_model")` when the setting names a provider not configured.
+    """
+    if not settings.summary_model:
+        return provider, model
+    try:
+        name, named_model = rc.split_ref(settings.summary_model)
+    except ValueError:
+        raise SummaryFailed("unknown_model") from None
+    live = registry.get(name)
+    if live is None:
+        raise SummaryFailed("unknown_model")
+    return live, named_model
+
+
+def is_prefix(covers: Sequence[str], ids: Sequence[str]) -> bool:
+    """Whether `covers` are the first messages of `ids` (an empty list is no prefix)."""
+    return 0 < len(covers) <= len(ids) and list(ids[: len(covers)]) == list(covers)
+
+
+def base_summary(conversation: cm.Conversation, ids: Sequence[str]) -> Summary | None:
+    """The longest text summary of `conversation` that covers a prefix of `ids`, or None."""
+    best: Summary | None = None
+    for summary in conversation.summaries:
+        if summary.text is None or not is_prefix(summary.covers, ids):
+            continue
+        if best is None or len(summary.covers) > len(best.covers):
+            best = summary
+    return best
+
+
+def transcript(messages: Sequence[cm.Message]) -> str:
+    """The messages as one plain text, each under its speaker's name (empty replies left out)."""
+    parts = [f"{ROLE_NAMES.get(m.role, m.role)}: {m.text}" for m in messages if m.text]
+    return "\n\n".join(parts)
+
+
+def summary_input(base: Summary | None, messages: Sequence[cm.Message]) -> str:
+    """The input of a summary call: the earlier summary (if any), then the messages after it."""
+    body = f"Conversation:\n\n{transcript(messages)}"
+    if base is None or not base.text:
+        return body
+    return f"Earlier summary:\n\n{base.text}\n\n{body}"
+
+
+def fitted(base: Summary | None, messages: Sequence[cm.Message], budget: int) -> list[cm.Message]:
+    """The oldest of `messages` whose summary input fits `budget` tokens (at least one message,
+    so a summary always makes progress; the model's own check refuses one that cannot fit)."""
+    used = estimate_tokens(SUMMARY_INSTRUCTIONS) + estimate_tokens(summary_input(base, []))
+    kept: list[cm.Message] = []
+    for message in messages:
+        used += estimate_tokens(message.text or "") + 2
+        if kept and used > budget:
+            break
+        kept.append(message)
+    return kept
+
+
+def collect(
+    provider: rc.Provider, request: rc.ResponseRequest, cancel: rc.CancelToken
+) -> Collected:
+    """Stream one summary call and collect its text; raise `SummaryFailed` unless it completed
+    with text (a stopped call too: its summary would be cut short)."""
+    text: list[str] = []
+    finished: rc.Finished | None = None
+    try:
+        for event in provider.stream(request, cancel):
+            if isinstance(event, rc.TextDelta):
+                text.append(event.text)
+            elif isinstance(event, rc.Finished):
+                finished = event
+    except rc.ProviderError as exc:
+        raise SummaryFailed(exc.code) from exc
+    joined = "".join(text).strip()
+    if finished is None:
+        raise SummaryFailed("interrupted")
+    if finished.status != "completed":
+        raise SummaryFailed(finished.reason or "other")
+    if not joined:
+        raise SummaryFailed("other")
+    return Collected(joined, finished.usage, finished.model)
+
+
+def summary_record(
+    covers: Sequence[str],
+    text: str | None,
+    provider: str,
+    model: str,
+    usage: dict[str, int] | None,
+    price: Pricer,
+    *,
+    echoed_model: str | None = None,
+    provider_items: list[dict[str, object]] | None = None,
+) -> Summary:
+    """The stored record of a summary (or compaction) call, priced (None when unknown)."""
+    record = usage_record(usage)
+    quote = price(provider, model, usage, echoed_model=echoed_model) if usage else Quote(None, None)
+    return Summary(
+        id=new_summary_id(),
+        covers=list(covers),
+        text=text,
+        provider=provider,
+        model=model,
+        usage=Usage.model_validate(record) if record is not None else None,
+        cost_usd=quote.cost_usd,
+        created_at=time.time(),
+        provider_items=provider_items,
+    )
+
+
+def summarise(
+    conversation: cm.Conversation,
+    ids: Sequence[str],
+    writer: tuple[rc.Provider, str],
+    registry: rc.ProviderRegistry,
+    settings: ChatSettings,
+    price: Pricer,
+    cancel: rc.CancelToken,
+) -> Summary:
+    """Summarise the messages `ids` (a prefix of a branch, root first) in one call.
+
+    The longest earlier summary of a prefix of them goes in as text with only the messages after
+    it; as many of those as the writer's window holds are covered (the rest on a later turn).
+    Raise `SummaryFailed`.
+    """
+    provider, model = writer
+    base = base_summary(conversation, ids)
+    start = len(base.covers) if base is not None else 0
+    by_id = {m.id: m for m in conversation.messages}
+    try:
+        later = [by_id[mid] for mid in ids[start:]]
+    except KeyError:
+        raise SummaryFailed("not_found") from None
+    if not later:
+        raise SummaryFailed("other")  # nothing new: the plan should have reused `base`
+    window, output_limit = window_of(registry, provider, model)
+    budget = context_budget(
+        window,
+        context_tokens=settings.context_tokens,
+        output_limits=(output_limit, SUMMARY_OUTPUT_TOKENS),
+    )
+    later = fitted(base, later, budget)
+    own = registry.settings.get(provider.name)
+    request = rc.ResponseRequest(
+        model=model,
+        input=summary_input(base, later),
+        instructions=SUMMARY_INSTRUCTIONS,
+        store=False,  # a summary call is never chained from
+        max_output_tokens=output_cap(SUMMARY_OUTPUT_TOKENS, output_limit),
+        provider_options=dict(own.options) if own else {},
+    )
+    got = collect(provider, request, cancel)
+    covers = [*ids[:start], *(m.id for m in later)]
+    return summary_record(
+        covers, got.text, provider.name, model, got.usage, price, echoed_model=got.model
+    )
