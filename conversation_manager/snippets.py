@@ -87,7 +87,8 @@ def snippet(text: str, terms: list[Term]) -> tuple[str, list[tuple[int, int]]]:
     of the matches inside it (offsets into the returned snippet)."""
     spans = locate(text, terms)
     first = spans[0][0] if spans else 0
-    start = max(0, first - _LEAD)
+    # Context before the first match, but never a window shorter than the text allows.
+    start = max(0, min(first - _LEAD, len(text) - SNIPPET_CHARS))
     if start > 0:  # begin at a word when one starts close by
         space = text.find(" ", start, first)
         if 0 <= space < start + 15:

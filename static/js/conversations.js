@@ -19,7 +19,7 @@ export function renderList() {
     .filter((c) => !q || (c.chat_name || "").toLowerCase().includes(q));
   dom.list.replaceChildren(...items.map(listItem));
   dom.listEmpty.hidden = items.length > 0;
-  dom.listEmpty.textContent = state.conversations.length ? "No conversation matches the filter." : "No conversations yet.";
+  dom.listEmpty.textContent = state.conversations.length ? "No conversation name matches." : "No conversations yet.";
 }
 
 export function listItem(c) {

@@ -107,3 +107,10 @@ def test_snippet_prefix_and_cjk() -> None:
 def test_snippet_with_characters_that_fold_to_several() -> None:
     body, marks = snippet("Die Straße ist groß", parse_query("strasse"))
     assert [body[a:b] for a, b in marks] == ["Straße"]
+
+
+def test_a_short_text_is_its_own_snippet() -> None:
+    text = "The lighthouse keeper wrote down every ship that passed the Café Noir."
+    body, marks = snippet(text, parse_query("noir"))
+    assert body == text
+    assert [body[a:b] for a, b in marks] == ["Noir"]
