@@ -1,0 +1,273 @@
+// The Templates dialog (API "Templates"): list, create, edit and delete templates, and start a
+// conversation from one with a form for its variables. Text goes into the DOM as text nodes only.
+
+import { errorFrom, ApiError } from "./api.js";
+import { $, el, state } from "./dom.js";
+import { announce, confirmDialog, openPanel } from "./notices.js";
+import { startTurn, modelField } from "./turn.js";
+import { newChat } from "./view.js";
+import { errorWords } from "./words.js";
+
+/** A JSON request to the API; resolves to the parsed body (null for 204), throws ApiError. */
+export async function jsonRequest(method, url, body) {
+  const token = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") || "";
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": token } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, "network", "The server could not be reached.");
+  }
+  if (!res.ok) throw await errorFrom(res);
+  return res.status === 204 ? null : res.json();
+}
+
+/** Words for a failed template request: the server's own message says what and where. */
+export function templateErrorWords(e) {
+  if (e.code === "bad_template" && e.message) return e.message;
+  if (e.code === "bad_request" && e.message) return e.message;
+  return errorWords(e.code, e.message);
+}
+
+const enc = encodeURIComponent;
+
+/** "name = default" lines to variable declarations (a line without "=" has no default). */
+export function parseVariables(text) {
+  const out = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const at = line.indexOf("=");
+    if (at < 0) out.push({ name: line });
+    else out.push({ name: line.slice(0, at).trim(), default: line.slice(at + 1).trim() });
+  }
+  return out;
+}
+
+/** The declared variables without a default that some `{{ }}` of the template uses without one. */
+export function requiredVariables(t) {
+  const texts = [t.instructions, ...t.messages.map((m) => m.text)];
+  const bare = new Set();
+  for (const text of texts) {
+    for (const match of text.matchAll(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}\}/g)) {
+      if (!/\|\s*default\s*\(/.test(match[2])) bare.add(match[1]);
+    }
+  }
+  return t.variables.filter((v) => !("default" in v) && bare.has(v.name)).map((v) => v.name);
+}
+
+function variablesText(variables) {
+  return variables.map((v) => ("default" in v ? `${v.name} = ${v.default}` : v.name)).join("\n");
+}
+
+export function initTemplates() {
+  const dialog = $("#templates-dialog");
+  const opener = $("#templates-open");
+  if (!dialog || !opener) return;
+  const listView = $("#templates-list-view");
+  const list = $("#templates-list");
+  const none = $("#templates-none");
+  const form = $("#template-form");
+  const startForm = $("#template-start");
+  const fields = {
+    name: $("#template-name"),
+    description: $("#template-description"),
+    instructions: $("#template-instructions"),
+    variables: $("#template-variables"),
+    first: $("#template-first"),
+    shared: $("#template-shared"),
+  };
+  let editing = null; // the template being edited, or null for a new one
+  let starting = null; // the template being started
+
+  const say = (node, text, kind) => {
+    node.textContent = text;
+    node.className = `panel-result result-${kind}`;
+    node.hidden = !text;
+    if (text) announce(text);
+  };
+
+  const show = (view) => {
+    for (const v of [listView, form, startForm]) v.hidden = v !== view;
+  };
+
+  async function refresh() {
+    show(listView);
+    list.replaceChildren(el("li", "field-hint", "Loading…"));
+    let templates = [];
+    try {
+      templates = (await jsonRequest("GET", "/templates")).templates;
+    } catch (e) {
+      list.replaceChildren(el("li", "result-error", templateErrorWords(e)));
+      return;
+    }
+    list.replaceChildren(...templates.map(item));
+    none.hidden = templates.length > 0;
+  }
+
+  function item(t) {
+    const li = el("li", "template-item");
+    const text = el("div", "template-text");
+    const name = el("span", "template-name", t.name);
+    text.append(name);
+    if (t.owner === "shared") text.append(el("span", "template-badge", "shared with you"));
+    else if (t.shared) text.append(el("span", "template-badge", "shared"));
+    if (t.description) text.append(el("span", "template-description", t.description));
+    const actions = el("div", "template-actions");
+    const start = el("button", "btn btn-small btn-primary template-use", "Start");
+    start.type = "button";
+    start.setAttribute("aria-label", `Start a conversation from “${t.name}”`);
+    start.addEventListener("click", () => openStart(t));
+    actions.append(start);
+    if (t.owner === "me") {
+      const edit = el("button", "btn btn-small template-edit", "Edit");
+      edit.type = "button";
+      edit.setAttribute("aria-label", `Edit “${t.name}”`);
+      edit.addEventListener("click", () => openEditor(t));
+      const del = el("button", "btn btn-small btn-quiet template-delete", "Delete");
+      del.type = "button";
+      del.setAttribute("aria-label", `Delete “${t.name}”`);
+      del.addEventListener("click", () => remove(t));
+      actions.append(edit, del);
+    }
+    li.append(text, actions);
+    return li;
+  }
+
+  function openEditor(t = null) {
+    editing = t;
+    $("#template-form-title").textContent = t ? `Edit “${t.name}”` : "New template";
+    fields.name.value = t?.name || "";
+    fields.description.value = t?.description || "";
+    fields.instructions.value = t?.instructions || "";
+    fields.variables.value = variablesText(t?.variables || []);
+    const first = t?.messages?.[0];
+    fields.first.value = first && first.role === "user" ? first.text : "";
+    fields.shared.checked = Boolean(t?.shared);
+    say($("#template-result"), "", "ok");
+    show(form);
+    fields.name.focus();
+  }
+
+  function draft() {
+    // The page edits the first user message; further messages (set through the API) are kept.
+    const old = editing?.messages || [];
+    const rest = old.length && old[0].role === "user" ? old.slice(1) : old;
+    const first = fields.first.value.trim();
+    return {
+      name: fields.name.value.trim(),
+      description: fields.description.value.trim(),
+      instructions: fields.instructions.value,
+      variables: parseVariables(fields.variables.value),
+      messages: first ? [{ role: "user", text: first }, ...rest] : rest,
+      shared: fields.shared.checked,
+    };
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = draft();
+    const result = $("#template-result");
+    if (!body.name) {
+      fields.name.setAttribute("aria-invalid", "true");
+      fields.name.focus();
+      return say(result, "Give the template a name.", "error");
+    }
+    fields.name.removeAttribute("aria-invalid");
+    const save = $("#template-save");
+    save.disabled = true;
+    try {
+      if (editing) await jsonRequest("PATCH", `/templates/${enc(editing.id)}`, body);
+      else await jsonRequest("POST", "/templates", body);
+      announce("Template saved.");
+      await refresh();
+      $("#template-new").focus();
+    } catch (e) {
+      say(result, templateErrorWords(e), "error");
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  async function remove(t) {
+    if (!(await confirmDialog(`Delete the template “${t.name}”?`, "Delete"))) return;
+    try {
+      await jsonRequest("DELETE", `/templates/${enc(t.id)}`);
+      announce("Template deleted.");
+    } catch (e) {
+      announce(templateErrorWords(e));
+    }
+    if (!dialog.open) openPanel(dialog, { opener });
+    await refresh();
+  }
+
+  function openStart(t) {
+    starting = t;
+    $("#template-start-title").textContent = `Start from “${t.name}”`;
+    const description = $("#template-start-description");
+    description.textContent = t.description || "";
+    description.hidden = !t.description;
+    const box = $("#template-start-fields");
+    box.replaceChildren();
+    t.variables.forEach((v, n) => {
+      const id = `template-var-${n}`;
+      const label = el("label", null, v.description ? `${v.name}: ${v.description}` : v.name);
+      label.htmlFor = id;
+      const input = el("input", "template-var");
+      input.id = id;
+      input.type = "text";
+      input.dataset.name = v.name;
+      if ("default" in v) input.placeholder = v.default;
+      input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
+      box.append(label, input);
+    });
+    const last = t.messages[t.messages.length - 1];
+    const message = $("#template-start-message");
+    message.value = "";
+    message.placeholder = last && last.role === "user" ? "Optional: the template's message is sent" : "";
+    say($("#template-start-result"), "", "ok");
+    show(startForm);
+    (box.querySelector("input") || message).focus();
+  }
+
+  startForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!starting || state.turn) return;
+    const variables = {};
+    for (const input of startForm.querySelectorAll(".template-var")) {
+      if (input.value !== "") variables[input.dataset.name] = input.value; // empty: its default
+    }
+    const message = $("#template-start-message").value.trim();
+    const needed = requiredVariables(starting).filter((name) => !(name in variables));
+    if (needed.length) {
+      const input = startForm.querySelector(`.template-var[data-name="${CSS.escape(needed[0])}"]`);
+      input?.setAttribute("aria-invalid", "true");
+      input?.focus();
+      return say($("#template-start-result"), `Fill in “${needed[0]}”: the template needs it.`, "error");
+    }
+    const body = { message, template_id: starting.id, variables };
+    // The template's own model, when it names one; else the picker's.
+    if (!starting.model && !starting.provider) Object.assign(body, modelField());
+    const go = $("#template-start-go");
+    go.disabled = true;
+    try {
+      dialog.close();
+      newChat();
+      await startTurn(body, { userText: message || null });
+    } finally {
+      go.disabled = false;
+    }
+  });
+
+  $("#template-new").addEventListener("click", () => openEditor(null));
+  $("#template-cancel").addEventListener("click", () => refresh());
+  $("#template-start-cancel").addEventListener("click", () => refresh());
+  opener.addEventListener("click", () => {
+    openPanel(dialog, { opener, focus: $("#template-new") });
+    refresh();
+  });
+}
