@@ -8,6 +8,7 @@ import { choiceFields, fieldsOf } from "./choice.js";
 import { decorateFinished, messageArticle, removeFrom, setAnswerer, showFallback, showMessageError } from "./messages.js";
 import { announce, clearBanners, showBanner } from "./notices.js";
 import { consumeTurnStream } from "./render.js";
+import { watchTitle } from "./titles.js";
 import {
   autosize,
   nearBottom,
@@ -228,6 +229,7 @@ export async function followStream(turn, stream, userArt, isNew) {
     await openAfterTurn(turn.conversationId, ended?.event === "error" ? ended.data : null);
   }
   refreshList();
+  if (ended?.event === "done") watchTitle(turn.conversationId);
 }
 
 
