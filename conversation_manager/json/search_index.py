@@ -53,8 +53,9 @@ CREATE TABLE calls(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL,
   cached_tokens INTEGER, cache_write_tokens INTEGER, output_tokens INTEGER,
   reasoning_tokens INTEGER, cost_usd REAL, digest INTEGER NOT NULL);
 CREATE INDEX calls_cid ON calls(cid);
-CREATE VIRTUAL TABLE fts USING fts5(name, body, content='',
+CREATE VIRTUAL TABLE fts USING fts5(name, body, content='', prefix='2 3',
   tokenize='unicode61 remove_diacritics 2');
+INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({NAME_WEIGHT}, {BODY_WEIGHT})');
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -137,10 +138,12 @@ class SearchIndex:
 
         Never raises: a failure leaves the old key, so the next read re-reads the file.
         """
+        if not os.path.exists(udir / SEARCH_NAME):
+            return  # no index yet: the first read builds it from every file
         try:
             with self._open(udir) as con:
                 if not self._ready(con):
-                    return  # no index yet: the first read builds it from every file
+                    return
                 con.execute("BEGIN IMMEDIATE")
                 self._put(con, conv, key)
                 con.execute("COMMIT")
@@ -149,6 +152,8 @@ class SearchIndex:
 
     def deleted(self, udir: Path, cid: str) -> None:
         """Forget a deleted conversation (the user's lock held); never raises."""
+        if not os.path.exists(udir / SEARCH_NAME):
+            return
         try:
             with self._open(udir) as con:
                 if not self._ready(con):
@@ -174,21 +179,29 @@ class SearchIndex:
         cid = conv.id
         docs = doc_rows(conv)
         old = {
-            k: (rowid, digest, body)
-            for rowid, k, digest, body in con.execute(
-                "SELECT id, key, digest, body FROM docs WHERE cid = ?", (cid,)
+            k: (rowid, digest)
+            for rowid, k, digest in con.execute(
+                "SELECT id, key, digest FROM docs WHERE cid = ?", (cid,)
             )
         }
         gone = [
-            (rowid, k, body)
-            for k, (rowid, digest, body) in old.items()
+            (rowid, k)
+            for k, (rowid, digest) in old.items()
             if k not in docs or docs[k].digest != digest
         ]
-        con.executemany(
-            "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
-            [(rowid, *_fts_values(k, body)) for rowid, k, body in gone],
-        )
-        con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _, _ in gone])
+        if gone:
+            marks = ",".join("?" * len(gone))
+            bodies = dict(
+                con.execute(
+                    f"SELECT id, body FROM docs WHERE id IN ({marks})",  # noqa: S608
+                    [rowid for rowid, _ in gone],
+                )
+            )
+            con.executemany(
+                "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
+                [(rowid, *_fts_values(k, bodies[rowid])) for rowid, k in gone],
+            )
+            con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _ in gone])
         for k, row in docs.items():
             if k in old and old[k][1] == row.digest:
                 continue
@@ -333,13 +346,14 @@ class SearchIndex:
         if query.until is not None:
             where.append("COALESCE(d.ts, c.last_update) < ?")
             args.append(query.until)
-        rank = f"bm25(fts, {NAME_WEIGHT}, {BODY_WEIGHT})"
+        # `rank` is bm25 with the column weights (set in the schema): FTS5 sorts by it itself.
         if len(where) == 1:
-            sql = f"SELECT rowid, {rank} AS r FROM fts WHERE fts MATCH ? ORDER BY r LIMIT ?"  # noqa: S608
+            sql = "SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
         else:
-            sql = (  # constant pieces; every value is a placeholder
-                f"SELECT fts.rowid, {rank} AS r FROM fts JOIN docs d ON d.id = fts.rowid"  # noqa: S608
-                f" JOIN convs c ON c.id = d.cid WHERE {' AND '.join(where)} ORDER BY r LIMIT ?"
+            sql = (
+                "SELECT fts.rowid, fts.rank FROM fts JOIN docs d ON d.id = fts.rowid"  # noqa: S608
+                f" JOIN convs c ON c.id = d.cid WHERE {' AND '.join(where)}"
+                " ORDER BY fts.rank LIMIT ?"
             )
 
         def run(

@@ -41,7 +41,9 @@ class DocRow:
     @property
     def digest(self) -> int:
         """The digest of the row's values."""
-        return _digest(astuple(self))
+        return _digest(
+            (self.message_id, self.role, self.timestamp, self.provider, self.model, self.text)
+        )
 
 
 @dataclass(frozen=True)
