@@ -45,14 +45,20 @@ class BadExport(ValueError):
 
 def read_choice(fmt: str | None, scope: str | None) -> tuple[Format, Scope]:
     """The format (default json) and scope (default: tree for JSON, branch for Markdown)."""
-    chosen = fmt or "json"
-    if chosen not in FORMATS:
+    chosen: Format
+    if fmt in (None, "", "json"):
+        chosen = "json"
+    elif fmt == "markdown":
+        chosen = "markdown"
+    else:
         raise BadExport("format is json or markdown")
     if scope in (None, ""):
-        return chosen, DEFAULT_SCOPE[chosen]  # type: ignore[index,return-value]
-    if scope not in SCOPES:
-        raise BadExport("scope is branch or tree")
-    return chosen, scope  # type: ignore[return-value]
+        return chosen, DEFAULT_SCOPE[chosen]
+    if scope == "branch":
+        return chosen, "branch"
+    if scope == "tree":
+        return chosen, "tree"
+    raise BadExport("scope is branch or tree")
 
 
 def _without_hidden(value: Any) -> Any:
