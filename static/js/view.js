@@ -6,6 +6,7 @@ import { dom, el, hooks, isPhone, state } from "./dom.js";
 import { renderList, setSidebar } from "./conversations.js";
 import { messageArticle } from "./messages.js";
 import { clearBanners } from "./notices.js";
+import { placeSummaryMarker } from "./summary-marker.js";
 import { NO_PROVIDER_PLACEHOLDER, errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
 
 export function setTitle(text) {
@@ -140,6 +141,7 @@ export function renderConversation(conv) {
   }
   const msgs = conv.messages || [];
   msgs.forEach((m, i) => nodes.push(messageArticle(m, i === msgs.length - 1)));
+  placeSummaryMarker(nodes, conv);
   if (!msgs.length && !nodes.length) nodes.push(el("p", "notice notice-info", "No messages yet."));
   dom.messages.replaceChildren(...nodes);
   renderList();
