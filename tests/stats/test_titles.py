@@ -65,11 +65,25 @@ def test_off_by_default_no_extra_upstream_call(app, client, upstream):
 
 def test_on_the_title_is_asked_after_done_and_saved(titled, upstream):
     app, client = titled
+    seen_when_asked: list[tuple[str | None, str | None]] = []
+
+    def reply(body: dict[str, Any]) -> str:
+        if body.get("instructions") == TITLE_INSTRUCTIONS:
+            # What had happened when the title request arrived: the turn's last frame, the reply.
+            services = app.extensions["services"]
+            cid = services.store.list("alice")[0].id
+            last = services.chat.coordination_for("alice").last_frame(cid)
+            status = services.store.get("alice", cid).messages[-1].status
+            seen_when_asked.append((last[1] if last else None, status))
+        return titled_reply(body)
+
+    upstream.reply = reply
     frames = chat(client, message="hello there, how are you today?")
     cid = frames[0].data["conversation_id"]
     assert frames[-1].event == "done"
     assert frames[0].data["chat_name"] == "hello there, how are you today?"
     assert within(lambda: title_requests(upstream))
+    assert seen_when_asked == [("done", "completed")]  # asked only after `done` was sent
     reply_request, title_request = upstream.responses_requests()
     assert title_request.time >= reply_request.time
     body = title_request.body
