@@ -23,6 +23,7 @@ from conversation_manager.models import Summary
 
 from .config import ChatSettings
 from .errors import ContextTooLongRequest
+from .finish import Admission
 from .plan import Candidate, TurnPlan, plan_candidates
 from .summarise import Pricer, SummaryFailed, summarise, summary_record, summary_writer
 
@@ -127,6 +128,8 @@ class ContextUpkeep:
     settings: ChatSettings
     price: Pricer
     notes: dict[str, Any] = field(default_factory=dict)
+    # What the stored summary's call cost (USD or None, tokens), for the turn's spend.
+    spent: list[tuple[float | None, int]] = field(default_factory=list)
 
     def wanted(self, plan: TurnPlan) -> bool:
         """Whether the turn's plan asks for a compaction or (summaries on) a summary."""
@@ -162,6 +165,8 @@ class ContextUpkeep:
             summary = self._write(plan, cancel)
             control.wait_ready()  # nothing is stored before the turn's own commit
             self.store.add_summary(plan.user, cid, summary)
+            tokens = (summary.usage.total_tokens or 0) if summary.usage is not None else 0
+            self.spent.append((summary.cost_usd, tokens))
         except sp.TurnAborted:
             raise
         except SummaryFailed as failed:
@@ -185,3 +190,22 @@ class ContextUpkeep:
             return replan(plan, conversation, self.registry, self.settings)
         except ContextTooLongRequest:
             return plan  # cannot happen (a summary only shrinks the input); keep the first plan
+
+
+@dataclass
+class SpendingAdmission:
+    """A turn's admission whose spend includes what its summary or compaction call cost, so a
+    budget counts it as the totals and statistics do (`Admission`)."""
+
+    inner: Admission
+    upkeep: ContextUpkeep
+
+    def settle(self, *, cost_usd: float | None, tokens: int) -> None:
+        """Settle the reply's spend plus the upkeep's (the known costs summed; None: none known)."""
+        costs = [c for c in (cost_usd, *(c for c, _ in self.upkeep.spent)) if c is not None]
+        extra = sum(t for _, t in self.upkeep.spent)
+        self.inner.settle(cost_usd=sum(costs) if costs else None, tokens=tokens + extra)
+
+    def release(self) -> None:
+        """Give the concurrency slot back."""
+        self.inner.release()

@@ -22,7 +22,7 @@ from app import messages
 from app.templating import TemplateStart
 from responses_client import pricing
 
-from .compaction import ContextUpkeep, noted_save
+from .compaction import ContextUpkeep, SpendingAdmission, noted_save
 from .config import ChatSettings, TurnRequest
 from .errors import BadTurnRequest, NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
@@ -305,7 +305,7 @@ class ChatService:
                 upkeep.notes,
             ),
             quote=self.quote_reply,
-            admission=admission,
+            admission=SpendingAdmission(admission, upkeep) if admission is not None else None,
         )
         run = TurnRun(
             plan=plan,

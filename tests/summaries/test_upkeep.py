@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,39 @@ def test_a_stop_during_the_summary_call_stops_the_turn(
     assert reply.status == "stopped" and "summary_error" not in reply.metadata
     assert conversation.summaries == []
     assert len(fake.requests) == 2  # the turn's own request was never made
+
+
+class Recorded:
+    """Limits that admit every turn and record what each settles."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[float | None, int]] = []
+
+    def precheck(self, user: str) -> None:
+        pass
+
+    def admit(self, user: str, *, estimated_tokens: int, estimated_cost_usd: float | None) -> Any:
+        limits = self
+
+        class Admitted:
+            def settle(self, *, cost_usd: float | None, tokens: int) -> None:
+                limits.settled.append((cost_usd, tokens))
+
+            def release(self) -> None:
+                pass
+
+        return Admitted()
+
+
+def test_the_summary_call_counts_in_the_turns_spend(tmp_path: Path, fake: FakeProvider) -> None:
+    limits = Recorded()
+    service = make_service(
+        tmp_path, [fake], default=("fake", "m"), compact_after=100, limits=limits
+    )
+    cid = first_turn(service, fake)
+    fake.enqueue_reply("SUM", usage={"input_tokens": 40, "output_tokens": 2, "total_tokens": 42})
+    fake.enqueue_reply("second", usage={"input_tokens": 10, "output_tokens": 1, "total_tokens": 11})
+    run_turn(service, message="two", conversation_id=cid)
+    assert limits.settled[-1][1] == 42 + 11
+    (summary,) = service.store.get(USER, cid).summaries
+    assert summary.usage is not None and summary.usage.total_tokens == 42
