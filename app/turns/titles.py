@@ -29,7 +29,10 @@ from .finish import usage_record
 log = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 60
-TITLE_MAX_OUTPUT_TOKENS = 64
+# A title is a dozen tokens, but a reasoning model spends output tokens thinking first: room for
+# that, still small. Where the model's reasoning efforts are known, the lightest one is asked for.
+TITLE_MAX_OUTPUT_TOKENS = 256
+LIGHT_EFFORTS = ("none", "minimal", "low")
 # What the model reads of the first exchange: enough for the topic, never a whole long message.
 EXCHANGE_CHARS = 2_000
 TITLE_INSTRUCTIONS = (
@@ -57,6 +60,14 @@ def clean_title(text: str) -> str | None:
         space = cut.rfind(" ")
         line = (cut[:space] if space > TITLE_MAX_CHARS // 2 else cut).rstrip(" ,;:-")
     return line or None
+
+
+def light_reasoning(efforts: tuple[str, ...] | None) -> dict[str, str] | None:
+    """The lightest reasoning effort the model is known to take, or None (send none)."""
+    for effort in LIGHT_EFFORTS:
+        if efforts and effort in efforts:
+            return {"effort": effort}
+    return None
 
 
 def first_exchange(conversation: cm.Conversation, reply_id: str) -> str | None:
@@ -138,6 +149,7 @@ class TitleWriter:
             instructions=TITLE_INSTRUCTIONS,
             store=False,
             max_output_tokens=TITLE_MAX_OUTPUT_TOKENS,
+            reasoning=light_reasoning(self.registry.model_info(provider.name, model).reasoning),
         )
         started = time.time()
         text: list[str] = []

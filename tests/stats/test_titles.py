@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from app.turns.titles import TITLE_INSTRUCTIONS, TITLE_MAX_CHARS, clean_title
+from app.turns.titles import (
+    TITLE_INSTRUCTIONS,
+    TITLE_MAX_CHARS,
+    TITLE_MAX_OUTPUT_TOKENS,
+    clean_title,
+    light_reasoning,
+)
 from conversation_manager.models import TITLE_CALL
 from tests.conftest import chat, login
 from tests.fake_upstream import DEFAULT_REPLY
@@ -88,7 +94,7 @@ def test_on_the_title_is_asked_after_done_and_saved(titled, upstream):
     assert title_request.time >= reply_request.time
     body = title_request.body
     assert body["model"] == reply_request.body["model"]  # the conversation's own model
-    assert body["store"] is False and body["max_output_tokens"] == 64
+    assert body["store"] is False and body["max_output_tokens"] == TITLE_MAX_OUTPUT_TOKENS
     assert "previous_response_id" not in body or body["previous_response_id"] is None
     sent = str(body["input"])
     assert "hello there, how are you today?" in sent and DEFAULT_REPLY in sent
@@ -218,3 +224,10 @@ def test_clean_title_caps_the_length_at_a_word():
     assert cleaned is not None and len(cleaned) <= TITLE_MAX_CHARS
     assert cleaned.endswith("word")
     assert len(clean_title("x" * 200) or "") == TITLE_MAX_CHARS
+
+
+def test_the_lightest_known_reasoning_effort_is_asked_for():
+    assert light_reasoning(("minimal", "low", "medium")) == {"effort": "minimal"}
+    assert light_reasoning(("low", "medium", "high")) == {"effort": "low"}
+    assert light_reasoning(("medium", "high")) is None
+    assert light_reasoning(None) is None and light_reasoning(()) is None
