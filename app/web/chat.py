@@ -81,7 +81,7 @@ def list_conversations() -> Response:
 
 
 @bp.patch("/conversations/<cid>")
-def update(cid: str) -> Response:
+def rename(cid: str) -> Response:
     body = parse_body(ConversationChange)
     name = body.chat_name.strip() if body.chat_name is not None else None
     if name == "":
