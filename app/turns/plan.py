@@ -260,6 +260,18 @@ class TurnPlan:
         }
 
 
+def reply_room(
+    conversation: cm.Conversation, output_limit: int | None, settings: ChatSettings
+) -> tuple[int | None, ...]:
+    """The limits of the reply's room in the window: the model's output limit, the deployment's
+    cap and the conversation's own `max_output_tokens` option (API "Context": the smallest)."""
+    option = conversation.options.get("max_output_tokens")
+    own = (
+        option if isinstance(option, int) and not isinstance(option, bool) and option > 0 else None
+    )
+    return (output_limit, settings.max_output_tokens, own)
+
+
 def plan_context_for(
     conversation: cm.Conversation,
     parent_id: str | None,
@@ -286,7 +298,7 @@ def plan_context_for(
         stateful=provider.stateful,
         context_tokens=settings.context_tokens,
         window=context_window,
-        output_limits=(output_limit, settings.max_output_tokens),
+        output_limits=reply_room(conversation, output_limit, settings),
         force_replay=force_replay,
         summaries=bool(getattr(settings, "summaries", False)),
         compact_after=getattr(settings, "compact_after", None),
@@ -322,7 +334,7 @@ def plan_candidates(
             text,
             window=window[0],
             context_tokens=settings.context_tokens,
-            output_limits=(window[1], settings.max_output_tokens),
+            output_limits=reply_room(conversation, window[1], settings),
             counter=counter_for(conversation, name, candidate_model),
         )
         context = (

@@ -3,6 +3,7 @@ edges (just fits, one token over, the newest message alone too long), with the a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ def test_budget_is_the_window_less_the_output_and_the_margin(client: Any) -> Non
     assert body["budget"] == context_budget(WINDOW, output_limits=(OUTPUT, 16_000))
     assert body["budget"] == WINDOW - OUTPUT - 1024
     assert body["token_method"] == "o200k_base"
+    # The conversation's own max_output_tokens option, when smaller, leaves more room.
+    path = Path(client.application.config["CHAT_DATA_DIR"]) / "alice" / f"{cid}.json"
+    doc = json.loads(path.read_text())
+    doc["options"] = {"max_output_tokens": 200}
+    path.write_text(json.dumps(doc))
+    assert client.get(f"/conversations/{cid}/context").get_json()["budget"] == WINDOW - 200 - 1024
 
 
 def test_just_fits_then_one_token_over_drops_the_oldest_turn(
