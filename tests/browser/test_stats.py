@@ -10,7 +10,9 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, goto, shot
+from app.turns.titles import TITLE_INSTRUCTIONS
+from tests.browser.conftest import PASSWORD, Server, build_app, goto, shot
+from tests.fake_upstream import DEFAULT_REPLY
 
 pytestmark = pytest.mark.browser
 
@@ -203,3 +205,27 @@ def test_phone_and_dark(server: Server, open_page: Any) -> None:
     )
     assert background != "rgb(255, 255, 255)"
     shot(dark, "54-stats-dark")
+
+
+def test_the_list_picks_up_a_model_written_title(
+    server: Server, open_page: Any, serve_app: Any, tmp_path: Any
+) -> None:
+    app = build_app(tmp_path / "titles", server.upstream, CHAT_AUTO_TITLES=True)
+    url = serve_app(app)
+    app.extensions["accounts"].create_user("titles1", PASSWORD)
+
+    def reply(body: dict[str, Any]) -> str:
+        return (
+            "Histograms explained"
+            if body.get("instructions") == TITLE_INSTRUCTIONS
+            else DEFAULT_REPLY
+        )
+
+    server.upstream.reply = reply
+    page, _ = open_page("titles1", base_url=url)
+    goto(page, url + "/")
+    send(page, "what is a histogram, in a few words?")
+    wait_idle(page)
+    # The name from the first message first, then the model's title, without a reload.
+    expect(page.locator("#conv-list")).to_contain_text("Histograms explained", timeout=15_000)
+    expect(page.locator("#chat-title")).to_have_text("Histograms explained")
