@@ -173,6 +173,11 @@ class TemplateService:
         record = self.get(user, template_id)
         rendered = render(record, variables, max_chars=self.max_chars)
         seeded = list(rendered.messages)
+        for n, (_, seeded_text) in enumerate(seeded[:-1] if seeded else [], 1):
+            if not seeded_text.strip():
+                raise BadTemplate(f"message {n} renders empty: give its variables a value")
+        if seeded and seeded[-1][0] == "assistant" and not seeded[-1][1].strip():
+            raise BadTemplate(f"message {len(seeded)} renders empty: give its variables a value")
         text = message
         if seeded and seeded[-1][0] == "user":
             last = seeded.pop()[1]

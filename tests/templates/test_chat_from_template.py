@@ -235,3 +235,24 @@ def test_seeded_replies_are_not_unpriced(client: Any, data_dir: Any) -> None:
     frames = chat(client, message="hi", template_id=tid, variables={"topic": "x"})
     doc = stored(data_dir, "alice", frames[0].data["conversation_id"])
     assert doc["totals"]["unpriced_messages"] == 0
+
+
+def test_a_seeded_message_that_renders_empty_is_refused(client: Any, upstream: Any) -> None:
+    tid = make(
+        client,
+        {
+            "name": "Empty",
+            "instructions": "x",
+            "variables": [{"name": "a"}],
+            "messages": [
+                {"role": "user", "text": "{{ a }}"},
+                {"role": "assistant", "text": "ok"},
+            ],
+        },
+    )
+    response = client.post(
+        "/chat", json={"message": "hi", "template_id": tid, "variables": {"a": " "}}
+    )
+    assert response.status_code == 400
+    assert "message 1 renders empty" in response.get_json()["error"]["message"]
+    assert upstream.responses_requests() == []
