@@ -29,8 +29,9 @@ def _chars(raw: str | None) -> int:
     return int(raw)
 
 
-def preview_json(preview: ContextPreview) -> dict[str, Any]:
-    """The answer of `GET /conversations/ID/context` (API "Context")."""
+def preview_json(preview: ContextPreview, *, summaries: bool = False) -> dict[str, Any]:
+    """The answer of `GET /conversations/ID/context` (API "Context"); `summaries`: whether the
+    turn summarises a dropped prefix first (CHAT_SUMMARIES)."""
     plan = preview.context
     summary = None
     if plan.summary is not None:
@@ -61,13 +62,15 @@ def preview_json(preview: ContextPreview) -> dict[str, Any]:
         "chained_tokens": plan.chained_tokens,
         "token_method": plan.token_method,
         "needs_summary": list(plan.needs_summary),
+        "summaries": summaries,
     }
 
 
 @bp.get("/conversations/<cid>/context")
 def get_context(cid: str) -> Response:
     args = request.args
-    preview = services().chat.preview(
+    chat = services().chat
+    preview = chat.preview(
         g.user,
         cid,
         parent_message_id=args.get("parent_message_id") or None,
@@ -75,4 +78,5 @@ def get_context(cid: str) -> Response:
         model=args.get("model") or None,
         message_chars=_chars(args.get("message_chars")),
     )
-    return jsonify(preview_json(preview))
+    summaries = bool(getattr(chat.settings, "summaries", False))
+    return jsonify(preview_json(preview, summaries=summaries))

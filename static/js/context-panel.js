@@ -86,6 +86,9 @@ function renderTotals(box, data) {
   const parts = [`instructions ${numberFmt.format(data.instructions_tokens ?? 0)}`, `your message ${numberFmt.format(data.message_tokens ?? 0)}`];
   if (data.chained_tokens) parts.push(`the provider's chain ${numberFmt.format(data.chained_tokens)}`);
   if (data.summary) parts.push(`summary ${numberFmt.format(data.summary.tokens)}`);
+  if (data.summaries && data.needs_summary?.length) {
+    box.append(el("p", "context-note", `Before sending, the ${data.needs_summary.length} oldest messages are summarised once (a few more than are dropped now, to leave room for the summary); the summary then stands for them.`));
+  }
   box.append(el("p", "field-hint", `Of which ${parts.join(", ")}. Counted ${data.token_method === "estimate" ? "by estimate, corrected by what the provider reported" : `with ${data.token_method}`}.`));
 }
 

@@ -128,6 +128,13 @@ def test_a_trimmed_replay_lists_what_is_dropped(small: Server, open_page: Any) -
     expect(totals).to_contain_text("window 4,000")
     expect(totals).to_contain_text("Estimated input cost: $")
     expect(totals).to_contain_text("the oldest messages go first")
+    # Summaries are on here: the dropped messages would be summarised before the request.
+    expect(totals).to_contain_text(
+        f"the {len(preview['needs_summary'])} oldest messages are summarised once"
+    )
+    assert preview["summaries"] is True and preview["needs_summary"][:4] == [
+        m["id"] for m in preview["messages"][:4]
+    ]
     first = page.locator("#context-list .context-item").first
     expect(first.locator(".context-state")).to_have_text("Dropped")
     expect(first.locator(".context-text")).to_contain_text("Question 1: tell me about tides")
