@@ -87,7 +87,10 @@ function renderTotals(box, data) {
   if (data.chained_tokens) parts.push(`the provider's chain ${numberFmt.format(data.chained_tokens)}`);
   if (data.summary) parts.push(`summary ${numberFmt.format(data.summary.tokens)}`);
   if (data.summaries && data.needs_summary?.length) {
-    box.append(el("p", "context-note", `Before sending, the ${data.needs_summary.length} oldest messages are summarised once (a few more than are dropped now, to leave room for the summary); the summary then stands for them.`));
+    const n = data.needs_summary.length;
+    const dropped = data.messages.filter((m) => m.state === "dropped").length;
+    const more = n > dropped ? " (a few more than are dropped now, to leave room for the summary)" : "";
+    box.append(el("p", "context-note", `Before sending, the ${n} oldest messages are summarised once${more}; the summary then stands for them.`));
   }
   box.append(el("p", "field-hint", `Of which ${parts.join(", ")}. Counted ${data.token_method === "estimate" ? "by estimate, corrected by what the provider reported" : `with ${data.token_method}`}.`));
 }
