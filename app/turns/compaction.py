@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from conversation_manager.models import Summary
+from conversation_manager.models import ContextMode, Summary
 
 from .config import ChatSettings
 from .errors import ContextTooLongRequest
@@ -137,6 +137,11 @@ class ContextUpkeep:
         if context.needs_compaction and not fresh_chain(plan):
             return True
         return bool(self.settings.summaries and context.needs_summary)
+
+    def planned_mode(self, plan: TurnPlan) -> ContextMode:
+        """The turn's planned `context_mode` (its `conversation` frame): `compacted` when a summary
+        or compaction is to be written first; `done` says what it was in the end."""
+        return "compacted" if self.wanted(plan) else plan.context.context_mode
 
     def _write(self, plan: TurnPlan, cancel: rc.CancelToken) -> Summary:
         context = plan.context

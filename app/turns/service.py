@@ -348,14 +348,15 @@ class ChatService:
                 parent_id=plan.place_under,
                 model=plan.model,
                 provider=plan.provider.name,
-                context_mode=plan.context.context_mode,
+                context_mode=upkeep.planned_mode(plan),
                 user_message_id=None if plan.regenerate else plan.user_message_id,
                 assistant_message_id=plan.assistant_id,
             )
         except BaseException:
             turn.abort()
             raise
-        turn.begin("conversation", plan.first_frame(conversation.chat_name))
+        first = plan.first_frame(conversation.chat_name)
+        turn.begin("conversation", {**first, "context_mode": upkeep.planned_mode(plan)})
         return StartedTurn(conversation.id, plan.assistant_id, coordination)
 
     # -- following, stopping, deleting ---------------------------------------------------------

@@ -84,6 +84,7 @@ def test_the_dropped_prefix_is_summarised_before_the_turn(
         {"role": "user", "content": words("delta", BIG)},
     ]
     assert "previous_response_id" not in turn.body
+    assert four[0].event == "conversation" and four[0].data["context_mode"] == "compacted"
     assert four[-1].event == "done" and four[-1].data["context_mode"] == "compacted"
 
     doc = stored(data_dir, "alice", cid)
@@ -193,6 +194,8 @@ def test_a_failed_summary_call_leaves_plain_trimming_and_says_so(
         *turns_of(words("beta", BIG), words("gamma", BIG)),
         {"role": "user", "content": words("delta", BIG)},
     ]
+    # Planned compacted (the `conversation` frame), replayed in the end (`done`, the record).
+    assert four[0].data["context_mode"] == "compacted"
     assert four[-1].event == "done" and four[-1].data["context_mode"] == "replayed"
     doc = stored(data_dir, "alice", cid)
     reply = doc["messages"][-1]
