@@ -78,7 +78,7 @@ export function initTemplates() {
     description: $("#template-description"),
     instructions: $("#template-instructions"),
     variables: $("#template-variables"),
-    first: $("#template-first"),
+    messages: $("#template-message-list"),
     shared: $("#template-shared"),
   };
   let editing = null; // the template being edited, or null for a new one
@@ -145,25 +145,54 @@ export function initTemplates() {
     fields.description.value = t?.description || "";
     fields.instructions.value = t?.instructions || "";
     fields.variables.value = variablesText(t?.variables || []);
-    const first = t?.messages?.[0];
-    fields.first.value = first && first.role === "user" ? first.text : "";
+    fields.messages.replaceChildren(...(t?.messages || []).map(messageRow));
     fields.shared.checked = Boolean(t?.shared);
     say($("#template-result"), "", "ok");
     show(form);
     fields.name.focus();
   }
 
+  let rows = 0;
+  /** One editable message: its role, its text, and a button that removes it. */
+  function messageRow(m = { role: "user", text: "" }) {
+    const n = ++rows;
+    const li = el("li", "template-message");
+    const role = el("select", "template-message-role");
+    role.id = `template-message-role-${n}`;
+    role.setAttribute("aria-label", "Who says it");
+    for (const [value, label] of [["user", "You"], ["assistant", "Assistant"]]) {
+      const option = el("option", null, label);
+      option.value = value;
+      role.append(option);
+    }
+    role.value = m.role;
+    const text = el("textarea", "panel-textarea template-message-text");
+    text.rows = 2;
+    text.value = m.text;
+    text.setAttribute("aria-label", "Message text");
+    const remove = el("button", "btn btn-small btn-quiet template-message-remove", "Remove");
+    remove.type = "button";
+    remove.addEventListener("click", () => {
+      li.remove();
+      $("#template-message-add").focus();
+    });
+    li.append(role, text, remove);
+    return li;
+  }
+
   function draft() {
-    // The page edits the first user message; further messages (set through the API) are kept.
-    const old = editing?.messages || [];
-    const rest = old.length && old[0].role === "user" ? old.slice(1) : old;
-    const first = fields.first.value.trim();
+    const messages = [...fields.messages.querySelectorAll(".template-message")]
+      .map((li) => ({
+        role: li.querySelector(".template-message-role").value,
+        text: li.querySelector(".template-message-text").value,
+      }))
+      .filter((m) => m.text.trim());
     return {
       name: fields.name.value.trim(),
       description: fields.description.value.trim(),
       instructions: fields.instructions.value,
       variables: parseVariables(fields.variables.value),
-      messages: first ? [{ role: "user", text: first }, ...rest] : rest,
+      messages,
       shared: fields.shared.checked,
     };
   }
@@ -264,6 +293,11 @@ export function initTemplates() {
   });
 
   $("#template-new").addEventListener("click", () => openEditor(null));
+  $("#template-message-add").addEventListener("click", () => {
+    const row = messageRow();
+    fields.messages.append(row);
+    row.querySelector("textarea").focus();
+  });
   $("#template-cancel").addEventListener("click", () => refresh());
   $("#template-start-cancel").addEventListener("click", () => refresh());
   opener.addEventListener("click", () => {

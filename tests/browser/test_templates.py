@@ -41,7 +41,8 @@ def create_template(page: Any) -> None:
     page.locator("#template-instructions").fill(
         "You plan trips. The traveller goes to {{ city | trim }} for {{ days }} days."
     )
-    page.locator("#template-first").fill(
+    page.locator("#template-message-add").click()
+    page.locator(".template-message-text").first.fill(
         "Plan {{ days }} days in {{ city | trim | upper }}, please."
     )
     page.locator("#template-save").click()
@@ -49,6 +50,16 @@ def create_template(page: Any) -> None:
     expect(items).to_have_count(1)
     expect(items.first.locator(".template-name")).to_have_text("Travel planner")
     expect(items.first.locator(".template-description")).to_have_text("Plan a trip to a city")
+    # The editor shows it again as saved.
+    items.first.locator(".template-edit").click()
+    expect(page.locator("#template-name")).to_have_value("Travel planner")
+    expect(page.locator("#template-variables")).to_have_value("city\ndays = 3")
+    expect(page.locator(".template-message-text")).to_have_value(
+        "Plan {{ days }} days in {{ city | trim | upper }}, please."
+    )
+    expect(page.locator(".template-message-role")).to_have_value("user")
+    page.locator("#template-cancel").click()
+    expect(items).to_have_count(1)
 
 
 def test_create_and_start_from_a_template(server: Server, open_page: Any) -> None:
@@ -126,3 +137,16 @@ def test_default_instructions_on_a_phone(server: Server, open_page: Any) -> None
     assert server.upstream.responses_requests()[-1].body["instructions"] == "Answer like a pirate."
     account = page.request.get(server.url + "/account").json()
     assert json.dumps(account["default_instructions"]) == '"Answer like a pirate."'
+
+
+def test_delete_a_template(server: Server, open_page: Any) -> None:
+    user = server.new_user("tdelete")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    create_template(page)
+    page.locator("#templates-list .template-delete").first.click()
+    expect(page.locator("#confirm-text")).to_contain_text("Travel planner")
+    page.locator("#confirm-ok").click()
+    expect(page.locator("#templates-list .template-item")).to_have_count(0)
+    expect(page.locator("#templates-none")).to_be_visible()
+    assert page.request.get(server.url + "/templates").json() == {"templates": []}
