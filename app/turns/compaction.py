@@ -25,7 +25,14 @@ from .config import ChatSettings
 from .errors import ContextTooLongRequest
 from .finish import Admission
 from .plan import Candidate, TurnPlan, plan_candidates
-from .summarise import Pricer, SummaryFailed, summarise, summary_record, summary_writer
+from .summarise import (
+    Pricer,
+    SummaryFailed,
+    summarise,
+    summary_cap,
+    summary_record,
+    summary_writer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +164,14 @@ class ContextUpkeep:
             ids = list(context.needs_summary)
         writer = summary_writer(self.registry, self.settings, plan.provider, plan.model)
         return summarise(
-            conversation, ids, writer, self.registry, self.settings, self.price, cancel
+            conversation,
+            ids,
+            writer,
+            self.registry,
+            self.settings,
+            self.price,
+            cancel,
+            max_tokens=summary_cap(context),
         )
 
     def prepare(self, plan: TurnPlan, control: sp.TurnControl, cancel: rc.CancelToken) -> TurnPlan:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import conversation_manager as cm
 import responses_client as rc
-from app.context import context_budget, estimate_tokens
+from app.context import ContextPlan, context_budget, estimate_tokens
+from app.context.plan import SUMMARY_RESERVE_TOKENS
 from conversation_manager.models import Summary, Usage
 from responses_client.pricing import Quote
 
@@ -32,6 +33,7 @@ SUMMARY_INSTRUCTIONS = (
     "given, fold it in. Write in the conversation's language. Answer with the summary alone."
 )
 SUMMARY_OUTPUT_TOKENS = 1024  # a summary longer than this would crowd the turn it serves
+# (and the context plan leaves at most SUMMARY_RESERVE_TOKENS for it beside the messages kept)
 ROLE_NAMES = {"user": "User", "assistant": "Assistant"}
 
 Pricer = Callable[..., Quote]  # ChatService.price: (provider, model, usage, *, echoed_model)
@@ -173,6 +175,13 @@ def summary_record(
     )
 
 
+def summary_cap(context: ContextPlan) -> int:
+    """The output cap of a summary for the turn `context` plans: what its plan leaves beside the
+    messages kept (a quarter of what the turn may use at most), so that the summary fits."""
+    available = context.budget - context.instructions_tokens - context.message_tokens
+    return max(1, min(SUMMARY_OUTPUT_TOKENS, SUMMARY_RESERVE_TOKENS, available // 4))
+
+
 def summarise(
     conversation: cm.Conversation,
     ids: Sequence[str],
@@ -181,8 +190,11 @@ def summarise(
     settings: ChatSettings,
     price: Pricer,
     cancel: rc.CancelToken,
+    *,
+    max_tokens: int = SUMMARY_OUTPUT_TOKENS,
 ) -> Summary:
-    """Summarise the messages `ids` (a prefix of a branch, root first) in one call.
+    """Summarise the messages `ids` (a prefix of a branch, root first) in one call of at most
+    `max_tokens` output tokens.
 
     The longest earlier summary of a prefix of them goes in as text with only the messages after
     it; as many of those as the writer's window holds are covered (the rest on a later turn).
@@ -202,7 +214,7 @@ def summarise(
     budget = context_budget(
         window,
         context_tokens=settings.context_tokens,
-        output_limits=(output_limit, SUMMARY_OUTPUT_TOKENS),
+        output_limits=(output_limit, max_tokens),
     )
     later = fitted(base, later, budget)
     own = registry.settings.get(provider.name)
@@ -211,7 +223,7 @@ def summarise(
         input=summary_input(base, later),
         instructions=SUMMARY_INSTRUCTIONS,
         store=False,  # a summary call is never chained from
-        max_output_tokens=output_cap(SUMMARY_OUTPUT_TOKENS, output_limit),
+        max_output_tokens=output_cap(max_tokens, output_limit),
         provider_options=dict(own.options) if own else {},
     )
     got = collect(provider, request, cancel)

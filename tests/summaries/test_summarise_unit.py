@@ -7,12 +7,14 @@ import pytest
 
 import conversation_manager as cm
 import responses_client as rc
+from app.context import ContextPlan
 from app.turns import ChatSettings
 from app.turns.summarise import (
     SummaryFailed,
     base_summary,
     fitted,
     is_prefix,
+    summary_cap,
     summary_input,
     summary_writer,
 )
@@ -99,3 +101,19 @@ def test_the_summary_writer_setting() -> None:
         with pytest.raises(SummaryFailed) as failed:
             summary_writer(registry, unknown, own, "m")
         assert failed.value.code == "unknown_model"
+
+
+def test_the_summary_cap_leaves_room_for_the_summary_beside_the_kept_messages() -> None:
+    def plan(budget: int) -> ContextPlan:
+        return ContextPlan(
+            input="x",
+            previous_response_id=None,
+            context_mode="replayed",
+            budget=budget,
+            instructions_tokens=100,
+            message_tokens=100,
+        )
+
+    assert summary_cap(plan(2000)) == 450  # a quarter of what the turn may use
+    assert summary_cap(plan(100_000)) == 1024  # never more than the plan reserves
+    assert summary_cap(plan(100)) == 1
