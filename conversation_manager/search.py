@@ -34,6 +34,7 @@ __all__ = [
 MAX_LIMIT = 100  # API "Search": `limit` at most 100
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
+MIN_TYPED_PREFIX = 3  # the last word is a prefix from this many characters on
 # The scripts written without spaces: Han (with the iteration marks), Hiragana, Katakana
 # (half-width too).
 CJK_CLASS = (
@@ -119,8 +120,9 @@ def _atoms(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def parse_query(text: str) -> list[Term]:
-    """Parse a query: words (AND), `"quoted phrases"`, `word*` prefixes; the last bare word is a
-    prefix too (search as you type). Raise QuerySyntaxError for what cannot be searched."""
+    """Parse a query: words (AND), `"quoted phrases"`, `word*` prefixes; the last bare word of 3
+    or more characters is a prefix too (search as you type). Raise QuerySyntaxError for what
+    cannot be searched."""
     if len(text) > MAX_QUERY_CHARS:
         raise QuerySyntaxError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if "\x00" in text:
@@ -141,8 +143,9 @@ def parse_query(text: str) -> list[Term]:
                 if stem:
                     continue  # punctuation alone: nothing to look for in it
                 raise QuerySyntaxError("`*` must follow a word")
-            last = number == len(pieces) - 1
-            terms.append(Term(atoms, prefix=bare.endswith("*") or last, phrase=False))
+            # As you type, the last word is a prefix, once it is long enough to say something.
+            typing = number == len(pieces) - 1 and len(atoms[-1][1]) >= MIN_TYPED_PREFIX
+            terms.append(Term(atoms, prefix=bare.endswith("*") or typing, phrase=False))
         else:
             atoms = _atoms(quoted)
             if atoms:

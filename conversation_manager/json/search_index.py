@@ -38,6 +38,9 @@ SEARCH_NAME = ".search.sqlite3"
 # Bump when the schema or the text preparation changes: an index of another version is rebuilt.
 SCHEMA_VERSION = 1
 NAME_WEIGHT, BODY_WEIGHT = 4.0, 1.0  # bm25 column weights: a name hit outranks a message hit
+# A query matching more rows ranks only the newest this many (rowids grow with time): ranking
+# costs about a microsecond a row, and a word found in nearly every message would cost 100 ms.
+CANDIDATES = 5000
 _BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _T = TypeVar("_T")
 Lock = Callable[[], AbstractContextManager[None]]
@@ -53,7 +56,7 @@ CREATE TABLE calls(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL,
   cached_tokens INTEGER, cache_write_tokens INTEGER, output_tokens INTEGER,
   reasoning_tokens INTEGER, cost_usd REAL, digest INTEGER NOT NULL);
 CREATE INDEX calls_cid ON calls(cid);
-CREATE VIRTUAL TABLE fts USING fts5(name, body, content='', prefix='2 3',
+CREATE VIRTUAL TABLE fts USING fts5(name, body, content='', prefix='3',
   tokenize='unicode61 remove_diacritics 2');
 INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({NAME_WEIGHT}, {BODY_WEIGHT})');
 PRAGMA user_version = {SCHEMA_VERSION};
@@ -91,6 +94,8 @@ def scan_files(udir: Path) -> dict[str, FileKey]:
 
 class SearchIndex:
     """One SQLite FTS5 file per user directory; every method takes that directory."""
+
+    candidates = CANDIDATES
 
     def __init__(self, *, busy_timeout: float = 10.0) -> None:
         self.busy_timeout = busy_timeout
@@ -283,7 +288,8 @@ class SearchIndex:
         changed, gone = self._stale(con, udir)
         for cid in gone:
             self._drop(con, cid)
-        for cid, key in changed.items():
+        # Oldest first, so that rowids follow time (the newest rows are the ranked candidates).
+        for cid, key in sorted(changed.items(), key=lambda item: item[1][1]):
             try:
                 conv, st = read(udir, cid)
             except Missing:
@@ -348,19 +354,27 @@ class SearchIndex:
             args.append(query.until)
         # `rank` is bm25 with the column weights (set in the schema): FTS5 sorts by it itself.
         if len(where) == 1:
-            sql = "SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?"
+            source = "fts WHERE fts MATCH ?"
         else:
-            sql = (
-                "SELECT fts.rowid, fts.rank FROM fts JOIN docs d ON d.id = fts.rowid"  # noqa: S608
-                f" JOIN convs c ON c.id = d.cid WHERE {' AND '.join(where)}"
-                " ORDER BY fts.rank LIMIT ?"
+            source = (
+                "fts JOIN docs d ON d.id = fts.rowid JOIN convs c ON c.id = d.cid"
+                f" WHERE {' AND '.join(where)}"
             )
+        floor_sql = f"SELECT fts.rowid FROM {source} ORDER BY fts.rowid DESC LIMIT 1 OFFSET ?"  # noqa: S608
+        ranked_sql = f"SELECT fts.rowid, fts.rank FROM {source}"  # noqa: S608
 
         def run(
             con: sqlite3.Connection,
         ) -> tuple[list[tuple[int, float]], dict[int, tuple[Any, ...]]]:
             try:
-                ranked = con.execute(sql, (*args, query.limit)).fetchall()
+                floor = con.execute(floor_sql, (*args, self.candidates)).fetchone()
+                if floor is None:
+                    sql, params = ranked_sql, args
+                else:
+                    sql, params = ranked_sql + " AND fts.rowid > ?", [*args, floor[0]]
+                ranked = con.execute(
+                    sql + " ORDER BY fts.rank LIMIT ?", (*params, query.limit)
+                ).fetchall()
             except sqlite3.OperationalError as exc:
                 if "fts5" in str(exc):
                     raise QuerySyntaxError("the query cannot be searched") from None

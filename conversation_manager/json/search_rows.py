@@ -5,8 +5,9 @@ that changed. Pure: no I/O; imports neither Flask nor an SDK.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 from ..models import Conversation
 from ..usage import usage_rows
@@ -38,9 +39,9 @@ class DocRow:
     model: str | None
     text: str
 
-    @property
+    @functools.cached_property
     def digest(self) -> int:
-        """The digest of the row's values."""
+        """The digest of the row's values (computed once)."""
         return _digest(
             (self.message_id, self.role, self.timestamp, self.provider, self.model, self.text)
         )
@@ -65,10 +66,10 @@ class CallRow:
     reasoning_tokens: int
     cost_usd: float | None
 
-    @property
+    @functools.cached_property
     def digest(self) -> int:
-        """The digest of the row's values."""
-        return _digest(astuple(self))
+        """The digest of the row's values (computed once; a flat tuple, never a deep copy)."""
+        return _digest(tuple(getattr(self, name) for name in _CALL_FIELDS))
 
 
 def doc_rows(conv: Conversation) -> dict[str, DocRow]:
@@ -114,3 +115,6 @@ def call_rows(conv: Conversation) -> dict[str, CallRow]:
             row.cost_usd,
         )
     return out
+
+
+_CALL_FIELDS = tuple(f.name for f in fields(CallRow))

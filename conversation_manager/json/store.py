@@ -468,9 +468,7 @@ class JsonConversationStore:
         udir = self._udir(user, create=False)
         if udir is None:
             return []
-        return self._search.usage_rows(
-            udir, lambda: self._locked(udir), since=since, until=until
-        )
+        return self._search.usage_rows(udir, lambda: self._locked(udir), since=since, until=until)
 
     def search(self, user: str, query: SearchQuery) -> builtins.list[SearchHit]:
         """Ranked full-text search over the user's names and messages (API "Search")."""

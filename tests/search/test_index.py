@@ -311,3 +311,34 @@ def test_saves_cost_in_proportion_to_what_changed(
     assert len(unchanged) == len(before)  # old rows kept their ids: not rewritten
     assert len(after) == len(before) + 2
     assert os.path.getsize(path) > 0
+
+
+def test_a_very_common_match_ranks_the_newest_candidates(
+    store: JsonConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SearchIndex, "candidates", 4)
+    old = new_chat(store, "old")
+    exchange(store, old, "common common common common", "x")  # the best bm25, but old
+    new = new_chat(store, "new")
+    for i in range(5):
+        exchange(store, new, f"common words and more words {i}", "y")
+    hits = find(store, "common")
+    assert len(hits) == 4
+    assert {h.conversation_id for h in hits} == {new}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert len(find(store, "common", provider="openai")) == 4
+    monkeypatch.setattr(SearchIndex, "candidates", 5000)
+    assert find(store, "common")[0].conversation_id == old
+
+
+def test_a_rebuild_keeps_time_order(store: JsonConversationStore, data_dir: Path) -> None:
+    first = new_chat(store, "first")
+    exchange(store, first, "shared", "x")
+    second = new_chat(store, "second")
+    exchange(store, second, "shared", "y")
+    os.utime(data_dir / USER / f"{first}.json", ns=(4 * 10**18, 4 * 10**18))  # rewritten last
+    store.rebuild_search(USER)
+    con = sqlite3.connect(data_dir / USER / SEARCH_NAME)
+    order = [cid for (cid,) in con.execute("SELECT cid FROM docs WHERE key = '' ORDER BY id")]
+    con.close()
+    assert order == [second, first]

@@ -18,6 +18,11 @@ def test_words_are_anded_and_the_last_is_a_prefix() -> None:
     assert fts_match(parse_query("red apple")) == '"red" AND "apple"*'
 
 
+def test_a_short_last_word_is_a_whole_word() -> None:
+    assert fts_match(parse_query("go to")) == '"go" AND "to"'
+    assert fts_match(parse_query("go to*")) == '"go" AND "to"*'
+
+
 def test_explicit_prefix_and_quoted_phrase() -> None:
     assert fts_match(parse_query('col* "green  apple"')) == '"col"* AND "green apple"'
     assert fts_match(parse_query('"green app"*')) == '"green app"*'
