@@ -107,7 +107,8 @@ def summary_input(base: Summary | None, messages: Sequence[cm.Message]) -> str:
     body = f"Conversation:\n\n{transcript(messages)}"
     if base is None or not base.text:
         return body
-    return f"Earlier summary:\n\n{base.text}\n\n{body}"
+    earlier = f"Earlier summary:\n\n{base.text}"
+    return f"{earlier}\n\n{body}" if messages else earlier
 
 
 def fitted(base: Summary | None, messages: Sequence[cm.Message], budget: int) -> list[cm.Message]:
@@ -208,8 +209,10 @@ def summarise(
         later = [by_id[mid] for mid in ids[start:]]
     except KeyError:
         raise SummaryFailed("not_found") from None
-    if not later:
-        raise SummaryFailed("other")  # nothing new: the plan should have reused `base`
+    if not later and base is None:
+        raise SummaryFailed("other")  # nothing to summarise
+    # No message after `base`: it stands for all of them but did not fit (a smaller window since),
+    # so the call writes it again within this turn's cap.
     window, output_limit = window_of(registry, provider, model)
     budget = context_budget(
         window,

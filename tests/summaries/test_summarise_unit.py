@@ -14,12 +14,14 @@ from app.turns.summarise import (
     base_summary,
     fitted,
     is_prefix,
+    summarise,
     summary_cap,
     summary_input,
     summary_writer,
 )
 from conversation_manager.models import Summary
 from responses_client.adapters.fake import FakeProvider
+from responses_client.pricing import Quote
 
 
 def message(mid: str, role: str, text: str, parent: str | None) -> cm.Message:
@@ -117,3 +119,28 @@ def test_the_summary_cap_leaves_room_for_the_summary_beside_the_kept_messages() 
     assert summary_cap(plan(2000)) == 450  # a quarter of what the turn may use
     assert summary_cap(plan(100_000)) == 1024  # never more than the plan reserves
     assert summary_cap(plan(100)) == 1
+
+
+def test_a_summary_that_no_longer_fits_is_written_again_shorter() -> None:
+    big = summary("s1", ["m1", "m2"], text="A long summary. " * 50)
+    conv = conversation(big)
+    writer = FakeProvider(name="fake")
+    writer.enqueue_reply("Short.")
+    registry = rc.ProviderRegistry.of([writer])
+    settings = ChatSettings(default_model="m", default_provider="fake", instructions="")
+    quote = Quote(None, None)
+    again = summarise(
+        conv,
+        ["m1", "m2"],
+        (writer, "m"),
+        registry,
+        settings,
+        lambda *a, **k: quote,
+        rc.CancelToken(),
+        max_tokens=64,
+    )
+    (request,) = writer.requests
+    assert request.input == f"Earlier summary:\n\n{big.text}"
+    assert request.max_output_tokens == 64
+    assert again.covers == ["m1", "m2"] and again.text == "Short." and again.id != big.id
+    assert again.cost_usd is None  # unknown price: no cost, never 0
