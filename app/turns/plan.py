@@ -286,8 +286,8 @@ def plan_context_for(
 ) -> ContextPlan:
     """The context plan of a turn under `parent_id` for `provider:model`, fitted to `window`.
 
-    Summaries and compaction follow the settings' `summaries` and `compact_after` when the
-    deployment has them (CHAT_SUMMARIES and the compaction threshold).
+    Summaries and compaction follow the settings' `summaries` and `compact_after`
+    (CHAT_SUMMARIES and CHAT_COMPACT_INPUT_TOKENS).
     """
     context_window, output_limit = window
     return plan_context(
@@ -300,8 +300,8 @@ def plan_context_for(
         window=context_window,
         output_limits=reply_room(conversation, output_limit, settings),
         force_replay=force_replay,
-        summaries=bool(getattr(settings, "summaries", False)),
-        compact_after=getattr(settings, "compact_after", None),
+        summaries=settings.summaries,
+        compact_after=settings.compact_after,
         model=model or conversation.model,
         new_tokens=new_tokens,
     )
@@ -438,55 +438,3 @@ def replay_candidate(plan: TurnPlan, candidate: Candidate, settings: ChatSetting
         force_replay=True,
     )
     return replace(candidate, context=context)
-
-
-@dataclass(frozen=True)
-class ContextPreview:
-    """What the next turn would send (API "Context"), without sending it."""
-
-    provider: str
-    model: str
-    context: ContextPlan
-    estimated_cost_usd: float | None = None
-
-
-def preview_turn(
-    registry: rc.ProviderRegistry,
-    req: TurnRequest,
-    conversation: cm.Conversation,
-    chosen: tuple[rc.Provider, str],
-    settings: ChatSettings,
-    message_chars: int,
-) -> ContextPreview:
-    """Plan the next turn under `req.parent_message_id` (None: the branch on screen, `root`: a new
-    first message) for a new message of `message_chars` characters, as `plan_turn` would.
-
-    A parent that is not an assistant message is 400; a new message the chosen model's window
-    cannot hold with the instructions is 400 `context_too_long`, as the turn would answer.
-    """
-    provider, model = chosen
-    if req.parent_message_id == cm.ROOT:
-        parent: str | None = None
-    elif req.parent_message_id is not None:
-        if conversation.message(req.parent_message_id).role != "assistant":
-            raise cm.InvalidParent("a new message goes under an assistant message")
-        parent = req.parent_message_id
-    else:
-        parent = conversation.current_message_id
-    counter = counter_for(conversation, provider.name, model)
-    new_tokens = counter.chars(message_chars)
-    window = window_of(registry, provider, model)
-    context = plan_context_for(
-        conversation,
-        parent,
-        "",
-        provider,
-        settings,
-        model=model,
-        window=window,
-        new_tokens=new_tokens,
-    )
-    fixed = context.instructions_tokens + context.message_tokens
-    if window[0] is not None and fixed > context.budget:  # as `holds_newest` judges the turn
-        raise ContextTooLongRequest("the instructions and the message alone overflow the window")
-    return ContextPreview(provider.name, model, context)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from app.turns.plan import ContextPreview
+from app.turns.preview import ContextPreview
 from app.web.current import services
 from app.web.errors import BadRequest
 
@@ -63,6 +63,7 @@ def preview_json(preview: ContextPreview, *, summaries: bool = False) -> dict[st
         "token_method": plan.token_method,
         "needs_summary": list(plan.needs_summary),
         "summaries": summaries,
+        "summary_pending": preview.summary_pending,
     }
 
 
@@ -78,5 +79,5 @@ def get_context(cid: str) -> Response:
         model=args.get("model") or None,
         message_chars=_chars(args.get("message_chars")),
     )
-    summaries = bool(getattr(chat.settings, "summaries", False))
+    summaries = chat.settings.summaries
     return jsonify(preview_json(preview, summaries=summaries))

@@ -86,11 +86,9 @@ function renderTotals(box, data) {
   const parts = [`instructions ${numberFmt.format(data.instructions_tokens ?? 0)}`, `your message ${numberFmt.format(data.message_tokens ?? 0)}`];
   if (data.chained_tokens) parts.push(`the provider's chain ${numberFmt.format(data.chained_tokens)}`);
   if (data.summary) parts.push(`summary ${numberFmt.format(data.summary.tokens)}`);
-  if (data.summaries && data.needs_summary?.length) {
-    const n = data.needs_summary.length;
-    const dropped = data.messages.filter((m) => m.state === "dropped").length;
-    const more = n > dropped ? " (a few more than are dropped now, to leave room for the summary)" : "";
-    box.append(el("p", "context-note", `Before sending, the ${n} oldest messages are summarised once${more}; the summary then stands for them.`));
+  if (data.summary_pending) {
+    const n = data.messages.filter((m) => m.state === "summarised").length;
+    box.append(el("p", "context-note", `Before sending, the ${n} oldest messages are summarised once; the summary then stands for them (its tokens are not counted yet).`));
   }
   box.append(el("p", "field-hint", `Of which ${parts.join(", ")}. Counted ${data.token_method === "estimate" ? "by estimate, corrected by what the provider reported" : `with ${data.token_method}`}.`));
 }

@@ -28,20 +28,30 @@ max_output_tokens = 500
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """An app whose default model has a 4,000-token window, with summaries on."""
-    data_dir = tmp_path_factory.mktemp("context-data")
-    providers = data_dir.parent / "providers.toml"
+def serve(factory: pytest.TempPathFactory, name: str, **overrides: Any) -> Iterator[Server]:
+    """An app whose default model has a 4,000-token window, with `overrides`."""
+    data_dir = factory.mktemp(name)
+    providers = data_dir.parent / f"{name}-providers.toml"
     providers.write_text(PROVIDERS)
     for upstream in running():
-        app = build_app(data_dir, upstream, CHAT_PROVIDERS_FILE=str(providers), CHAT_SUMMARIES=True)
+        app = build_app(data_dir, upstream, CHAT_PROVIDERS_FILE=str(providers), **overrides)
         srv, thread, url = start_server(app)
         try:
             yield Server(url, app, upstream, data_dir)
         finally:
             srv.shutdown()
             thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serve(tmp_path_factory, "context-plain")
+
+
+@pytest.fixture(scope="module")
+def summarising(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same with summaries on (CHAT_SUMMARIES)."""
+    yield from serve(tmp_path_factory, "context-summaries", CHAT_SUMMARIES=True)
 
 
 def seed(server: Server, user: str, *, pairs: int = 6, summary_of: int = 0) -> str:
@@ -128,13 +138,7 @@ def test_a_trimmed_replay_lists_what_is_dropped(small: Server, open_page: Any) -
     expect(totals).to_contain_text("window 4,000")
     expect(totals).to_contain_text("Estimated input cost: $")
     expect(totals).to_contain_text("the oldest messages go first")
-    # Summaries are on here: the dropped messages would be summarised before the request.
-    expect(totals).to_contain_text(
-        f"the {len(preview['needs_summary'])} oldest messages are summarised once"
-    )
-    assert preview["summaries"] is True and preview["needs_summary"][:4] == [
-        m["id"] for m in preview["messages"][:4]
-    ]
+    assert preview["summaries"] is False and preview["summary_pending"] is False
     first = page.locator("#context-list .context-item").first
     expect(first.locator(".context-state")).to_have_text("Dropped")
     expect(first.locator(".context-text")).to_contain_text("Question 1: tell me about tides")
@@ -146,11 +150,11 @@ def test_a_trimmed_replay_lists_what_is_dropped(small: Server, open_page: Any) -
     expect(page.locator("#context-dialog")).to_be_hidden()
 
 
-def test_the_panel_on_a_phone_with_a_summary(small: Server, open_page: Any) -> None:
-    user = small.new_user("contextphone")
-    cid = seed(small, user, summary_of=4)
-    page = login_page(open_page, small, user, viewport=PHONE, is_mobile=True, has_touch=True)
-    goto(page, f"{small.url}/#{cid}")
+def test_the_panel_on_a_phone_with_a_summary(summarising: Server, open_page: Any) -> None:
+    user = summarising.new_user("contextphone")
+    cid = seed(summarising, user, summary_of=4)
+    page = login_page(open_page, summarising, user, viewport=PHONE, is_mobile=True, has_touch=True)
+    goto(page, f"{summarising.url}/#{cid}")
     expect(page.locator("#messages article")).to_have_count(12)
     open_context(page)
     seen = states(page)
@@ -210,3 +214,21 @@ def test_a_new_chat_says_only_the_message_goes(small: Server, open_page: Any) ->
     expect(page.locator("#context-totals")).to_contain_text(
         "A new conversation sends only the instructions and your first message."
     )
+
+
+def test_with_summaries_on_the_panel_says_what_will_be_summarised(
+    summarising: Server, open_page: Any
+) -> None:
+    user = summarising.new_user("contextpending")
+    cid = seed(summarising, user)
+    page = login_page(open_page, summarising, user)
+    goto(page, f"{summarising.url}/#{cid}")
+    expect(page.locator("#messages article")).to_have_count(12)
+    open_context(page)
+    seen = states(page)
+    n = seen.count("summarised")
+    assert seen[:n] == ["summarised"] * n and n >= 4 and set(seen[n:]) == {"sent"}
+    totals = page.locator("#context-totals")
+    expect(totals).to_contain_text(f"the {n} oldest messages are summarised once")
+    expect(totals).to_contain_text("A summary stands for the oldest messages")
+    expect(page.locator("#context-summary")).to_be_hidden()  # not written yet

@@ -151,3 +151,34 @@ def test_another_users_conversation_is_not_found(small: Any) -> None:
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
     assert small.test_client().get(f"/conversations/{cid}/context").status_code == 401
+
+
+def test_with_summaries_on_the_preview_says_what_the_summary_will_stand_for(
+    make_app: Any, tmp_path: Path, upstream: Any, monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text(PROVIDERS.format(base_url=upstream.base_url))
+    monkeypatch.setenv("PLAIN_KEY", "sk-plain-test")
+    app = make_app(CHAT_PROVIDERS_FILE=str(path), CHAT_SUMMARIES=True)
+    client = login(app.test_client(), app)
+    model = {"provider": "plain", "model": "local-small"}
+    cid = chat(client, message="a" * 2800, **model)[0].data["conversation_id"]
+    for text in ("b" * 2800, "c" * 2800):
+        chat(client, message=text, conversation_id=cid)
+    message = "d" * 2800
+    seen = preview(client, cid, message_chars=len(message))
+    assert seen["summaries"] is True and seen["summary_pending"] is True
+    assert seen["context_mode"] == "compacted" and seen["summary"] is None
+    states = [m["state"] for m in seen["messages"]]
+    assert states[0] == "summarised" and "dropped" not in states and states[-1] == "sent"
+    summarised = [m["id"] for m in seen["messages"] if m["state"] == "summarised"]
+    assert summarised == seen["needs_summary"]
+
+    frames = chat(client, message=message, conversation_id=cid)
+    assert frames[0].data["context_mode"] == seen["context_mode"]
+    doc = stored(data_dir, "alice", cid)
+    assert doc["summaries"][-1]["covers"] == summarised
+    messages = by_id(doc)
+    sent = [messages[m["id"]] for m in seen["messages"] if m["state"] == "sent"]
+    expected = [{"role": m["role"], "content": m["text"]} for m in sent]
+    assert upstream.last().body["input"] == [*expected, {"role": "user", "content": message}]
