@@ -15,81 +15,35 @@ import contextlib
 import logging
 import os
 import sqlite3
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..atomic_files import Damaged, Missing, storage_error
-from ..errors import StorageBusy, StorageError
+from ..atomic_files import Damaged, Missing
+from ..errors import StorageError
 from ..models import Conversation
-from ..names import is_valid_conversation_id
-from ..search import QuerySyntaxError, SearchHit, SearchQuery, fts_match, parse_query, prepare_text
+from ..search import QuerySyntaxError, SearchHit, SearchQuery, fts_match, parse_query
 from ..snippets import snippet
 from ..usage import UsageRow
 from .index import FileKey, file_key
 from .records import read
-from .search_rows import NAME_KEY, call_rows, doc_rows
+from .search_db import (
+    CANDIDATES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEARCH_NAME,
+    IndexDamaged,
+    fts_values,
+    scan_files,
+    translate,
+)
+from .search_rows import call_rows, doc_rows
 
 log = logging.getLogger(__name__)
 
-SEARCH_NAME = ".search.sqlite3"
-# Bump when the schema or the text preparation changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 1
-NAME_WEIGHT, BODY_WEIGHT = 4.0, 1.0  # bm25 column weights: a name hit outranks a message hit
-# A query matching more rows ranks only the newest this many (rowids grow with time): ranking
-# costs about a microsecond a row, and a word found in nearly every message would cost 100 ms.
-CANDIDATES = 5000
-_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _T = TypeVar("_T")
 Lock = Callable[[], AbstractContextManager[None]]
-
-_SCHEMA = f"""
-CREATE TABLE convs(id TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER,
-  chat_name TEXT, last_update REAL, provider TEXT, model TEXT) WITHOUT ROWID;
-CREATE TABLE docs(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL, mid TEXT,
-  role TEXT, ts REAL, provider TEXT, model TEXT, body TEXT NOT NULL, digest INTEGER NOT NULL);
-CREATE INDEX docs_cid ON docs(cid);
-CREATE TABLE calls(id INTEGER PRIMARY KEY, cid TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER,
-  kind TEXT, mid TEXT, ts REAL, provider TEXT, model TEXT, status TEXT, input_tokens INTEGER,
-  cached_tokens INTEGER, cache_write_tokens INTEGER, output_tokens INTEGER,
-  reasoning_tokens INTEGER, cost_usd REAL, digest INTEGER NOT NULL);
-CREATE INDEX calls_cid ON calls(cid);
-CREATE VIRTUAL TABLE fts USING fts5(name, body, content='', prefix='3',
-  tokenize='unicode61 remove_diacritics 2');
-INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({NAME_WEIGHT}, {BODY_WEIGHT})');
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
-
-
-class IndexDamaged(Exception):
-    """The index file cannot be used; it is removed and rebuilt."""
-
-
-def _fts_values(key: str, text: str) -> tuple[str, str]:
-    prepared = prepare_text(text)
-    return (prepared, "") if key == NAME_KEY else ("", prepared)
-
-
-def scan_files(udir: Path) -> dict[str, FileKey]:
-    """Return the key of every conversation file (regular files only) in the user directory."""
-    files: dict[str, FileKey] = {}
-    try:
-        with os.scandir(udir) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") or not name.endswith(".json"):
-                    continue
-                cid = name[:-5]
-                if not is_valid_conversation_id(cid):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode):
-                    files[cid] = file_key(st)
-    except OSError as exc:
-        raise storage_error(exc, "scanning for the search index") from exc
-    return files
 
 
 class SearchIndex:
@@ -110,7 +64,7 @@ class SearchIndex:
         try:
             con = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         try:
             con.execute("PRAGMA synchronous=OFF")  # derived data: never its own fsync
             yield con
@@ -118,7 +72,7 @@ class SearchIndex:
             if con.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     con.execute("ROLLBACK")
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         finally:
             con.close()
 
@@ -173,7 +127,7 @@ class SearchIndex:
         rows = con.execute("SELECT id, key, body FROM docs WHERE cid = ?", (cid,)).fetchall()
         con.executemany(
             "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
-            [(rowid, *_fts_values(key, body)) for rowid, key, body in rows],
+            [(rowid, *fts_values(key, body)) for rowid, key, body in rows],
         )
         con.execute("DELETE FROM docs WHERE cid = ?", (cid,))
         con.execute("DELETE FROM calls WHERE cid = ?", (cid,))
@@ -204,7 +158,7 @@ class SearchIndex:
             )
             con.executemany(
                 "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
-                [(rowid, *_fts_values(k, bodies[rowid])) for rowid, k in gone],
+                [(rowid, *fts_values(k, bodies[rowid])) for rowid, k in gone],
             )
             con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _ in gone])
         for k, row in docs.items():
@@ -227,7 +181,7 @@ class SearchIndex:
             ).lastrowid
             con.execute(
                 "INSERT INTO fts(rowid, name, body) VALUES(?, ?, ?)",
-                (rowid, *_fts_values(k, row.text)),
+                (rowid, *fts_values(k, row.text)),
             )
         calls = call_rows(conv)
         known = dict(con.execute("SELECT key, digest FROM calls WHERE cid = ?", (cid,)).fetchall())
@@ -283,7 +237,7 @@ class SearchIndex:
     def _refresh(self, con: sqlite3.Connection, udir: Path) -> int:
         """Re-read what changed (lock held), in one transaction; return how many files were read."""
         if not self._ready(con):
-            con.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            con.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
         con.execute("BEGIN IMMEDIATE")
         changed, gone = self._stale(con, udir)
         for cid in gone:
@@ -424,16 +378,6 @@ class SearchIndex:
         return self._read(
             udir, lock, lambda con: [UsageRow(*row) for row in con.execute(sql, args)]
         )
-
-
-def _translate(exc: sqlite3.Error) -> Exception:
-    """A busy index is StorageBusy; any other SQLite failure means the file is damaged."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-    if code in _BUSY_CODES:
-        return StorageBusy()
-    if isinstance(exc, sqlite3.OperationalError) and "fts5" in str(exc):
-        return QuerySyntaxError("the query cannot be searched")
-    return IndexDamaged(str(exc))
 
 
 __all__ = ["SEARCH_NAME", "SearchIndex", "scan_files"]
