@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..atomic_files import Damaged, Missing
-from ..errors import StorageError
+from ..errors import ConversationError, StorageError
 from ..models import Conversation
 from ..search import QuerySyntaxError, SearchHit, SearchQuery, fts_match, parse_query
 from ..snippets import snippet
@@ -106,7 +106,7 @@ class SearchIndex:
                 con.execute("BEGIN IMMEDIATE")
                 self._put(con, conv, key)
                 con.execute("COMMIT")
-        except (IndexDamaged, StorageError, OSError):
+        except (IndexDamaged, ConversationError, OSError):  # busy, damaged or full: logged only
             log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
 
     def deleted(self, udir: Path, cid: str) -> None:
@@ -120,7 +120,7 @@ class SearchIndex:
                 con.execute("BEGIN IMMEDIATE")
                 self._drop(con, cid)
                 con.execute("COMMIT")
-        except (IndexDamaged, StorageError, OSError):
+        except (IndexDamaged, ConversationError, OSError):  # busy, damaged or full: logged only
             log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
 
     def _drop(self, con: sqlite3.Connection, cid: str) -> None:

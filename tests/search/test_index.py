@@ -342,3 +342,17 @@ def test_a_rebuild_keeps_time_order(store: JsonConversationStore, data_dir: Path
     order = [cid for (cid,) in con.execute("SELECT cid FROM docs WHERE key = '' ORDER BY id")]
     con.close()
     assert order == [second, first]
+
+
+def test_a_busy_index_never_fails_a_write(data_dir: Path) -> None:
+    store = JsonConversationStore(data_dir, lock_timeout=0.3)
+    cid = new_chat(store, "Busy")
+    find(store, "busy")
+    holder = sqlite3.connect(data_dir / USER / SEARCH_NAME, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the index
+    try:
+        q, _ = exchange(store, cid, "written while the index was locked", "fine")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ids(find(store, "locked")) == {(cid, q)}
