@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from ..atomic_files import storage_error
-from ..errors import StorageBusy
+from ..errors import StorageBusy, StorageFull
 from ..names import is_valid_conversation_id
 from ..search import QuerySyntaxError, prepare_text
 from .index import FileKey, file_key
@@ -39,6 +39,7 @@ NAME_WEIGHT, BODY_WEIGHT = 4.0, 1.0  # bm25 column weights: a name hit outranks 
 # costs about a microsecond a row, and a word found in nearly every message would cost 100 ms.
 CANDIDATES = 5000
 _BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_FULL_CODE = 13  # SQLITE_FULL
 
 SCHEMA = f"""
 CREATE TABLE convs(id TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER,
@@ -89,10 +90,13 @@ def scan_files(udir: Path) -> dict[str, FileKey]:
 
 
 def translate(exc: sqlite3.Error) -> Exception:
-    """A busy index is StorageBusy; any other SQLite failure means the file is damaged."""
+    """A busy index is StorageBusy, a full disk StorageFull; any other SQLite failure means the
+    file is damaged (it is rebuilt)."""
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     if code in _BUSY_CODES:
         return StorageBusy()
+    if code == _FULL_CODE:
+        return StorageFull("disk full while writing the search index")
     if isinstance(exc, sqlite3.OperationalError) and "fts5" in str(exc):
         return QuerySyntaxError("the query cannot be searched")
     return IndexDamaged(str(exc))

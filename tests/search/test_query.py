@@ -119,3 +119,20 @@ def test_a_short_text_is_its_own_snippet() -> None:
     body, marks = snippet(text, parse_query("noir"))
     assert body == text
     assert [body[a:b] for a, b in marks] == ["Noir"]
+
+
+def test_sqlite_errors_are_translated() -> None:
+    import sqlite3
+
+    from conversation_manager import StorageBusy, StorageFull
+    from conversation_manager.json.search_db import IndexDamaged, translate
+
+    def error(code: int, text: str = "x") -> sqlite3.Error:
+        exc = sqlite3.OperationalError(text)
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        return exc
+
+    assert isinstance(translate(error(5)), StorageBusy)
+    assert isinstance(translate(error(13)), StorageFull)
+    assert isinstance(translate(error(26, "file is not a database")), IndexDamaged)
+    assert isinstance(translate(error(1, "fts5: syntax error near")), QuerySyntaxError)
