@@ -94,6 +94,12 @@ def test_create_and_start_from_a_template(server: Server, open_page: Any) -> Non
     assert body["instructions"] == "You plan trips. The traveller goes to Lisbon for 3 days."
     assert body["input"] == "Plan 3 days in LISBON, please."
     shot(page, "42-template-conversation")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.keyboard.press("Escape")  # a phone shows the conversation, not the list
+    expect(page.locator("body.sidebar-open")).to_have_count(0)
+    expect(page.locator("#instructions-open")).to_be_visible()
+    shot(page, "42-template-conversation-phone")
+    page.set_viewport_size({"width": 1200, "height": 820})
 
     # The conversation's instructions, read and changed from the header.
     page.locator("#instructions-open").click()
