@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.context import TokenCounter, plan_context
-from app.context import tokens as token_cache
+from app.context.tokens import clear_cache
 from conversation_manager import Conversation, JsonConversationStore, Message, Usage
 from conversation_manager.atomic_files import write_atomic
 from conversation_manager.json.layout import conversation_path, user_dir
@@ -80,7 +80,7 @@ def fit_rows() -> list[tuple[str, float, float]]:
                     window=WINDOW, output_limits=(OUTPUT,), counter=counter,
                 )  # fmt: skip
 
-            token_cache._cache.clear()
+            clear_cache()
             cold = median_ms(fit, 1)
             warm = median_ms(fit, RUNS)
             rows.append((f"fit {n:>5} messages, {method}", cold, warm))

@@ -274,7 +274,7 @@ def plan_context(
     if parent_id is None:
         return fit.plan(input=new_text, previous_response_id=None, context_mode="first")
     path = conversation.path_to(parent_id)
-    raws = [counter.message_raw(m) for m in path]
+    raws = [counter.message_raw(m, conversation.id) for m in path]
     costs = [counter.scale(r) for r in raws]
     use_summaries = summaries or compact_after is not None
     found = reusable_summaries(conversation, path, provider) if use_summaries else []

@@ -38,6 +38,7 @@ __all__ = [
     "TURN_OVERHEAD",
     "TokenCounter",
     "calibration",
+    "clear_cache",
     "counter_for",
     "encoding_for_model",
     "estimate_tokens",
@@ -119,7 +120,8 @@ LATIN_CHARS_PER_TOKEN = 4
 OTHER_CHARS_PER_TOKEN = 2
 _ASTRAL = re.compile("[\U00010000-\U0001ffff]")
 
-_cache: dict[tuple[str, str], tuple[int, int]] = {}
+# (method, conversation id, message id) -> (text length, raw count)
+_cache: dict[tuple[str, str, str], tuple[int, int]] = {}
 _load_lock = threading.Lock()
 
 
@@ -204,11 +206,12 @@ class TokenCounter:
         """Tokens of `text` as one message of the request (0 for no text)."""
         return self.scale(self.raw(text) + TURN_OVERHEAD) if text else 0
 
-    def message_raw(self, message: Message) -> int:
-        """The uncalibrated tokens of a stored message, framing included (cached)."""
+    def message_raw(self, message: Message, scope: str = "") -> int:
+        """The uncalibrated tokens of a stored message, framing included (cached by `scope`, its
+        conversation's id, and its own id: ids are unique within a conversation)."""
         if not message.text:
             return 0
-        key = (self.method, message.id)
+        key = (self.method, scope, message.id)
         hit = _cache.get(key)
         if hit is not None and hit[0] == len(message.text):
             return hit[1]
@@ -218,9 +221,9 @@ class TokenCounter:
         _cache[key] = (len(message.text), count)
         return count
 
-    def message(self, message: Message) -> int:
+    def message(self, message: Message, scope: str = "") -> int:
         """Tokens of a stored message as sent in a replay."""
-        return self.scale(self.message_raw(message))
+        return self.scale(self.message_raw(message, scope))
 
     def chars(self, chars: int) -> int:
         """Tokens of a message of `chars` characters not yet written (the preview's new message),
@@ -228,6 +231,11 @@ class TokenCounter:
         if chars <= 0:
             return 0
         return self.scale(math.ceil(chars / LATIN_CHARS_PER_TOKEN) + TURN_OVERHEAD)
+
+
+def clear_cache() -> None:
+    """Forget every cached message count (benchmarks measure the cold count with it)."""
+    _cache.clear()
 
 
 def calibration(conversation: Conversation | None, provider: str, model: str) -> float:

@@ -134,3 +134,13 @@ def test_message_counts_are_cached_by_id_and_recounted_when_the_text_grows(
     assert counter.message(message) == 6 + tokens_module.TURN_OVERHEAD
     assert len(calls) == 2
     assert counter.message(cm.Message(id="m_cache_2", role="user", text="", timestamp=1)) == 0
+
+
+def test_the_cache_keeps_conversations_apart() -> None:
+    # The same message id and length in two conversations (a copied or imported one): no mix-up.
+    counter = TokenCounter("o200k_base")
+    one = cm.Message(id="m_same", role="user", text="hello world", timestamp=1.0)
+    two = cm.Message(id="m_same", role="user", text="h e l l o w", timestamp=1.0)
+    assert len(one.text) == len(two.text)
+    assert counter.message(one, "c_one") == counter.text(one.text)
+    assert counter.message(two, "c_two") == counter.text(two.text) != counter.text(one.text)
