@@ -256,3 +256,30 @@ def test_a_seeded_message_that_renders_empty_is_refused(client: Any, upstream: A
     assert response.status_code == 400
     assert "message 1 renders empty" in response.get_json()["error"]["message"]
     assert upstream.responses_requests() == []
+
+
+def test_a_shared_template_starts_another_users_conversation(
+    make_app: Any, upstream: Any, data_dir: Any
+) -> None:
+    app = make_app(CHAT_SHARED_TEMPLATES=True)
+    alice = login(app.test_client(), app, "alice")
+    tid = make(alice, {**TUTOR, "shared": True, "options": {"max_output_tokens": 500}})
+    bob = login(app.test_client(), app, "bob")
+    frames = chat(
+        bob, message="hi", template_id=tid, variables={"topic": "verbs"}, chat_name="Mine"
+    )
+    cid = frames[0].data["conversation_id"]
+    assert frames[0].data["chat_name"] == "Mine"
+    doc = stored(data_dir, "bob", cid)
+    assert doc["template_id"] == tid and doc["chat_name_source"] == "user"
+    assert doc["options"] == {"max_output_tokens": 500}
+    page = bob.get(f"/chat?conversation_id={cid}").get_json()
+    assert page["options"] == {"max_output_tokens": 500}
+    assert upstream.last().body["instructions"] == "You teach French to a beginner student."
+    assert alice.get(f"/chat?conversation_id={cid}").status_code == 404
+    # Once the owner makes it private again, bob can no longer start from it.
+    alice.patch(f"/templates/{tid}", json={"shared": False})
+    again = bob.post(
+        "/chat", json={"message": "hi", "template_id": tid, "variables": {"topic": "x"}}
+    )
+    assert again.status_code == 404
