@@ -8,6 +8,7 @@ Imports no Flask; SDKs only through the provider adapters.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -35,6 +36,7 @@ from .plan import (
     plan_turn,
     replay_candidate,
 )
+from .preview import ContextPreview, preview_turn
 from .run import TurnRun
 from .titles import TitleWriter, may_want_title
 
@@ -259,6 +261,33 @@ class ChatService:
             raise
         return self._launch(plan, coordination, lock, admission)
 
+    def preview(
+        self,
+        user: str,
+        conversation_id: str,
+        *,
+        parent_message_id: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        message_chars: int = 0,
+    ) -> ContextPreview:
+        """What the next turn would send (API "Context"), planned by the turn's own code."""
+        conversation = self.load(user, conversation_id)
+        req = TurnRequest(
+            user=user,
+            message=None,
+            conversation_id=conversation_id,
+            provider=provider,
+            model=model,
+            parent_message_id=parent_message_id,
+        )
+        chosen = choose_model(self.provider_registry, req, conversation, self.settings)
+        preview = preview_turn(
+            self.provider_registry, req, conversation, chosen, self.settings, message_chars
+        )
+        usage = {"input_tokens": preview.context.estimated_input_tokens, "output_tokens": 0}
+        cost = self.price(preview.provider, preview.model, usage).cost_usd
+        return dataclasses.replace(preview, estimated_cost_usd=cost)
 
     def _template_start(self, req: TurnRequest) -> TemplateStart | None:
         """The template this turn starts a conversation from, rendered; None without one."""
