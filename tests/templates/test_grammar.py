@@ -3,6 +3,7 @@ what was wrong and where; the checks at save and at render (app/templating)."""
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -189,3 +190,21 @@ def test_messages_are_rendered_too() -> None:
     out = render(record, {"lang": "fr"}, max_chars=MAX)
     assert out.instructions == "Speak fr."
     assert out.messages == (("user", "Say hi in FR"), ("assistant", "Bonjour"))
+
+
+def test_any_text_parses_or_is_refused_cleanly() -> None:
+    # Random text over the grammar's own characters: a parse, or a TemplateSyntaxError with a
+    # place inside the text; never another exception. Literal text comes back as it was.
+    rng = random.Random(12)
+    alphabet = "{}|%#'\"\\ ab_(),.*[]-\nxdefault trim"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        try:
+            parts = parse(text)
+        except TemplateSyntaxError as exc:
+            assert 1 <= exc.line <= text.count("\n") + 1
+            assert exc.column >= 1
+            continue
+        literal = "".join(p for p in parts if isinstance(p, str))
+        if not any(isinstance(p, Substitution) for p in parts):
+            assert literal == text
