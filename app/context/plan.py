@@ -281,8 +281,9 @@ def plan_context(
     if not force_replay:
         point = chain_point(conversation, parent_id, provider, stateful)
         at = len(path) - 1 - len(point[1]) if point is not None else -1
-        # A summary that covers the chained reply (a compacted chain) replaces the chain.
-        if point is not None and not any(len(s.covers) > at for s in found):
+        # A summary of the branch down to the chained reply (that chain compacted) replaces it;
+        # one that ends elsewhere leaves the chain, which keeps the provider's cache.
+        if point is not None and not any(len(s.covers) == at + 1 for s in found):
             reply, later = point
             usage = reply.usage
             chained = (usage.input_tokens + usage.output_tokens) if usage is not None else 0

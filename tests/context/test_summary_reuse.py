@@ -132,3 +132,13 @@ def test_a_long_chain_asks_for_compaction_and_a_compaction_replaces_the_chain() 
     assert p.context_mode == "compacted" and p.previous_response_id is None
     assert p.input == [*items, {"role": "user", "content": "next"}]
     assert not p.needs_compaction and p.chained_tokens == 0
+
+
+def test_a_summary_that_ends_past_the_chained_reply_leaves_the_chain() -> None:
+    # u0 a0 u1 a1 (p, chained from) u2 a2 (another provider): rule 2 chains from a1.
+    conv = conversation(3, stateful_ids=True)
+    conv.messages[5].provider = "q"
+    conv.summaries = [summary([m.id for m in conv.messages])]  # written for a replay elsewhere
+    p = plan(conv, stateful=True, window=100_000, summaries=True)
+    assert p.context_mode == "chained" and p.previous_response_id == "resp_1"
+    assert [m.state for m in p.messages] == ["in_chain"] * 4 + ["sent"] * 2
