@@ -15,12 +15,13 @@ from typing import Any
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from app import accounts, limits, redaction, shares, turns
+from app import accounts, limits, redaction, shares, templating, turns
 from app.settings import DEFAULT_MODEL
 from conversation_manager.json.accounts import JsonAccountRecords, JsonLoginAttempts
 from conversation_manager.json.limits import JsonLimitRecords
 from conversation_manager.json.sessions import JsonSessionRecords
 from conversation_manager.json.shares import JsonShareRecords
+from conversation_manager.json.templates import JsonTemplateRecords
 from responses_client import pricing
 from responses_client.configure import build_registry
 
@@ -38,6 +39,7 @@ class Services:
     accounts: accounts.AccountStore
     shares: shares.ShareStore
     stream_limits: limits.StreamLimits  # open event streams, per user and per process
+    templates: templating.TemplateService  # conversation templates, per user and shared
 
     def housekeeping(self) -> None:
         """Remove expired sessions and stale login-throttle files; never stop the app starting."""
@@ -102,11 +104,15 @@ def build_chat(
             max_message_chars=settings["CHAT_MAX_MESSAGE_CHARS"],
             max_output_tokens=settings["CHAT_MAX_OUTPUT_TOKENS"],
             context_tokens=settings["CHAT_CONTEXT_TOKENS"],
+            summaries=settings["CHAT_SUMMARIES"],
+            summary_model=settings["CHAT_SUMMARY_MODEL"],
+            compact_after=settings["CHAT_COMPACT_INPUT_TOKENS"],
             keepalive_seconds=settings["CHAT_KEEPALIVE_SECONDS"],
             max_reply_chars=settings["CHAT_MAX_REPLY_CHARS"],
             max_retries=settings["CHAT_UPSTREAM_MAX_RETRIES"],
             max_retry_after=settings["CHAT_UPSTREAM_MAX_RETRY_AFTER"],
             lock_timeout=settings["CHAT_LOCK_TIMEOUT"],
+            auto_titles=settings["CHAT_AUTO_TITLES"],
             secrets=tuple(
                 redaction.secrets_in(provider_environment(settings), providers.key_variables)
             ),
@@ -150,14 +156,28 @@ def build_shares(settings: dict[str, Any], data_dir: Path) -> shares.ShareStore:
     return shares.ShareStore(JsonShareRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]))
 
 
+def build_templates(settings: dict[str, Any], data_dir: Path) -> templating.TemplateService:
+    """Conversation templates, over the JSON records in `data_dir`."""
+    return templating.TemplateService(
+        JsonTemplateRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]),
+        shared_enabled=settings["CHAT_SHARED_TEMPLATES"],
+        max_chars=settings["CHAT_MAX_MESSAGE_CHARS"],
+    )
+
+
 def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
     """Build every part of the app for one process."""
     store = build_store(settings, data_dir)
     sessions, account_store = build_accounts(settings, data_dir)
     providers = build_providers(settings)
+    templates = build_templates(settings, data_dir)
+    chat = build_chat(settings, data_dir, store, providers)
+    chat.templates = templates.start  # a new conversation from a template (API "Templates")
+    chat.default_instructions = account_store.default_instructions
     return Services(
         store=store,
-        chat=build_chat(settings, data_dir, store, providers),
+        chat=chat,
+        templates=templates,
         providers=providers,
         sessions=sessions,
         accounts=account_store,

@@ -36,11 +36,15 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_MODEL": (str, None),
     "CHAT_MODELS": (str, None),
     "CHAT_INSTRUCTIONS": (str, DEFAULT_INSTRUCTIONS),
+    "CHAT_SHARED_TEMPLATES": (bool, False),  # users may share templates with every other user
     "CHAT_DATA_DIR": (str, "instance/data"),
     "CHAT_MAX_MESSAGE_CHARS": (int, 100_000),
     "CHAT_MAX_BODY_BYTES": (int, 2 * 1024 * 1024),
     "CHAT_MAX_OUTPUT_TOKENS": (int, 16_000),
     "CHAT_CONTEXT_TOKENS": (int, 128_000),
+    "CHAT_SUMMARIES": (bool, False),  # summarise what a replay drops (API "Context")
+    "CHAT_SUMMARY_MODEL": (str, None),  # provider:model of summaries; None: the turn's own
+    "CHAT_COMPACT_INPUT_TOKENS": (int, None),  # compact a chain past this size; None: never
     "CHAT_PUBLIC_URL": (str, None),
     "CHAT_ALLOWED_HOSTS": (str, None),
     "CHAT_HTTPS": (bool, False),
@@ -53,6 +57,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_UPSTREAM_MAX_RETRIES": (int, 2),
     "CHAT_UPSTREAM_MAX_RETRY_AFTER": (float, 10.0),
     "CHAT_MAX_REPLY_CHARS": (int, 200_000),  # a longer reply ends `incomplete` (0: no cap)
+    "CHAT_AUTO_TITLES": (bool, False),  # model-written titles after the first reply
     "CHAT_TURNS_PER_MINUTE": (int, 20),
     "CHAT_CONCURRENT_TURNS": (int, 2),
     "CHAT_MAX_STREAMS_PER_USER": (int, 20),  # open event streams of one user, all processes

@@ -1,5 +1,5 @@
-"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, providers,
-shares, ops), the error table, the request hooks, bodies, serialisers and SSE responses.
+"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, context,
+export, providers, search, shares, stats, templates, ops), the error table, the request hooks, bodies, serialisers and SSE responses.
 
 `init_app` wires it all onto a Flask app; nothing here imports `app/__init__.py`.
 """
@@ -11,7 +11,11 @@ from typing import Any
 
 from flask import Flask
 
-from app.web import auth, bodies, chat, cli, hosts, ops, providers, security, shares
+from app.web import auth, bodies, chat, cli, hosts, ops, providers, security, shares, templates_api
+from app.web import context as context_routes
+from app.web import export as export_routes
+from app.web import search as search_routes
+from app.web import stats as stats_routes
 from app.web.errors import handle_error
 
 __all__ = ["init_app"]
@@ -34,6 +38,17 @@ def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
     app.before_request(auth.load_user)
     app.after_request(security.security_headers)
     app.after_request(security.cors_headers)
-    for blueprint in (auth.bp, chat.bp, providers.bp, shares.bp, ops.bp):
+    for blueprint in (
+        auth.bp,
+        chat.bp,
+        context_routes.bp,
+        export_routes.bp,
+        providers.bp,
+        search_routes.bp,
+        shares.bp,
+        stats_routes.bp,
+        templates_api.bp,
+        ops.bp,
+    ):
         app.register_blueprint(blueprint)
     cli.register_cli(app)

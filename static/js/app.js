@@ -2,6 +2,8 @@
 // Data comes from the JSON API (API.md); model text only reaches the DOM through render.js.
 
 import { initAccount } from "./account.js";
+import { initInstructions } from "./instructions.js";
+import { initTemplates } from "./templates.js";
 import { api, ApiError } from "./api.js";
 import { siblingNav, startEdit } from "./branches.js";
 import { refreshList, renderList, setSidebar } from "./conversations.js";
@@ -10,6 +12,7 @@ import { TurnView, consumeTurnStream, renderMarkdown, sanitizeMarkdown } from ".
 import { initChoice } from "./choice.js";
 import { openRegenMenu } from "./regen-menu.js";
 import { initSharePanel } from "./share-panel.js";
+import { initSearch } from "./search.js";
 import { SSEParser, readEventStream, streamOf } from "./sse.js";
 import { detachTurn, reattach, regenerate, sendFromComposer, stopTurn } from "./turn.js";
 import { autosize, newChat, openConversation, setBusy, setComposerEnabled, setTitle } from "./view.js";
@@ -71,7 +74,10 @@ function bind() {
 async function init() {
   bind();
   initAccount();
+  initTemplates();
+  initInstructions();
   initSharePanel();
+  initSearch();
   setBusy(false);
   if (!isPhone()) dom.body.classList.add("sidebar-open");
   dom.toggleSidebar.setAttribute("aria-expanded", String(dom.body.classList.contains("sidebar-open")));
