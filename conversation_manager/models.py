@@ -322,8 +322,10 @@ class Conversation(BaseModel):
                 totals.reasoning_tokens += msg.usage.reasoning_tokens
             if msg.cost_usd is not None:
                 cost += msg.cost_usd
-            elif msg.finished:
-                totals.unpriced_messages += 1
+            elif msg.finished and not (
+                msg.metadata.get(SEEDED_MARK) or msg.metadata.get(IMPORTED_MARK)
+            ):
+                totals.unpriced_messages += 1  # a reply a model made here whose price is unknown
         # Calls that belong to no reply (summaries, the title) count too (API "Context").
         for usage, call_cost in self._side_calls():
             if usage is not None:

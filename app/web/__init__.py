@@ -1,5 +1,6 @@
-"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat, context,
-export, providers, search, shares, stats, templates, ops), the error table, the request hooks, bodies, serialisers and SSE responses.
+"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat,
+context, export, providers, search, shares, stats, templates, ops), the error table, the request
+hooks, bodies, serialisers and SSE responses.
 
 `init_app` wires it all onto a Flask app; nothing here imports `app/__init__.py`.
 """

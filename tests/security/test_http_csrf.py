@@ -12,7 +12,12 @@ from tests.security.conftest import tree_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE = {"GET", "HEAD", "OPTIONS"}
-ARGS = {"cid": "c_nonexistent", "share_id": "0" * 16, "token": "t" * 43}
+ARGS = {
+    "cid": "c_nonexistent",
+    "share_id": "0" * 16,
+    "token": "t" * 43,
+    "template_id": "t_nonexistent",
+}
 
 
 def unsafe_routes(app) -> list[tuple[str, str]]:
@@ -124,8 +129,12 @@ def test_no_get_route_changes_state(two_users, data_dir):
         "share_id": share["share_id"],
         "token": share["token"],
         "filename": "css/app.css",
+        "template_id": "t_nonexistent",
     }
     adapter = app.url_map.bind("localhost")
+    # The search index is derived data, built on the first read (API "Search"): a repair on read
+    # is not a user action. Once built, no GET may change it or anything else.
+    assert a.get("/search?q=hello").status_code == 200
     before = tree_state(data_dir)
     seen = []
     for rule in app.url_map.iter_rules():

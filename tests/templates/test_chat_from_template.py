@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pytest
-
 from conversation_manager.models import SEEDED_MARK
 from tests.conftest import chat, login, reply_text, stored
 
@@ -225,11 +223,6 @@ def test_account_default_instructions(client: Any, app: Any, upstream: Any) -> N
     assert client.patch("/account", json={"default_instructions": 3}).status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversation_manager.models.compute_totals counts a seeded reply (no cost, no model) "
-    "as unpriced; the lead's fix: skip messages with metadata SEEDED_MARK/IMPORTED_MARK there",
-)
 def test_seeded_replies_are_not_unpriced(client: Any, data_dir: Any) -> None:
     tid = make(client)
     frames = chat(client, message="hi", template_id=tid, variables={"topic": "x"})
