@@ -242,6 +242,16 @@ class TurnLimits:
             raise RateLimited(1, reason="concurrent")
         return slot
 
+    def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
+        """Record spend that belongs to no admitted turn (a model-written title); never raises."""
+        if self.budget is None or not (tokens or cost_usd):
+            return  # no budget: nothing reads the spend
+        try:
+            with self.records.transaction(user) as txn:
+                ledger.add_spend(txn, ledger.spend_of(cost_usd, tokens), time.time())
+        except Exception:  # the call is over; a lost record must not fail anything
+            log.warning("spend_not_recorded", exc_info=True)
+
     def spent(self, user: str, *, period: Period) -> Spend:
         """Return the user's spend in the current UTC `period` (from the ledger)."""
         return ledger.Ledger(self.records).spent(user, period=period)

@@ -60,6 +60,10 @@ class TurnLimits(Protocol):
         """Atomically take a concurrency slot, record the turn's rate and reserve its budget."""
         ...
 
+    def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
+        """Record spend that belongs to no turn (a title call) in the budget's ledger."""
+        ...
+
 
 @dataclass(frozen=True)
 class StartedTurn:
@@ -104,7 +108,9 @@ class ChatService:
         self.coordination_for = coordination_for
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
-        self.titles = TitleWriter(store, self.provider_registry, self.price)
+        self.titles = TitleWriter(
+            store, self.provider_registry, self.price, spend=limits.add_spend if limits else None
+        )
         self.templates = templates  # starts a conversation from a template (API "Templates")
         self.default_instructions = default_instructions  # the user's own, else None
 

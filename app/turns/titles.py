@@ -107,6 +107,8 @@ class TitleWriter:
     store: cm.ConversationStore
     registry: rc.ProviderRegistry
     price: Price
+    # The budget's ledger: a title call is spend of no turn (None: no limits configured).
+    spend: Callable[..., None] | None = None
 
     def after_turn(
         self, then: Callable[[], None] | None, user: str, cid: str, reply_id: str
@@ -174,6 +176,8 @@ class TitleWriter:
             "cost_usd": quote.cost_usd,
             "created_at": started,
         }
+        if self.spend is not None:
+            self.spend(user, cost_usd=quote.cost_usd, tokens=(usage or {}).get("total_tokens") or 0)
         title = clean_title("".join(text))
         if title is None:
             log.warning("title_empty conversation=%s", cid)

@@ -231,3 +231,17 @@ def test_the_lightest_known_reasoning_effort_is_asked_for():
     assert light_reasoning(("low", "medium", "high")) == {"effort": "low"}
     assert light_reasoning(("medium", "high")) is None
     assert light_reasoning(None) is None and light_reasoning(()) is None
+
+
+def test_the_title_call_counts_in_the_budget(make_app, upstream):
+    app = make_app(CHAT_AUTO_TITLES=True, CHAT_BUDGET_LIMIT=10**9, CHAT_BUDGET_UNIT="tokens")
+    upstream.reply = titled_reply
+    client = login(app.test_client(), app)
+    cid = chat(client, message="hello there")[0].data["conversation_id"]
+    assert within(lambda: TITLE_CALL in stored_conversation(app, cid).metadata)
+    conversation = stored_conversation(app, cid)
+    reply_tokens = conversation.messages[-1].usage.total_tokens
+    title_tokens = conversation.metadata[TITLE_CALL]["usage"]["total_tokens"]
+    limits = app.extensions["services"].chat.limits
+    # The reply settles first; the title call's spend follows it into the same ledger.
+    assert within(lambda: limits.spent("alice", period="day").tokens == reply_tokens + title_tokens)
