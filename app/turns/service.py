@@ -109,7 +109,7 @@ class ChatService:
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
         self.titles = TitleWriter(
-            store, self.provider_registry, self.price, spend=limits.add_spend if limits else None
+            store, self.provider_registry, self.price, spend=getattr(limits, "add_spend", None)
         )
         self.templates = templates  # starts a conversation from a template (API "Templates")
         self.default_instructions = default_instructions  # the user's own, else None

@@ -24,7 +24,7 @@ MAX_MESSAGE_CHARS = 10_000_000
 def _chars(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or int(raw) > MAX_MESSAGE_CHARS:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MESSAGE_CHARS:
         raise BadRequest("message_chars must be a whole number of characters")
     return int(raw)
 

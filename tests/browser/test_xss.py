@@ -154,8 +154,11 @@ def page_problems(page: Any) -> list[str]:
       for (const e of document.querySelectorAll('*'))
         for (const a of e.attributes) if (/^on/i.test(a.name)) bad.push('document: ' + a.name);
       if (document.querySelectorAll('iframe, object, embed').length) bad.push('document: frame');
-      // The page's own forms: log out, the composer and the account panel's password form.
-      const own = 'form:not(.logout-form):not(#composer):not(#password-form)';
+      // The page's own forms: log out, the composer, the account panel's password and default
+      // instructions, the conversation's instructions, and the templates editor and start form.
+      const own = 'form' + ['.logout-form', '#composer', '#password-form',
+        '#default-instructions-form', '#instructions-form', '#template-form', '#template-start']
+        .map((s) => ':not(' + s + ')').join('');
       if (document.querySelectorAll(own).length) bad.push('document: form');
       if (document.querySelectorAll('a[href^="javascript" i]').length) bad.push('document: js link');
       return bad;

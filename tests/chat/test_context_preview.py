@@ -109,7 +109,8 @@ def test_a_parent_message_previews_that_branch(client: Any) -> None:
     )
     assert wrong.status_code == 400
     assert client.get(f"/conversations/{cid}/context?parent_message_id=m_nope").status_code == 404
-    assert client.get(f"/conversations/{cid}/context?message_chars=-1").status_code == 400
+    for bad in ("-1", "²", "1e3", "x"):  # "²".isdigit() is True, int("²") raises
+        assert client.get(f"/conversations/{cid}/context?message_chars={bad}").status_code == 400
 
 
 def test_calibration_by_the_reported_input_tokens(
