@@ -2,8 +2,9 @@
 
 At save: every text (instructions, each message) must parse (app/templating/grammar.py), every
 variable it uses must be declared, declarations need valid, distinct names. At render: a passed
-variable that is not declared, or a used one with no value and no default, is refused naming it;
-each rendered text is capped. Errors are `BadTemplate` (400 `bad_template`). Imports no Flask.
+variable that is not declared or is longer than the cap, or a used one with no value and no
+default, is refused naming it; each rendered text is capped. Errors are `BadTemplate` (400
+`bad_template`). Imports no Flask.
 """
 
 from __future__ import annotations
@@ -87,8 +88,14 @@ def render(
     record: TemplateRecord, variables: Mapping[str, str] | None, *, max_chars: int
 ) -> Rendered:
     """Render the template's instructions and messages with `variables` (declared defaults fill
-    the rest); `BadTemplate` naming an undeclared or missing variable, or a text past `max_chars`."""
+    the rest); `BadTemplate` naming an undeclared, missing or too long variable, or a text past
+    `max_chars`."""
     passed = dict(variables or {})
+    # Before any parsing or filtering: each filter works on the whole value, once per
+    # substitution, so a value past the cap is refused outright (even one `trim` would shorten).
+    for name, value in passed.items():
+        if len(value) > max_chars:
+            raise BadTemplate(f"variable {name!r} is longer than {max_chars} characters")
     declared = {v.get("name", ""): v for v in record.variables}
     unknown = sorted(name for name in passed if name not in declared)
     if unknown:
