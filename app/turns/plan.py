@@ -127,10 +127,11 @@ def new_conversation(
         raise cm.NotFound("parent message")
     now = time.time()
     given = (req.chat_name or "").strip()[:200]
+    # Named from `chat_name`, else its first message (API "Conversations: more fields"): for a
+    # template, its first seeded message; "message" lets a model-written title replace it.
+    first = start.seeded[0][1] if start is not None and start.seeded else text
     source: ChatNameSource = "user" if given else "message"
-    name = given or name_from(text)
-    if start is not None and not given:
-        name, source = name_from(start.name) or name, "template"
+    name = given or name_from(first)
     seeded = start.messages(now) if start is not None else []
     return cm.Conversation(
         id=cm.new_conversation_id(),

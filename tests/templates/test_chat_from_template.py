@@ -5,8 +5,10 @@ fake upstream receives, exactly."""
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
+from app.turns.titles import TITLE_INSTRUCTIONS
 from conversation_manager.models import SEEDED_MARK
 from tests.conftest import chat, login, reply_text, stored
 
@@ -46,7 +48,8 @@ def test_a_conversation_from_a_template(client: Any, upstream: Any, data_dir: An
     )
     assert frames[-1].event == "done", frames[-1]
     cid = frames[0].data["conversation_id"]
-    assert frames[0].data["chat_name"] == "French tutor"
+    # Named from its first message, the template's first (API "Conversations: more fields").
+    assert frames[0].data["chat_name"] == "Teach me about food."
     # The exact request: the rendered instructions, the seeded messages replayed, then the turn's.
     (request,) = upstream.responses_requests()
     body = request.body
@@ -61,7 +64,7 @@ def test_a_conversation_from_a_template(client: Any, upstream: Any, data_dir: An
     assert doc["instructions"] == "You teach Italian to a beginner student."
     assert doc["template_id"] == tid
     assert doc["template_variables"] == {"language": "Italian", "topic": "  food "}
-    assert doc["chat_name_source"] == "template"
+    assert doc["chat_name_source"] == "message"  # a model-written title may replace it
     seeded_user, seeded_reply, user, reply = doc["messages"]
     assert (seeded_user["role"], seeded_user["text"]) == ("user", "Teach me about food.")
     assert seeded_reply["status"] == "completed" and seeded_reply["provider"] is None
@@ -95,9 +98,12 @@ def test_a_trailing_user_message_lets_the_turn_be_empty(client: Any, upstream: A
     frames = chat(client, message="", template_id=tid, variables={"text": "a long story"})
     assert frames[-1].event == "done"
     assert upstream.last().body["input"] == "Summarise this: a long story"
+    # No seeded message: named from the turn's text, the template's user message here.
+    assert frames[0].data["chat_name"] == "Summarise this: a long story"
     # With a message too, it follows the template's text in the same user message.
-    chat(client, message="In one line.", template_id=tid, variables={"text": "x"})
+    frames = chat(client, message="In one line.", template_id=tid, variables={"text": "x"})
     assert upstream.last().body["input"] == "Summarise this: x\n\nIn one line."
+    assert frames[0].data["chat_name"] == "Summarise this: x In one line."
 
 
 def test_an_empty_message_needs_a_trailing_user_message(client: Any, upstream: Any) -> None:
@@ -276,3 +282,43 @@ def test_a_shared_template_starts_another_users_conversation(
         "/chat", json={"message": "hi", "template_id": tid, "variables": {"topic": "x"}}
     )
     assert again.status_code == 404
+
+
+def test_a_template_without_messages_is_named_from_the_turn(
+    client: Any, upstream: Any, data_dir: Any
+) -> None:
+    tid = make(client, {"name": "Plain", "instructions": "Be brief."})
+    frames = chat(client, message="What is   a monad?", template_id=tid)
+    assert frames[-1].event == "done"
+    assert frames[0].data["chat_name"] == "What is a monad?"
+    doc = stored(data_dir, "alice", frames[0].data["conversation_id"])
+    assert doc["chat_name_source"] == "message" and doc["template_id"] == tid
+    # A name the user gives wins, over the template's messages too.
+    frames = chat(
+        client,
+        message="x",
+        template_id=make(client),
+        variables={"topic": "a"},
+        chat_name="  Lesson 1 ",
+    )
+    assert frames[0].data["chat_name"] == "Lesson 1"
+    doc = stored(data_dir, "alice", frames[0].data["conversation_id"])
+    assert doc["chat_name_source"] == "user"
+
+
+def test_a_model_title_replaces_a_template_conversations_name(make_app: Any, upstream: Any) -> None:
+    app = make_app(CHAT_AUTO_TITLES=True)
+    client = login(app.test_client(), app)
+    upstream.reply = lambda body: (
+        "Food lesson" if body.get("instructions") == TITLE_INSTRUCTIONS else "Bien sûr."
+    )
+    tid = make(client)
+    frames = chat(client, message="Go.", template_id=tid, variables={"topic": "food"})
+    assert frames[0].data["chat_name"] == "Teach me about food."
+    cid = frames[0].data["conversation_id"]
+    store = app.extensions["services"].store
+    deadline = time.monotonic() + 5  # the title is written after `done`, by another thread
+    while store.get("alice", cid).chat_name_source != "model" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    conversation = store.get("alice", cid)
+    assert (conversation.chat_name, conversation.chat_name_source) == ("Food lesson", "model")
