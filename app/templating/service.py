@@ -37,8 +37,13 @@ FIELDS = frozenset(
 )
 
 
-class SharingOff(BadTemplate):
-    """`shared: true` where the server does not share templates."""
+class SharingOff(ValueError):
+    """`shared: true` where the server does not share templates: the request, not the template, is
+    wrong (400 `bad_request`); `detail` is the whole sentence a person reads."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def new_template_id() -> str:
@@ -84,7 +89,8 @@ class TemplateStart:
 
 
 class TemplateService:
-    """The rules over the template records; every user-facing error is `BadTemplate` or NotFound."""
+    """The rules over the template records; every user-facing error is `BadTemplate`, `SharingOff`
+    or NotFound."""
 
     def __init__(
         self,
@@ -115,7 +121,10 @@ class TemplateService:
 
     def _checked(self, record: TemplateRecord, was_shared: bool = False) -> TemplateRecord:
         if record.shared and not was_shared and not self.shared_enabled:
-            raise SharingOff("sharing templates is off on this server (CHAT_SHARED_TEMPLATES)")
+            raise SharingOff(
+                "Sharing templates is off on this server (CHAT_SHARED_TEMPLATES). "
+                "Save the template without sharing it."
+            )
         check(record, max_chars=self.max_chars)
         return record
 

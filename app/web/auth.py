@@ -26,7 +26,7 @@ from app import accounts as auth
 from app.messages import message_for
 from app.web.bodies import AccountChange, Credentials, PasswordChange, is_form, parse_body
 from app.web.current import services
-from app.web.errors import error_response, retry_after_seconds
+from app.web.errors import BadRequest, error_response, retry_after_seconds
 from app.web.security import csrf_token
 
 bp = Blueprint("auth", __name__)
@@ -197,10 +197,11 @@ def account() -> Response:
 @bp.patch("/account")
 def update_account() -> Response:
     body = parse_body(AccountChange)
+    # Only a field that was sent changes: `{}` must not clear the saved default.
+    if "default_instructions" not in body.model_fields_set:
+        raise BadRequest("nothing to change")
     limit = services().chat.settings.max_message_chars
     if body.default_instructions is not None and len(body.default_instructions) > limit:
-        return error_response(
-            400, "bad_request", f"default_instructions: at most {limit} characters"
-        )
+        raise BadRequest(f"default_instructions: at most {limit} characters")
     services().accounts.set_default_instructions(g.user, body.default_instructions)
     return _account_json()

@@ -53,7 +53,8 @@ class ConversationChange(_Strict):
 
 
 class AccountChange(_Strict):
-    """`PATCH /account`: null or blank `default_instructions` means the server's default."""
+    """`PATCH /account`: null or blank `default_instructions` means the server's default; a body
+    without the field changes nothing (the view checks `model_fields_set`)."""
 
     default_instructions: str | None = None
 

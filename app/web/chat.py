@@ -43,6 +43,9 @@ def index() -> str:
         provider_missing=not services().chat.providers,
         default_model=services().chat.settings.default_model,
         default_provider=services().chat.settings.default_provider,
+        # The page offers sharing and waits for model-written titles only where the server does.
+        shared_templates=services().templates.shared_enabled,
+        auto_titles=services().chat.settings.auto_titles,
         csrf_token=csrf_token(),
     )
 

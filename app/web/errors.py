@@ -53,6 +53,7 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (accounts.Throttled, 429, "rate_limited"),
     (shares.ShareNotFound, 404, "not_found"),
     (shares.InvalidShare, 400, "bad_request"),
+    (templating.SharingOff, 400, "bad_request"),
     (templating.BadTemplate, 400, "bad_template"),
     (RequestEntityTooLarge, 413, "body_too_large"),
 ]
@@ -97,7 +98,9 @@ def handle_error(exc: BaseException) -> Response:
         status, code = found
         message = None
         detail = getattr(exc, "detail", "")
-        if isinstance(exc, turns.TurnError | BadRequest | templating.BadTemplate) and detail:
+        if isinstance(exc, templating.SharingOff):
+            message = detail  # its own words: the code's generic ones would send people looking
+        elif isinstance(exc, turns.TurnError | BadRequest | templating.BadTemplate) and detail:
             message = f"{message_for(code)} ({detail})"
         fields: dict[str, Any] = {}
         resets_at = getattr(exc, "resets_at", None)
