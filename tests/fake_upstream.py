@@ -63,6 +63,9 @@ _STATUS_ERRORS: dict[str, tuple[int, str, str | None, str, str]] = {
         "The model does not exist or you do not have access to it.",
     ),
     "400": (400, "invalid_request_error", "temperature", "unsupported_value", "Unsupported value."),
+    # A server without the route (a Responses server lacking POST /responses/compact).
+    "404": (404, "invalid_request_error", None, "not_found", "Not found."),
+    "405": (405, "invalid_request_error", None, "method_not_allowed", "Method not allowed."),
     "prev_not_found": (
         400,
         "invalid_request_error",

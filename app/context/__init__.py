@@ -18,7 +18,13 @@ from app.context.plan import (
     history_turns,
     holds_newest,
     plan_context,
+)
+from app.context.summaries import (
     reusable_summaries,
+    summary_text_cap,
+    summary_tokens,
+    text_summary_tokens,
+    trim_summary,
 )
 from app.context.tokens import (
     TokenCounter,
@@ -48,5 +54,9 @@ __all__ = [
     "holds_newest",
     "plan_context",
     "reusable_summaries",
+    "summary_text_cap",
+    "summary_tokens",
+    "text_summary_tokens",
     "token_record",
+    "trim_summary",
 ]

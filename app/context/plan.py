@@ -9,7 +9,6 @@ Pure functions over conversation records; imports neither Flask nor an SDK.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -17,6 +16,13 @@ from typing import Any, Literal, NamedTuple
 from conversation_manager import Conversation, Message
 from conversation_manager.models import CHAINABLE_STATUSES, Summary
 
+from .summaries import (
+    SUMMARY_PREFIX,
+    SUMMARY_RESERVE_TOKENS,
+    reusable_summaries,
+    summary_text_cap,
+    summary_tokens,
+)
 from .tokens import ESTIMATE, TURN_OVERHEAD, TokenCounter, counter_for, estimate_tokens
 
 __all__ = [
@@ -42,10 +48,6 @@ MessageState = Literal["sent", "in_chain", "summarised", "dropped"]
 DEFAULT_CONTEXT_TOKENS = 128_000
 MIN_MARGIN_TOKENS = 1024
 MARGIN_SHARE = 0.02
-SUMMARY_PREFIX = "\n\nSummary of the earlier conversation:\n"
-# With summaries on, the prefix to summarise is cut so that the later messages leave this much
-# room: a summary at most this long (the summary call's output cap) then fits beside them.
-SUMMARY_RESERVE_TOKENS = 1024
 
 
 class PlannedMessage(NamedTuple):
@@ -77,6 +79,9 @@ class ContextPlan:
     instructions_suffix: str = ""  # appended to the instructions: the summary's text as sent
     compacted_items: list[dict[str, Any]] = field(default_factory=list)
     needs_compaction: bool = False  # the chain is past `compact_after`
+    # With `needs_summary` or `needs_compaction`: the tokens (as `summary_tokens` counts them, its
+    # prefix included) a text summary written for this plan may take and still be used by it.
+    summary_room: int = 0
     summary_tokens: int = 0
     # The estimate: instructions (with the suffix) + the messages sent + the new message + the
     # chain's reported tokens; `raw_input_tokens` is it uncalibrated and without the chain.
@@ -167,32 +172,6 @@ def history_turns(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return [_turn(m) for m in messages if m.text]
 
 
-def _summary_tokens(counter: TokenCounter, summary: Summary) -> int:
-    if summary.text is not None:
-        return counter.text(SUMMARY_PREFIX + summary.text) - TURN_OVERHEAD
-    if summary.usage is not None and summary.usage.output_tokens:
-        return summary.usage.output_tokens
-    return estimate_tokens(json.dumps(summary.provider_items or []))
-
-
-def reusable_summaries(
-    conversation: Conversation, path: Sequence[Message], provider: str
-) -> list[Summary]:
-    """The summaries that stand for a prefix of `path` (their `covers` are exactly its first
-    messages), longest first; a provider's compaction only for that provider."""
-    ids = [m.id for m in path]
-    out = []
-    for summary in conversation.summaries:
-        k = len(summary.covers)
-        if k == 0 or k > len(ids) or summary.covers != ids[:k]:
-            continue
-        if summary.text is None and (summary.provider != provider or not summary.provider_items):
-            continue
-        out.append(summary)
-    out.sort(key=lambda s: len(s.covers), reverse=True)
-    return out
-
-
 @dataclass(frozen=True)
 class _Fit:
     """The counts one plan shares: the counter, the budget, the instructions and the new message."""
@@ -277,7 +256,8 @@ def plan_context(
     raws = [counter.message_raw(m, conversation.id) for m in path]
     costs = [counter.scale(r) for r in raws]
     use_summaries = summaries or compact_after is not None
-    found = reusable_summaries(conversation, path, provider) if use_summaries else []
+    own_model = model or conversation.model
+    found = reusable_summaries(conversation, path, provider, own_model) if use_summaries else []
     if not force_replay:
         point = chain_point(conversation, parent_id, provider, stateful)
         at = len(path) - 1 - len(point[1]) if point is not None else -1
@@ -288,6 +268,9 @@ def plan_context(
             usage = reply.usage
             chained = (usage.input_tokens + usage.output_tokens) if usage is not None else 0
             needs_compaction = compact_after is not None and chained > compact_after
+            # A text summary in place of the chain (no compaction of the provider's own) goes
+            # beside the later messages, as the replan's replay counts it.
+            room = fit.budget - fit.base - sum(costs[at + 1 :]) if needs_compaction else 0
             states: list[PlannedMessage] = [
                 PlannedMessage(m.id, m.role, "in_chain", costs[i])
                 for i, m in enumerate(path[: at + 1])
@@ -301,6 +284,7 @@ def plan_context(
                     chained_message_id=reply.id,
                     messages=tuple(states),
                     needs_compaction=needs_compaction,
+                    summary_room=room,
                 )
             # Rule 2: the later messages go as text, all of them within the window less what the
             # chain already holds; if they do not fit, rule 3.
@@ -321,6 +305,7 @@ def plan_context(
                     chained_message_id=reply.id,
                     messages=tuple(states),
                     needs_compaction=needs_compaction,
+                    summary_room=room,
                     raw_sent=sum(raws[at + 1 :]),
                 )
         elif point is not None:
@@ -345,16 +330,22 @@ def _replay(
     if dropped or chain_covered:
         for summary in found:
             k = len(summary.covers)
-            tokens = _summary_tokens(fit.counter, summary)
+            tokens = summary_tokens(fit.counter, summary)
             if tokens + sum(costs[k:]) > available:
                 continue
             return _with_summary(fit, path, raws, costs, new_text, summary, tokens)
     needs: tuple[str, ...] = ()
+    room = 0
     if dropped:
-        # The prefix to summarise leaves room for the summary beside what follows it.
+        # The prefix to summarise leaves room for the summary beside what follows it; the
+        # summary is then written to that room (its output cap, then `trim_summary`).
         reserve = min(SUMMARY_RESERVE_TOKENS, available // 4)  # a small window: a short one
         cut = max(start, _fit_start(costs, path, available - reserve))
-        needs = tuple(m.id for m in path[:cut])
+        room = available - sum(costs[cut:])
+        if summary_text_cap(fit.counter, room) > 0:  # else no summary could ever fit
+            needs = tuple(m.id for m in path[:cut])
+        else:
+            room = 0
     kept = path[start:]
     turns = [_turn(m) for m in kept if m.text]
     states = tuple(
@@ -373,6 +364,7 @@ def _replay(
         history=turns,
         messages=states,
         needs_summary=needs,
+        summary_room=room,
         raw_sent=sum(raws[start:]),
     )
 

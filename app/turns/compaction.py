@@ -3,15 +3,20 @@
 result with `store.add_summary`, and plan the turn again so it uses it (`context_mode` compacted).
 
 A Responses provider compacts its own chain (`POST /responses/compact`: opaque items, kept as the
-summary's `provider_items`, sent only back to it to start a new chain); any other provider gets a
-text summary (`summarise`) and a replay. Whatever fails leaves the turn as first planned (plain
-trimming, or the chain) with `metadata.summary_error` on the reply. Runs in the turn's worker, once,
-synchronously; imports no Flask, SDKs only through the provider adapters.
+summary's `provider_items`, sent only back to it to start a new chain); any other provider, and one
+whose server answered that it has no compaction (404/405: a Responses server behind
+OPENAI_BASE_URL), gets a text summary (`summarise`) and a replay. A text summary is cut to the room
+its plan left, so a summary paid for is always used. Whatever fails leaves the turn as first planned
+(plain trimming, or the chain) with `metadata.summary_error` on the reply. Runs in the turn's worker,
+once, synchronously; imports no Flask, SDKs only through the provider adapters. `upkeep_wanted` is
+the one rule of whether that step runs, for the turn and its preview alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
+from app.context import ContextPlan, counter_for, trim_summary
 from conversation_manager.models import ContextMode, Summary
 
 from .config import ChatSettings
@@ -37,6 +43,12 @@ from .summarise import (
 log = logging.getLogger(__name__)
 
 SUMMARY_ERROR = "summary_error"  # the reply's metadata key when a summary or compaction failed
+# What a server without `POST /responses/compact` answers it (no route, method not allowed).
+UNSUPPORTED_STATUSES = frozenset({404, 405, 501})
+# The live providers (per app, per provider: the registry's objects) whose server said it has no
+# compaction: in process, they get a text summary from then on instead of a call that fails every
+# turn past the threshold. A restart asks once more.
+_NO_COMPACTION: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @runtime_checkable
@@ -52,11 +64,37 @@ class Compactor(Protocol):
         ...
 
 
+class CompactionUnsupported(SummaryFailed):
+    """The provider's server has no compaction (remembered: `compacts` says False from now on)."""
+
+
+def compacts(provider: object) -> bool:
+    """Whether `provider` compacts its own chain: the Responses API's compaction, not refused."""
+    if not isinstance(provider, Compactor):
+        return False
+    try:
+        return provider not in _NO_COMPACTION
+    except TypeError:  # cannot be remembered (no weak reference): it is asked every time
+        return True
+
+
+def unsupported(exc: rc.ProviderError) -> bool:
+    """Whether a refused compaction says the server has none (rather than a passing failure)."""
+    return exc.status in UNSUPPORTED_STATUSES and not isinstance(exc, rc.PreviousResponseNotFound)
+
+
+def _remember_unsupported(provider: object) -> None:
+    with contextlib.suppress(TypeError):  # see `compacts`
+        _NO_COMPACTION.add(provider)
+
+
 def compact_chain(
     candidate: Candidate, conversation: cm.Conversation, price: Pricer, cancel: rc.CancelToken
 ) -> Summary:
     """The provider's own compaction of the chain `candidate` would continue, as a `Summary`
-    covering the branch down to the chained reply (text None, the items in `provider_items`)."""
+    covering the branch down to the chained reply (text None, the items in `provider_items`).
+
+    Raise `CompactionUnsupported` (and remember it) when the server has no compaction."""
     context = candidate.context
     assert context is not None and context.chained_message_id is not None
     provider = candidate.provider
@@ -70,6 +108,10 @@ def compact_chain(
     try:
         done = provider.compact(request, cancel)
     except rc.ProviderError as exc:
+        if unsupported(exc) and not cancel.cancelled:
+            _remember_unsupported(provider)
+            log.warning("compaction_unsupported provider=%s status=%s", provider.name, exc.status)
+            raise CompactionUnsupported(exc.code) from exc
         raise SummaryFailed(exc.code) from exc
     covers = [m.id for m in conversation.path_to(context.chained_message_id)]
     return summary_record(
@@ -98,17 +140,35 @@ def replan(
     return replace(plan, conversation=conversation, candidates=candidates, context=first.context)
 
 
-def fresh_chain(plan: TurnPlan) -> bool:
+def fresh_chain(context: ContextPlan, conversation: cm.Conversation) -> bool:
     """Whether the chained reply is the first of a chain that a compaction started: compacting
     it again would find nothing new (the compaction keeps every user message, so a branch of long
     messages stays past the threshold), so it chains once more before the next compaction."""
-    mid = plan.context.chained_message_id
+    mid = context.chained_message_id
     if mid is None:
         return False
     try:
-        return plan.conversation.message(mid).context_mode == "compacted"
+        return conversation.message(mid).context_mode == "compacted"
     except cm.NotFound:
         return False
+
+
+def room_for(context: ContextPlan, ids: list[str], covers: list[str]) -> int:
+    """The room `context` leaves for a summary of `covers`, the first of the messages `ids` it
+    asked a summary of (the writer's window may take fewer): those left out are sent beside it."""
+    left_out = set(ids[len(covers) :])
+    return context.summary_room - sum(m.tokens for m in context.messages if m.id in left_out)
+
+
+def upkeep_wanted(
+    context: ContextPlan, conversation: cm.Conversation, settings: ChatSettings
+) -> bool:
+    """Whether a turn planned as `context` over `conversation` writes a compaction (a chain past
+    the threshold, unless a compaction just started it) or, summaries on, a summary first: the
+    one rule of the turn (`ContextUpkeep`) and of its preview."""
+    if context.needs_compaction and not fresh_chain(context, conversation):
+        return True
+    return bool(settings.summaries and context.needs_summary)
 
 
 def noted_save(save: Callable[..., object], notes: Mapping[str, Any]) -> Callable[..., object]:
@@ -140,10 +200,7 @@ class ContextUpkeep:
 
     def wanted(self, plan: TurnPlan) -> bool:
         """Whether the turn's plan asks for a compaction or (summaries on) a summary."""
-        context = plan.context
-        if context.needs_compaction and not fresh_chain(plan):
-            return True
-        return bool(self.settings.summaries and context.needs_summary)
+        return upkeep_wanted(plan.context, plan.conversation, self.settings)
 
     def planned_mode(self, plan: TurnPlan) -> ContextMode:
         """The turn's planned `context_mode` (its `conversation` frame): `compacted` when a summary
@@ -154,8 +211,11 @@ class ContextUpkeep:
         context = plan.context
         conversation = plan.conversation
         first = plan.first_candidate
-        if context.needs_compaction and isinstance(first.provider, Compactor):
-            return compact_chain(first, conversation, self.price, cancel)
+        if context.needs_compaction and compacts(first.provider):
+            try:
+                return compact_chain(first, conversation, self.price, cancel)
+            except CompactionUnsupported:
+                pass  # this turn already gets the text summary it gets from now on
         if context.needs_compaction:
             # No compaction of its own: the chain's messages as a text summary, then a replay.
             assert context.chained_message_id is not None
@@ -163,7 +223,8 @@ class ContextUpkeep:
         else:
             ids = list(context.needs_summary)
         writer = summary_writer(self.registry, self.settings, plan.provider, plan.model)
-        return summarise(
+        counter = counter_for(conversation, first.provider.name, first.model)
+        summary = summarise(
             conversation,
             ids,
             writer,
@@ -171,7 +232,20 @@ class ContextUpkeep:
             self.settings,
             self.price,
             cancel,
-            max_tokens=summary_cap(context),
+            max_tokens=summary_cap(context, counter),
+        )
+        assert summary.text is not None
+        # The cap is in the writer's tokens (maybe another model's, or an estimate): counted as
+        # the turn counts it, a summary over its room is cut, never left unused.
+        text = trim_summary(counter, summary.text, room_for(context, ids, summary.covers))
+        if text is None:
+            if len(summary.covers) < len(ids):
+                return summary  # the next summary grows from it (the writer's window was short)
+            raise SummaryFailed("context_too_long")
+        if text == summary.text:
+            return summary
+        return summary.model_copy(
+            update={"text": text, "metadata": {**summary.metadata, "cut": True}}
         )
 
     def prepare(self, plan: TurnPlan, control: sp.TurnControl, cancel: rc.CancelToken) -> TurnPlan:
@@ -214,16 +288,35 @@ class ContextUpkeep:
 @dataclass
 class SpendingAdmission:
     """A turn's admission whose spend includes what its summary or compaction call cost, so a
-    budget counts it as the totals and statistics do (`Admission`)."""
+    budget counts it as the totals and statistics do (`Admission`).
+
+    A turn any part of which has no known price is unpriced: its cost is unknown overall. The
+    ledger then gets the unpriced mark and, through `spend` (the limits' `add_spend` for this
+    user), the known costs beside it; without `spend` only the mark (never a priced turn)."""
 
     inner: Admission
     upkeep: ContextUpkeep
+    spend: Callable[..., None] | None = None  # (cost_usd=, tokens=): spend of no turn
+    settled: bool = field(default=False, init=False)
 
     def settle(self, *, cost_usd: float | None, tokens: int) -> None:
-        """Settle the reply's spend plus the upkeep's (the known costs summed; None: none known)."""
-        costs = [c for c in (cost_usd, *(c for c, _ in self.upkeep.spent)) if c is not None]
-        extra = sum(t for _, t in self.upkeep.spent)
-        self.inner.settle(cost_usd=sum(costs) if costs else None, tokens=tokens + extra)
+        """Settle the reply's spend plus the upkeep's (idempotent, as `Admission.settle`)."""
+        if self.settled:
+            return
+        self.settled = True
+        # A part with neither tokens nor a cost spent nothing (a reply failed before any answer).
+        parts = [(c, t) for c, t in [(cost_usd, tokens), *self.upkeep.spent] if c is not None or t]
+        known = [(c, t) for c, t in parts if c is not None]
+        known_cost = sum(c for c, _ in known if c is not None)
+        known_tokens = sum(t for _, t in known)
+        unpriced_tokens = sum(t for c, t in parts if c is None)
+        if len(known) == len(parts):  # every part priced (or nothing spent)
+            self.inner.settle(cost_usd=known_cost if parts else None, tokens=known_tokens)
+        elif known and self.spend is not None:
+            self.inner.settle(cost_usd=None, tokens=unpriced_tokens)
+            self.spend(cost_usd=known_cost, tokens=known_tokens)
+        else:
+            self.inner.settle(cost_usd=None, tokens=unpriced_tokens + known_tokens)
 
     def release(self) -> None:
         """Give the concurrency slot back."""

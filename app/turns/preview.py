@@ -1,9 +1,9 @@
 """Preview a turn (API "Context": `GET /conversations/ID/context`): what the next turn would send,
 planned by the turn's own code (`plan_context_for`), never sent.
 
-When the turn would write a summary or a compaction first (summaries on and a dropped prefix to
-summarise, or a chain past the compaction threshold), the preview says so as the turn's `conversation`
-frame does: `context_mode` compacted, the messages the summary will stand for `summarised`, and the
+When the turn would write a summary or a compaction first (`compaction.upkeep_wanted`, the turn's
+own rule: summaries on and a dropped prefix to summarise, or a chain past the compaction threshold
+that no compaction just started), the preview says so as the turn's `conversation` frame does: `context_mode` compacted, the messages the summary will stand for `summarised`, and the
 estimate without the summary (its text does not exist yet; `summary_pending`).
 
 Pure: records and settings in, a preview out. Imports no Flask and no SDK.
@@ -17,6 +17,7 @@ import conversation_manager as cm
 import responses_client as rc
 from app.context import ContextPlan, PlannedMessage, counter_for
 
+from .compaction import upkeep_wanted
 from .config import ChatSettings, TurnRequest
 from .errors import ContextTooLongRequest
 from .plan import plan_context_for, window_of
@@ -33,16 +34,18 @@ class ContextPreview:
     summary_pending: bool = False  # a summary or compaction is written before the request
 
 
-def as_planned(context: ContextPlan, settings: ChatSettings) -> tuple[ContextPlan, bool]:
-    """`context` as the turn will send it when a summary or compaction comes first (B's upkeep:
-    `needs_summary` with summaries on, or `needs_compaction`); else `context` itself."""
-    covered: set[str]
-    if context.needs_compaction:
-        covered = {m.id for m in context.messages if m.state == "in_chain"}
-    elif settings.summaries and context.needs_summary:
-        covered = set(context.needs_summary)
-    else:
+def as_planned(
+    context: ContextPlan, conversation: cm.Conversation, settings: ChatSettings
+) -> tuple[ContextPlan, bool]:
+    """`context` as the turn will send it when a summary or compaction comes first (the upkeep's
+    own `upkeep_wanted`); else `context` itself."""
+    if not upkeep_wanted(context, conversation, settings):
         return context, False
+    covered: set[str]
+    if context.needs_compaction:  # the chain, compacted (or summarised as text)
+        covered = {m.id for m in context.messages if m.state == "in_chain"}
+    else:
+        covered = set(context.needs_summary)
     messages = tuple(
         PlannedMessage(m.id, m.role, "summarised", m.tokens)
         if m.id in covered
@@ -101,5 +104,5 @@ def preview_turn(
     fixed = context.instructions_tokens + context.message_tokens
     if window[0] is not None and fixed > context.budget:  # as `holds_newest` judges the turn
         raise ContextTooLongRequest("the instructions and the message alone overflow the window")
-    planned, pending = as_planned(context, settings)
+    planned, pending = as_planned(context, conversation, settings)
     return ContextPreview(provider.name, model, planned, summary_pending=pending)

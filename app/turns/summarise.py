@@ -16,8 +16,13 @@ from dataclasses import dataclass
 
 import conversation_manager as cm
 import responses_client as rc
-from app.context import ContextPlan, context_budget, estimate_tokens
-from app.context.plan import SUMMARY_RESERVE_TOKENS
+from app.context import (
+    ContextPlan,
+    TokenCounter,
+    context_budget,
+    estimate_tokens,
+    summary_text_cap,
+)
 from conversation_manager.models import Summary, Usage
 from responses_client.pricing import Quote
 
@@ -33,7 +38,6 @@ SUMMARY_INSTRUCTIONS = (
     "given, fold it in. Write in the conversation's language. Answer with the summary alone."
 )
 SUMMARY_OUTPUT_TOKENS = 1024  # a summary longer than this would crowd the turn it serves
-# (and the context plan leaves at most SUMMARY_RESERVE_TOKENS for it beside the messages kept)
 ROLE_NAMES = {"user": "User", "assistant": "Assistant"}
 
 Pricer = Callable[..., Quote]  # ChatService.price: (provider, model, usage, *, echoed_model)
@@ -176,11 +180,11 @@ def summary_record(
     )
 
 
-def summary_cap(context: ContextPlan) -> int:
-    """The output cap of a summary for the turn `context` plans: what its plan leaves beside the
-    messages kept (a quarter of what the turn may use at most), so that the summary fits."""
-    available = context.budget - context.instructions_tokens - context.message_tokens
-    return max(1, min(SUMMARY_OUTPUT_TOKENS, SUMMARY_RESERVE_TOKENS, available // 4))
+def summary_cap(context: ContextPlan, counter: TokenCounter) -> int:
+    """The output cap of a summary for the turn `context` plans (`counter`: that turn's): the room
+    its plan leaves beside the messages kept, less the summary's prefix, so that the summary fits
+    (the upkeep still cuts one that does not, counted by another tokenizer)."""
+    return max(1, min(SUMMARY_OUTPUT_TOKENS, summary_text_cap(counter, context.summary_room)))
 
 
 def summarise(

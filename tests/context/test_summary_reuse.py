@@ -106,8 +106,8 @@ def test_a_provider_compaction_is_used_by_its_own_provider_only() -> None:
     conv = conversation(4)
     items = [{"type": "compaction", "encrypted_content": "opaque"}]
     first = plan(conv, summaries=True)
-    conv.summaries = [summary(list(first.needs_summary), text=None, provider="p", provider_items=items,
-                              usage=cm.Usage(output_tokens=50))]  # fmt: skip
+    conv.summaries = [summary(list(first.needs_summary), text=None, provider="p", model="m",
+                              provider_items=items, usage=cm.Usage(output_tokens=50))]  # fmt: skip
     p = plan(conv, summaries=True)
     assert p.context_mode == "compacted" and p.compacted_items == items
     assert p.input[0] == items[0] and p.instructions_suffix == "" and p.previous_response_id is None
@@ -115,6 +115,23 @@ def test_a_provider_compaction_is_used_by_its_own_provider_only() -> None:
     other = plan_context(conv, conv.current_message_id, "next", provider="q", stateful=False,
                          window=1524, counter=COUNTER, summaries=True)  # fmt: skip
     assert other.context_mode == "replayed" and other.compacted_items == []
+
+
+def test_a_provider_compaction_is_not_sent_to_another_model_of_its_provider() -> None:
+    # API "Storage": provider items go back only to the same provider and model (family).
+    conv = conversation(4)
+    items = [{"type": "compaction", "encrypted_content": "opaque"}]
+    first = plan(conv, summaries=True)
+    conv.summaries = [summary(list(first.needs_summary), text=None, provider="p", model="m",
+                              provider_items=items, usage=cm.Usage(output_tokens=50))]  # fmt: skip
+    other = plan(conv, summaries=True, model="m-other")
+    assert other.context_mode == "replayed" and other.compacted_items == []
+    assert other.summary is None and other.needs_summary
+    assert all("encrypted_content" not in str(turn) for turn in other.input)
+    assert plan(conv, summaries=True, model="m").compacted_items == items
+    # A text summary is plain text: any model may read it.
+    conv.summaries = [summary(list(first.needs_summary), provider="p", model="m")]
+    assert plan(conv, summaries=True, model="m-other").context_mode == "compacted"
 
 
 def test_a_long_chain_asks_for_compaction_and_a_compaction_replaces_the_chain() -> None:
@@ -126,7 +143,7 @@ def test_a_long_chain_asks_for_compaction_and_a_compaction_replaces_the_chain() 
     assert over.needs_compaction and over.previous_response_id == "resp_1"
     items = [{"type": "compaction", "encrypted_content": "opaque"}]
     conv.summaries = [
-        summary(["u0", "a0", "u1", "a1"], text=None, provider="p", provider_items=items)
+        summary(["u0", "a0", "u1", "a1"], text=None, provider="p", model="m", provider_items=items)
     ]
     p = plan(conv, stateful=True, window=100_000, compact_after=5000)
     assert p.context_mode == "compacted" and p.previous_response_id is None

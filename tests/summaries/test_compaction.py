@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from app.context.plan import SUMMARY_PREFIX
 from tests.conftest import chat, login, stored
+
+from .helpers import is_summary_call, summary_reply
 
 THRESHOLD = 1000  # tokens of the chained reply's reported input + output
 
@@ -36,6 +39,19 @@ def long_chain(client: Any, upstream: Any, data_dir: Path) -> tuple[str, list[An
     assert two[-1].data["context_mode"] == "chained"
     doc = stored(data_dir, "alice", cid)
     assert usage_of(doc, one[0].data["assistant_message_id"]) < THRESHOLD
+    assert usage_of(doc, two[0].data["assistant_message_id"]) > THRESHOLD
+    return cid, [one, two]
+
+
+def long_chain_of(client: Any, upstream: Any, data_dir: Path, reply: Any) -> tuple[str, list[Any]]:
+    """`long_chain` with the fake answering through `reply` outside the long answer."""
+    upstream.reply = reply
+    one = chat(client, message="one")
+    cid = one[0].data["conversation_id"]
+    upstream.reply = lambda body: reply(body) if is_summary_call(body) else "b" * (4 * THRESHOLD)
+    two = chat(client, message="two", conversation_id=cid)
+    upstream.reply = reply
+    doc = stored(data_dir, "alice", cid)
     assert usage_of(doc, two[0].data["assistant_message_id"]) > THRESHOLD
     return cid, [one, two]
 
@@ -124,6 +140,44 @@ def test_a_failed_compaction_keeps_the_chain_and_says_so(
     assert doc["messages"][-1]["metadata"]["summary_error"] == "upstream_unavailable"
 
 
+@pytest.mark.parametrize("refusal", ["404", "405"])
+def test_a_server_without_compaction_gets_text_summaries_from_then_on(
+    client: Any, app: Any, upstream: Any, data_dir: Path, refusal: str
+) -> None:
+    # A Responses server behind OPENAI_BASE_URL without POST /responses/compact.
+    upstream.compact_error = refusal
+    cid, (_, two) = long_chain_of(client, upstream, data_dir, summary_reply)
+    three = chat(client, message="three", conversation_id=cid)
+    (compact,) = upstream.compact_requests()  # asked once...
+    assert compact.body["previous_response_id"] == two[-1].data["response_id"]
+    *_, call, turn = upstream.responses_requests()
+    # ...and this very turn gets the text summary of the chain instead, then a replay.
+    assert is_summary_call(call.body) and call.body["store"] is False
+    assert "previous_response_id" not in turn.body
+    assert turn.body["instructions"].endswith(SUMMARY_PREFIX + "SUMMARY of 2 user messages.")
+    assert turn.body["input"] == [{"role": "user", "content": "three"}]
+    assert three[-1].data["context_mode"] == "compacted"
+    doc = stored(data_dir, "alice", cid)
+    assert "summary_error" not in doc["messages"][-1]["metadata"]
+    (summary,) = doc["summaries"]
+    assert summary["text"] == "SUMMARY of 2 user messages." and summary["provider_items"] is None
+    assert summary["covers"] == [m["id"] for m in doc["messages"][:4]]
+
+    # The new chain grows past the threshold again: no compaction is asked any more.
+    upstream.reply = lambda body: (
+        summary_reply(body) if is_summary_call(body) else "b" * (4 * THRESHOLD)
+    )
+    four = chat(client, message="four", conversation_id=cid)
+    assert four[-1].data["context_mode"] == "chained"  # the chain a summary just started
+    upstream.reply = summary_reply
+    five = chat(client, message="five", conversation_id=cid)
+    assert len(upstream.compact_requests()) == 1
+    assert is_summary_call(upstream.responses_requests()[-2].body)
+    assert five[-1].data["context_mode"] == "compacted"
+    last = stored(data_dir, "alice", cid)["messages"][-1]
+    assert "summary_error" not in last["metadata"]
+
+
 def test_compaction_is_off_by_default(make_app: Any, upstream: Any, data_dir: Path) -> None:
     app = make_app()
     client = login(app.test_client(), app)
@@ -131,3 +185,29 @@ def test_compaction_is_off_by_default(make_app: Any, upstream: Any, data_dir: Pa
     chat(client, message="three", conversation_id=cid)
     assert upstream.compact_requests() == []
     assert upstream.last().body["previous_response_id"] == two[-1].data["response_id"]
+
+
+def test_right_after_a_compaction_the_preview_is_the_turns_request(
+    client: Any, upstream: Any, data_dir: Path
+) -> None:
+    # The new chain starts past the threshold (the compaction keeps the long user message): the
+    # turn chains once more (no compaction just after one), and the preview must say just that.
+    one = chat(client, message="a" * (4 * THRESHOLD))
+    cid = one[0].data["conversation_id"]
+    two = chat(client, message="two", conversation_id=cid)
+    assert two[-1].data["context_mode"] == "compacted"
+    doc = stored(data_dir, "alice", cid)
+    assert usage_of(doc, two[0].data["assistant_message_id"]) > THRESHOLD
+    response = client.get(f"/conversations/{cid}/context", query_string={"message_chars": 5})
+    assert response.status_code == 200
+    seen = response.get_json()
+    assert seen["summary_pending"] is False
+    assert seen["context_mode"] == "chained"
+    assert seen["previous_response_id"] == two[-1].data["response_id"]
+    assert {m["state"] for m in seen["messages"]} == {"in_chain"}
+
+    three = chat(client, message="three", conversation_id=cid)
+    assert len(upstream.compact_requests()) == 1
+    assert upstream.last().body["previous_response_id"] == seen["previous_response_id"]
+    assert three[0].data["context_mode"] == seen["context_mode"]
+    assert three[-1].data["context_mode"] == seen["context_mode"]

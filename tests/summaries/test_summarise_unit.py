@@ -7,7 +7,7 @@ import pytest
 
 import conversation_manager as cm
 import responses_client as rc
-from app.context import ContextPlan
+from app.context import ContextPlan, TokenCounter, text_summary_tokens
 from app.turns import ChatSettings
 from app.turns.summarise import (
     SummaryFailed,
@@ -105,20 +105,20 @@ def test_the_summary_writer_setting() -> None:
         assert failed.value.code == "unknown_model"
 
 
-def test_the_summary_cap_leaves_room_for_the_summary_beside_the_kept_messages() -> None:
-    def plan(budget: int) -> ContextPlan:
+def test_the_summary_cap_is_the_room_the_plan_left_less_the_summarys_prefix() -> None:
+    def plan(room: int) -> ContextPlan:
         return ContextPlan(
-            input="x",
-            previous_response_id=None,
-            context_mode="replayed",
-            budget=budget,
-            instructions_tokens=100,
-            message_tokens=100,
+            input="x", previous_response_id=None, context_mode="replayed", summary_room=room
         )
 
-    assert summary_cap(plan(2000)) == 450  # a quarter of what the turn may use
-    assert summary_cap(plan(100_000)) == 1024  # never more than the plan reserves
-    assert summary_cap(plan(100)) == 1
+    counter = TokenCounter()  # the estimate: the prefix is 39 ASCII characters, 10 tokens
+    assert text_summary_tokens(counter, "") == 10
+    assert summary_cap(plan(450), counter) == 450 - 10 - 1
+    assert summary_cap(plan(100_000), counter) == 1024  # never more than a summary's own cap
+    assert summary_cap(plan(5), counter) == 1
+    # A text of the cap's length (in the turn's tokens) fits the room with its prefix.
+    text = "abcd" * summary_cap(plan(450), counter)
+    assert text_summary_tokens(counter, text) <= 450
 
 
 def test_a_summary_that_no_longer_fits_is_written_again_shorter() -> None:
