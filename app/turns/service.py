@@ -332,6 +332,7 @@ class ChatService:
         cancel = rc.CancelToken()
         # Summary or compaction before the request, in the worker (API "Context").
         upkeep = ContextUpkeep(self.store, self.provider_registry, self.settings, self.price)
+        spend = getattr(self.limits, "add_spend", None)  # spend of no turn (the budget)
         finisher = Finisher(
             save=noted_save(
                 functools.partial(
@@ -340,7 +341,13 @@ class ChatService:
                 upkeep.notes,
             ),
             quote=self.quote_reply,
-            admission=SpendingAdmission(admission, upkeep) if admission is not None else None,
+            admission=(
+                SpendingAdmission(
+                    admission, upkeep, spend=functools.partial(spend, user) if spend else None
+                )
+                if admission is not None
+                else None
+            ),
         )
         run = TurnRun(
             plan=plan,
