@@ -36,7 +36,9 @@ export async function errorFrom(res) {
   return new ApiError(res.status, code, message, ra ? Number(ra) : null);
 }
 
-async function request(method, url, body) {
+/** A JSON request to the API with the CSRF header; resolves to the parsed body (null for 204 or a
+ * body that is not JSON), throws ApiError. */
+export async function request(method, url, body) {
   const init = { method, headers: headers(), credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

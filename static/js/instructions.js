@@ -4,7 +4,8 @@
 
 import { $, state } from "./dom.js";
 import { announce, openPanel } from "./notices.js";
-import { jsonRequest, templateErrorWords } from "./templates.js";
+import { request } from "./api.js";
+import { templateErrorWords } from "./templates.js";
 
 const enc = encodeURIComponent;
 
@@ -29,17 +30,19 @@ function initConversationInstructions() {
     conversationId = state.currentId;
     say(result, "", "ok");
     text.value = "";
-    openPanel(dialog, { opener, focus: text });
     if (!conversationId) {
+      // Disabled before the panel opens: focus on a disabled field would fall to the page body.
       text.disabled = true;
       save.disabled = true;
+      openPanel(dialog, { opener, focus: form.querySelector(".dialog-actions [data-close]") });
       say(result, "This chat has not started yet: it will use your default instructions (Account) or a template's.", "ok");
       return;
     }
     text.disabled = false;
     save.disabled = false;
+    openPanel(dialog, { opener, focus: text });
     try {
-      const conv = await jsonRequest("GET", `/chat?conversation_id=${enc(conversationId)}`);
+      const conv = await request("GET", `/chat?conversation_id=${enc(conversationId)}`);
       if (conversationId !== state.currentId) return;
       text.value = conv.instructions || "";
       text.focus();
@@ -53,7 +56,7 @@ function initConversationInstructions() {
     if (!conversationId) return;
     save.disabled = true;
     try {
-      await jsonRequest("PATCH", `/conversations/${enc(conversationId)}`, { instructions: text.value });
+      await request("PATCH", `/conversations/${enc(conversationId)}`, { instructions: text.value });
       if (state.conv && state.currentId === conversationId) state.conv.instructions = text.value;
       say(result, "Saved. The next message uses these instructions.", "ok");
     } catch (e) {
@@ -75,7 +78,7 @@ function initDefaultInstructions() {
   opener.addEventListener("click", async () => {
     say(result, "", "ok");
     try {
-      const account = await jsonRequest("GET", "/account");
+      const account = await request("GET", "/account");
       text.value = account.default_instructions || "";
       text.placeholder = account.server_instructions || "";
     } catch (e) {
@@ -88,7 +91,7 @@ function initDefaultInstructions() {
     submit.disabled = true;
     try {
       const value = text.value.trim() ? text.value : null;
-      const account = await jsonRequest("PATCH", "/account", { default_instructions: value });
+      const account = await request("PATCH", "/account", { default_instructions: value });
       say(
         result,
         account.default_instructions ? "Saved. New conversations use these instructions." : "Cleared. New conversations use the server's default.",

@@ -69,6 +69,14 @@ function hitItem(hit) {
   return li;
 }
 
+/** Words for a refused query: the server's detail says what was wrong ("a quotation mark is not
+ * closed"); the generic words only when it sent none. */
+export function refusedWords(message) {
+  const detail = /\(([^()]+)\)\s*$/.exec(message || "");
+  if (detail) return `This search cannot be run: ${detail[1]}.`;
+  return message || "This search cannot be run; check its quotation marks.";
+}
+
 function searchable(q) {
   return q.length >= 2 || NO_SPACE.test(q);
 }
@@ -89,7 +97,7 @@ async function run(q) {
   } catch (e) {
     if (e.name === "AbortError" || mine !== seq) return;
     results.replaceChildren();
-    status.textContent = e.code === "bad_request" ? "This search cannot be run; check its quotation marks." : errorWords(e.code, e.message);
+    status.textContent = e.code === "bad_request" ? refusedWords(e.message) : errorWords(e.code, e.message);
     section.hidden = false;
     return;
   }

@@ -40,7 +40,8 @@ export function rangeOf(days, nowSeconds = Date.now() / 1000) {
   return { from: today - (days - 1) * DAY, to: today + DAY };
 }
 
-/** The day groups spread over every day of the range (a day without use is 0). */
+/** The day groups spread over every day of the range (a day without use is 0; a day whose replies
+ * all lack a price is null, a gap in the chart, never a $0 bar). */
 export function dailySeries(stats, from, days) {
   const byKey = new Map((stats.groups || []).map((g) => [g.key, g]));
   const xs = [];
@@ -50,7 +51,7 @@ export function dailySeries(stats, from, days) {
     const x = from + i * DAY;
     const g = byKey.get(new Date(x * 1000).toISOString().slice(0, 10));
     xs.push(x);
-    cost.push(g ? g.cost_usd : 0);
+    cost.push(g ? (g.cost_usd === 0 && g.unpriced > 0 ? null : g.cost_usd) : 0);
     turns.push(g ? g.turns : 0);
   }
   return [xs, cost, turns];
@@ -165,12 +166,13 @@ function renderTable(table, stats) {
   table.replaceChildren(head, body, foot);
 }
 
-function summaryText(totals, days) {
-  const parts = [
-    `${numberFmt.format(totals.turns)} ${totals.turns === 1 ? "turn" : "turns"}`,
-    fmtCost(totals.cost_usd),
-  ];
-  if (totals.unpriced) parts.push(`${numberFmt.format(totals.unpriced)} without a known price (not counted in the cost)`);
+export function summaryText(totals, days) {
+  const parts = [`${numberFmt.format(totals.turns)} ${totals.turns === 1 ? "turn" : "turns"}`];
+  const unpriced = `${numberFmt.format(totals.unpriced)} without a known price`;
+  // Nothing known to price is "cost unknown", never "$0" (API "Statistics").
+  if (totals.unpriced && !totals.cost_usd) parts.push(`cost unknown (${unpriced})`);
+  else parts.push(fmtCost(totals.cost_usd));
+  if (totals.unpriced && totals.cost_usd) parts.push(`${unpriced} (not counted in the cost)`);
   const tokens = (totals.input_tokens || 0) + (totals.output_tokens || 0);
   parts.push(`${numberFmt.format(tokens)} tokens`);
   return `Last ${days} days: ${parts.join(" · ")}`;

@@ -1,30 +1,12 @@
 // The Templates dialog (API "Templates"): list, create, edit and delete templates, and start a
 // conversation from one with a form for its variables. Text goes into the DOM as text nodes only.
 
-import { errorFrom, ApiError } from "./api.js";
-import { $, el, state } from "./dom.js";
+import { request } from "./api.js";
+import { $, dom, el, state } from "./dom.js";
 import { announce, confirmDialog, openPanel } from "./notices.js";
 import { startTurn, modelField } from "./turn.js";
 import { newChat } from "./view.js";
 import { errorWords } from "./words.js";
-
-/** A JSON request to the API; resolves to the parsed body (null for 204), throws ApiError. */
-export async function jsonRequest(method, url, body) {
-  const token = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") || "";
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": token } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(url, init);
-  } catch {
-    throw new ApiError(0, "network", "The server could not be reached.");
-  }
-  if (!res.ok) throw await errorFrom(res);
-  return res.status === 204 ? null : res.json();
-}
 
 /** Words for a failed template request: the server's own message says what and where. */
 export function templateErrorWords(e) {
@@ -35,15 +17,18 @@ export function templateErrorWords(e) {
 
 const enc = encodeURIComponent;
 
-/** "name = default" lines to variable declarations (a line without "=" has no default). */
-export function parseVariables(text) {
+/** "name = default" lines to variable declarations (a line without "=" has no default). A
+ * variable of `previous` (the template as saved) keeps its description: the lines do not show it. */
+export function parseVariables(text, previous = []) {
+  const descriptions = new Map(previous.filter((v) => v.description).map((v) => [v.name, v.description]));
   const out = [];
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (!line) continue;
     const at = line.indexOf("=");
-    if (at < 0) out.push({ name: line });
-    else out.push({ name: line.slice(0, at).trim(), default: line.slice(at + 1).trim() });
+    const v = at < 0 ? { name: line } : { name: line.slice(0, at).trim(), default: line.slice(at + 1).trim() };
+    if (descriptions.has(v.name)) v.description = descriptions.get(v.name);
+    out.push(v);
   }
   return out;
 }
@@ -100,7 +85,7 @@ export function initTemplates() {
     list.replaceChildren(el("li", "field-hint", "Loading…"));
     let templates = [];
     try {
-      templates = (await jsonRequest("GET", "/templates")).templates;
+      templates = (await request("GET", "/templates")).templates;
     } catch (e) {
       list.replaceChildren(el("li", "result-error", templateErrorWords(e)));
       return;
@@ -146,7 +131,7 @@ export function initTemplates() {
     fields.instructions.value = t?.instructions || "";
     fields.variables.value = variablesText(t?.variables || []);
     fields.messages.replaceChildren(...(t?.messages || []).map(messageRow));
-    fields.shared.checked = Boolean(t?.shared);
+    if (fields.shared) fields.shared.checked = Boolean(t?.shared); // only where the server shares
     say($("#template-result"), "", "ok");
     show(form);
     fields.name.focus();
@@ -187,14 +172,16 @@ export function initTemplates() {
         text: li.querySelector(".template-message-text").value,
       }))
       .filter((m) => m.text.trim());
-    return {
+    const body = {
       name: fields.name.value.trim(),
       description: fields.description.value.trim(),
       instructions: fields.instructions.value,
-      variables: parseVariables(fields.variables.value),
+      variables: parseVariables(fields.variables.value, editing?.variables || []),
       messages,
-      shared: fields.shared.checked,
     };
+    // No box where sharing is off: leave `shared` out, so an edit keeps what the template had.
+    if (fields.shared) body.shared = fields.shared.checked;
+    return body;
   }
 
   form.addEventListener("submit", async (ev) => {
@@ -210,8 +197,8 @@ export function initTemplates() {
     const save = $("#template-save");
     save.disabled = true;
     try {
-      if (editing) await jsonRequest("PATCH", `/templates/${enc(editing.id)}`, body);
-      else await jsonRequest("POST", "/templates", body);
+      if (editing) await request("PATCH", `/templates/${enc(editing.id)}`, body);
+      else await request("POST", "/templates", body);
       announce("Template saved.");
       await refresh();
       $("#template-new").focus();
@@ -225,7 +212,7 @@ export function initTemplates() {
   async function remove(t) {
     if (!(await confirmDialog(`Delete the template “${t.name}”?`, "Delete"))) return;
     try {
-      await jsonRequest("DELETE", `/templates/${enc(t.id)}`);
+      await request("DELETE", `/templates/${enc(t.id)}`);
       announce("Template deleted.");
     } catch (e) {
       announce(templateErrorWords(e));
@@ -284,6 +271,8 @@ export function initTemplates() {
     const go = $("#template-start-go");
     go.disabled = true;
     try {
+      // The dialog gives focus back to its opener when it closes; the conversation wants the composer.
+      dialog.addEventListener("close", () => dom.input.focus(), { once: true });
       dialog.close();
       newChat();
       await startTurn(body, { userText: message || null });

@@ -1,5 +1,6 @@
 // Model-written titles (CHAT_AUTO_TITLES): the server names a conversation shortly after its first
-// reply, so after that reply the list is fetched again a few times until the name changes.
+// reply, so after that reply the list is fetched again a few times until the name changes; only where
+// the page says the server writes them (body data-auto-titles).
 
 import { dom, hooks, state } from "./dom.js";
 import { refreshList } from "./conversations.js";
@@ -9,6 +10,8 @@ const watched = new Set();
 
 /** After a turn's `done`: pick up a title the server may still be writing (first exchange only). */
 export function watchTitle(id) {
+  // Without CHAT_AUTO_TITLES no title is coming: no polling.
+  if (dom.body.dataset.autoTitles !== "true") return;
   if (!id || watched.has(id)) return;
   const entry = state.conversations.find((c) => c.id === id);
   if (entry && entry.message_count > 2) return;

@@ -229,3 +229,24 @@ def test_the_list_picks_up_a_model_written_title(
     # The name from the first message first, then the model's title, without a reload.
     expect(page.locator("#conv-list")).to_contain_text("Histograms explained", timeout=15_000)
     expect(page.locator("#chat-title")).to_have_text("Histograms explained")
+
+
+def test_nothing_priced_is_cost_unknown_and_a_gap(server: Server, open_page: Any) -> None:
+    user = server.new_user("unpriced")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    res = page.request.post(
+        server.url + "/chat",
+        data={"message": "a model with no known price", "model": UNPRICED_MODEL},
+        headers={"Content-Type": "application/json", "X-CSRF-Token": csrf or ""},
+    )
+    assert res.status == 200 and "event: done" in res.text()
+    open_stats(page)
+    summary = page.locator("#stats-summary")
+    expect(summary).to_contain_text("1 turn")
+    expect(summary).to_contain_text("cost unknown (1 without a known price)")
+    expect(summary).not_to_contain_text("$0")
+    data = page.evaluate("window.chatStats.data")
+    assert data[1][-1] is None  # today: a gap, not a $0 bar
+    assert data[1][0] == 0 and data[2][-1] == 1  # a day without use is still 0

@@ -89,7 +89,8 @@ def test_create_and_start_from_a_template(server: Server, open_page: Any) -> Non
     expect(user_messages).to_have_count(1)
     expect(user_messages.first).to_contain_text("Plan 3 days in LISBON, please.")
     expect(page.locator("article.msg-assistant")).to_have_count(1)
-    expect(page.locator("#chat-title")).to_have_text("Travel planner")
+    # Named from its first message (the template's seeded one), not after the template.
+    expect(page.locator("#chat-title")).to_have_text("Plan 3 days in LISBON, please.")
     body = server.upstream.responses_requests()[-1].body
     assert body["instructions"] == "You plan trips. The traveller goes to Lisbon for 3 days."
     assert body["input"] == "Plan 3 days in LISBON, please."
@@ -156,3 +157,94 @@ def test_delete_a_template(server: Server, open_page: Any) -> None:
     expect(page.locator("#templates-list .template-item")).to_have_count(0)
     expect(page.locator("#templates-none")).to_be_visible()
     assert page.request.get(server.url + "/templates").json() == {"templates": []}
+
+
+def api_post(page: Any, url: str, body: dict[str, Any]) -> Any:
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    res = page.request.post(
+        url, data=body, headers={"Content-Type": "application/json", "X-CSRF-Token": csrf or ""}
+    )
+    assert res.ok, res.text()
+    return res.json()
+
+
+def test_an_edit_keeps_descriptions_and_a_start_focuses_the_composer(
+    server: Server, open_page: Any
+) -> None:
+    user = server.new_user("tedit")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    made = api_post(
+        page,
+        server.url + "/templates",
+        {
+            "name": "Greeter",
+            "instructions": "Greet {{ who }} in {{ lang | default('English') }}.",
+            "variables": [
+                {"name": "who", "description": "the person to greet"},
+                {"name": "lang", "default": "English", "description": "the language"},
+            ],
+            "messages": [{"role": "user", "text": "Hello {{ who }}"}],
+        },
+    )
+    page.locator("#templates-open").click()
+    # Sharing is off on this server: no box that can only fail.
+    expect(page.locator("#template-shared")).to_have_count(0)
+    page.locator("#templates-list .template-edit").first.click()
+    expect(page.locator("#template-variables")).to_have_value("who\nlang = English")
+    page.locator("#template-name").fill("Greeter 2")
+    page.locator("#template-save").click()
+    expect(page.locator("#templates-list .template-name")).to_have_text(["Greeter 2"])
+    saved = page.request.get(f"{server.url}/templates/{made['id']}").json()
+    assert saved["name"] == "Greeter 2" and saved["shared"] is False
+    assert saved["variables"] == [
+        {"name": "who", "description": "the person to greet"},
+        {"name": "lang", "default": "English", "description": "the language"},
+    ]
+
+    page.locator("#templates-list .template-use").first.click()
+    page.get_by_label("who: the person to greet").fill("Ada")
+    page.locator("#template-start-go").click()
+    expect(page.locator("#templates-dialog")).to_be_hidden()
+    wait_idle(page)
+    expect(page.locator("article.msg-user").first).to_contain_text("Hello Ada")
+    expect(page.locator("#composer-input")).to_be_focused()
+
+
+def test_instructions_of_a_new_chat_focus_the_close_button(server: Server, open_page: Any) -> None:
+    user = server.new_user("tfocus")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    page.locator("#instructions-open").click()
+    expect(page.locator("#instructions-result")).to_contain_text("has not started yet")
+    expect(page.locator("#instructions-text")).to_be_disabled()
+    expect(page.locator("#instructions-form .dialog-actions [data-close]")).to_be_focused()
+
+
+def test_no_title_polling_without_auto_titles(server: Server, open_page: Any) -> None:
+    user = server.new_user("tpoll")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    expect(page.locator("body")).to_have_attribute("data-auto-titles", "false")
+    # watchTitle schedules its first list fetch with setTimeout; off, it schedules nothing.
+    delays = page.evaluate(
+        """async () => {
+          const titles = await import('/static/js/titles.js');
+          const calls = [];
+          const real = window.setTimeout;
+          window.setTimeout = (fn, ms) => { calls.push(ms); return 0; };
+          try { titles.watchTitle('c_not_there'); } finally { window.setTimeout = real; }
+          return calls;
+        }"""
+    )
+    assert delays == []
+
+
+def test_a_refused_search_says_what_was_wrong(server: Server, open_page: Any) -> None:
+    user = server.new_user("tsearch")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    page.locator("#filter").fill('ab"cd')
+    expect(page.locator("#search-results .search-status")).to_have_text(
+        "This search cannot be run: a quotation mark is not closed."
+    )
