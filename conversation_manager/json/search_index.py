@@ -14,9 +14,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +33,7 @@ from .index import FileKey, file_key
 from .records import read
 from .search_db import (
     CANDIDATES,
+    NAME_ROWID_BASE,
     SCHEMA,
     SCHEMA_VERSION,
     SEARCH_NAME,
@@ -38,7 +42,7 @@ from .search_db import (
     scan_files,
     translate,
 )
-from .search_rows import call_rows, doc_rows
+from .search_rows import NAME_KEY, Signature, call_rows, doc_rows, message_signature, reply_key
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +50,30 @@ _T = TypeVar("_T")
 Lock = Callable[[], AbstractContextManager[None]]
 
 
+@dataclass(frozen=True)
+class RowState:
+    """What the index holds of one conversation, as last written by this process: the file key
+    and index build it was written under, the conversation's provider and model, each message's
+    signature (None: unknown, every message is compared), and the rows' ids and digests."""
+
+    key: tuple[int, ...] | None
+    owner: tuple[str, str] | None
+    sigs: dict[str, Signature] | None
+    docs: dict[str, tuple[int, int]]
+    calls: dict[str, int]
+
+
 class SearchIndex:
     """One SQLite FTS5 file per user directory; every method takes that directory."""
 
     candidates = CANDIDATES
+    cache_size = 256  # conversations whose row state is kept in memory
 
     def __init__(self, *, busy_timeout: float = 10.0) -> None:
         self.busy_timeout = busy_timeout
+        # (user directory, conversation id) -> its RowState, so a save compares signatures in
+        # memory instead of reading and digesting every row (checked against the index first).
+        self._cache: OrderedDict[tuple[str, str], RowState] = OrderedDict()
 
     # ------------------------------------------------------------------ connections
 
@@ -86,6 +107,9 @@ class SearchIndex:
         raise IndexDamaged(f"index version {version}")
 
     def _remove(self, udir: Path) -> None:
+        prefix = str(udir)
+        for slot in [slot for slot in self._cache if slot[0] == prefix]:
+            del self._cache[slot]
         for suffix in ("", "-journal", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(udir / (SEARCH_NAME + suffix))
@@ -104,8 +128,9 @@ class SearchIndex:
                 if not self._ready(con):
                     return
                 con.execute("BEGIN IMMEDIATE")
-                self._put(con, conv, key)
+                state = self._put(con, udir, conv, key)
                 con.execute("COMMIT")
+                self._remember(udir, {conv.id: state})
         except (IndexDamaged, ConversationError, OSError):  # busy, damaged or full: logged only
             log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
 
@@ -120,6 +145,7 @@ class SearchIndex:
                 con.execute("BEGIN IMMEDIATE")
                 self._drop(con, cid)
                 con.execute("COMMIT")
+                self._remember(udir, {cid: None})
         except (IndexDamaged, ConversationError, OSError):  # busy, damaged or full: logged only
             log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
 
@@ -133,20 +159,60 @@ class SearchIndex:
         con.execute("DELETE FROM calls WHERE cid = ?", (cid,))
         con.execute("DELETE FROM convs WHERE id = ?", (cid,))
 
-    def _put(self, con: sqlite3.Connection, conv: Conversation, key: FileKey) -> None:
-        """Bring one conversation's rows up to date: only the rows that changed are rewritten."""
-        cid = conv.id
-        docs = doc_rows(conv)
-        old = {
+    def _known(self, con: sqlite3.Connection, udir: Path, cid: str, build: int) -> RowState:
+        """What the index holds of `cid`: the cached state when the index still has the version
+        it was taken from (another process may have written since), else read from the index."""
+        state = self._cache.get((str(udir), cid))
+        if state is not None:
+            row = con.execute(
+                "SELECT ino, mtime_ns, size FROM convs WHERE id = ?", (cid,)
+            ).fetchone()
+            if row is not None and (build, *row) == state.key:
+                return state
+        docs = {
             k: (rowid, digest)
             for rowid, k, digest in con.execute(
                 "SELECT id, key, digest FROM docs WHERE cid = ?", (cid,)
             )
         }
+        calls = dict(con.execute("SELECT key, digest FROM calls WHERE cid = ?", (cid,)).fetchall())
+        return RowState(None, None, {}, docs, calls)
+
+    def _put(
+        self, con: sqlite3.Connection, udir: Path, conv: Conversation, key: FileKey
+    ) -> RowState:
+        """Bring one conversation's rows up to date, rewriting only the rows that changed; the
+        work follows the messages that changed (by signature) when the cached state holds."""
+        cid = conv.id
+        build = con.execute("PRAGMA application_id").fetchone()[0]
+        state = self._known(con, udir, cid, build)
+        places: dict[str, int] = {}
+        sigs: dict[str, Signature] = {}
+        for place, msg in enumerate(conv.messages):
+            places[msg.id] = place
+            sigs[msg.id] = message_signature(place, msg)
+        owner = (conv.provider, conv.model)  # a reply's usage row falls back to these
+        full = state.sigs is None or state.owner != owner or not state.sigs.keys() <= sigs.keys()
+        old_sigs = state.sigs or {}
+        changed = (
+            conv.messages
+            if full
+            else [m for m in conv.messages if old_sigs.get(m.id) != sigs[m.id]]
+        )
+        docs = doc_rows(conv, changed)
+        calls = call_rows(conv, changed, places)
+        if full:
+            doc_keys: Iterable[str] = set(state.docs) | set(docs)
+            call_keys: Iterable[str] = set(state.calls) | set(calls)
+        else:
+            doc_keys = {NAME_KEY, *(m.id for m in changed)}
+            call_keys = {k for k in state.calls if not k.startswith("reply:")} | set(calls)
+            call_keys |= {reply_key(m.id) for m in changed}
+        old_docs = dict(state.docs)
         gone = [
-            (rowid, k)
-            for k, (rowid, digest) in old.items()
-            if k not in docs or docs[k].digest != digest
+            (old_docs[k][0], k)
+            for k in doc_keys
+            if k in old_docs and (k not in docs or docs[k].digest != old_docs[k][1])
         ]
         if gone:
             marks = ",".join("?" * len(gone))
@@ -161,13 +227,26 @@ class SearchIndex:
                 [(rowid, *fts_values(k, bodies[rowid])) for rowid, k in gone],
             )
             con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _ in gone])
+            for _, k in gone:
+                del old_docs[k]
+        next_id: int | None = None
         for k, row in docs.items():
-            if k in old and old[k][1] == row.digest:
-                continue
-            rowid = con.execute(
-                "INSERT INTO docs(cid, key, mid, role, ts, provider, model, body, digest)"
-                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            if k in old_docs:
+                continue  # the same digest: kept
+            # Names count up from NAME_ROWID_BASE, messages from 1: both in time order.
+            if k == NAME_KEY:
+                top = con.execute("SELECT MAX(id) FROM docs WHERE id < 0").fetchone()[0]
+                rowid = NAME_ROWID_BASE if top is None else top + 1
+            else:
+                if next_id is None:
+                    top = con.execute("SELECT MAX(id) FROM docs").fetchone()[0]
+                    next_id = max(top or 0, 0) + 1
+                rowid, next_id = next_id, next_id + 1
+            con.execute(
+                "INSERT INTO docs(id, cid, key, mid, role, ts, provider, model, body, digest)"
+                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    rowid,
                     cid,
                     k,
                     row.message_id,
@@ -178,17 +257,22 @@ class SearchIndex:
                     row.text,
                     row.digest,
                 ),
-            ).lastrowid
+            )
             con.execute(
                 "INSERT INTO fts(rowid, name, body) VALUES(?, ?, ?)",
                 (rowid, *fts_values(k, row.text)),
             )
-        calls = call_rows(conv)
-        known = dict(con.execute("SELECT key, digest FROM calls WHERE cid = ?", (cid,)).fetchall())
+            old_docs[k] = (rowid, row.digest)
+        old_calls = dict(state.calls)
         stale = [
-            (cid, k) for k, digest in known.items() if k not in calls or calls[k].digest != digest
+            k
+            for k in call_keys
+            if k in old_calls and (k not in calls or calls[k].digest != old_calls[k])
         ]
-        con.executemany("DELETE FROM calls WHERE cid = ? AND key = ?", stale)
+        con.executemany("DELETE FROM calls WHERE cid = ? AND key = ?", [(cid, k) for k in stale])
+        for k in stale:
+            del old_calls[k]
+        fresh = [c for k, c in calls.items() if k not in old_calls]
         con.executemany(
             "INSERT INTO calls(cid, key, seq, kind, mid, ts, provider, model, status,"
             " input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
@@ -196,7 +280,7 @@ class SearchIndex:
             [
                 (
                     cid,
-                    k,
+                    c.key,
                     c.seq,
                     c.kind,
                     c.message_id,
@@ -212,14 +296,25 @@ class SearchIndex:
                     c.cost_usd,
                     c.digest,
                 )
-                for k, c in calls.items()
-                if known.get(k) != c.digest
+                for c in fresh
             ],
         )
+        old_calls.update((c.key, c.digest) for c in fresh)
         con.execute(
             "INSERT OR REPLACE INTO convs VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
             (cid, *key, conv.chat_name, conv.last_update, conv.provider, conv.model),
         )
+        return RowState((build, *key), owner, sigs, old_docs, old_calls)
+
+    def _remember(self, udir: Path, states: dict[str, RowState | None]) -> None:
+        """Keep the states of a committed transaction (None: forget the conversation)."""
+        for cid, state in states.items():
+            slot = (str(udir), cid)
+            self._cache.pop(slot, None)
+            if state is not None:
+                self._cache[slot] = state
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     # ------------------------------------------------------------------ freshness
 
@@ -237,17 +332,22 @@ class SearchIndex:
     def _refresh(self, con: sqlite3.Connection, udir: Path) -> int:
         """Re-read what changed (lock held), in one transaction; return how many files were read."""
         if not self._ready(con):
-            con.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            # A new build id: row states cached for an earlier build of this file never match.
+            build = secrets.randbits(31)
+            con.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {build}; COMMIT;")
         con.execute("BEGIN IMMEDIATE")
         changed, gone = self._stale(con, udir)
+        states: dict[str, RowState | None] = {}
         for cid in gone:
             self._drop(con, cid)
+            states[cid] = None
         # Oldest first, so that rowids follow time (the newest rows are the ranked candidates).
         for cid, key in sorted(changed.items(), key=lambda item: item[1][1]):
             try:
                 conv, st = read(udir, cid)
             except Missing:
                 self._drop(con, cid)
+                states[cid] = None
                 continue
             except (Damaged, StorageError):
                 # Unreadable: nothing of it is searchable; its key stops a re-read per query.
@@ -256,9 +356,11 @@ class SearchIndex:
                     "INSERT INTO convs(id, ino, mtime_ns, size, chat_name) VALUES(?, ?, ?, ?, ?)",
                     (cid, *key, cid),
                 )
+                states[cid] = None
                 continue
-            self._put(con, conv, file_key(st))
+            states[cid] = self._put(con, udir, conv, file_key(st))
         con.execute("COMMIT")
+        self._remember(udir, states)
         return len(changed)
 
     def _read(self, udir: Path, lock: Lock, work: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -314,7 +416,12 @@ class SearchIndex:
                 "fts JOIN docs d ON d.id = fts.rowid JOIN convs c ON c.id = d.cid"
                 f" WHERE {' AND '.join(where)}"
             )
-        floor_sql = f"SELECT fts.rowid FROM {source} ORDER BY fts.rowid DESC LIMIT 1 OFFSET ?"  # noqa: S608
+        # Every name row is ranked (negative rowids, one per conversation); of the message rows
+        # only the newest `candidates` (see search_db.CANDIDATES): the two lists are merged.
+        floor_sql = (
+            f"SELECT fts.rowid FROM {source} AND fts.rowid > 0"  # noqa: S608
+            " ORDER BY fts.rowid DESC LIMIT 1 OFFSET ?"
+        )
         ranked_sql = f"SELECT fts.rowid, fts.rank FROM {source}"  # noqa: S608
 
         def run(
@@ -322,13 +429,15 @@ class SearchIndex:
         ) -> tuple[list[tuple[int, float]], dict[int, tuple[Any, ...]]]:
             try:
                 floor = con.execute(floor_sql, (*args, self.candidates)).fetchone()
-                if floor is None:
-                    sql, params = ranked_sql, args
-                else:
-                    sql, params = ranked_sql + " AND fts.rowid > ?", [*args, floor[0]]
-                ranked = con.execute(
-                    sql + " ORDER BY fts.rank LIMIT ?", (*params, query.limit)
+                names = con.execute(
+                    ranked_sql + " AND fts.rowid < 0 ORDER BY fts.rank LIMIT ?",
+                    (*args, query.limit),
                 ).fetchall()
+                messages = con.execute(
+                    ranked_sql + " AND fts.rowid > ? ORDER BY fts.rank LIMIT ?",
+                    (*args, 0 if floor is None else floor[0], query.limit),
+                ).fetchall()
+                ranked = sorted([*names, *messages], key=lambda row: row[1])[: query.limit]
             except sqlite3.OperationalError as exc:
                 if "fts5" in str(exc):
                     raise QuerySyntaxError("the query cannot be searched") from None
