@@ -6,7 +6,9 @@ conversation keeps the key (inode, mtime, size) of the file it was read from, on
 the files that changed, and those are re-read under the user's lock before the read answers, so a
 crash between the file write and the index update, a missing index or a damaged one (rebuilt from
 scratch) never gives a wrong answer. Also keeps each conversation's usage rows, so statistics
-never read every file. Imports neither Flask nor an SDK.
+never read every file. A save's cost follows what changed: each conversation's row state (rows'
+ids, digests, messages' signatures) is kept in memory and trusted only while the index still holds
+the file key and build it was written under. Imports neither Flask nor an SDK.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import os
 import secrets
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,34 +34,19 @@ from .index import FileKey, file_key
 from .records import read
 from .search_db import (
     CANDIDATES,
-    NAME_ROWID_BASE,
     SCHEMA,
     SCHEMA_VERSION,
     SEARCH_NAME,
     IndexDamaged,
-    fts_values,
     scan_files,
     translate,
 )
-from .search_rows import NAME_KEY, Signature, call_rows, doc_rows, message_signature, reply_key
+from .search_write import RowState, drop, put, stored_state
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 Lock = Callable[[], AbstractContextManager[None]]
-
-
-@dataclass(frozen=True)
-class RowState:
-    """What the index holds of one conversation, as last written by this process: the file key
-    and index build it was written under, the conversation's provider and model, each message's
-    signature (None: unknown, every message is compared), and the rows' ids and digests."""
-
-    key: tuple[int, ...] | None
-    owner: tuple[str, str] | None
-    sigs: dict[str, Signature] | None
-    docs: dict[str, tuple[int, int]]
-    calls: dict[str, int]
 
 
 class SearchIndex:
@@ -143,21 +129,11 @@ class SearchIndex:
                 if not self._ready(con):
                     return
                 con.execute("BEGIN IMMEDIATE")
-                self._drop(con, cid)
+                drop(con, cid)
                 con.execute("COMMIT")
                 self._remember(udir, {cid: None})
         except (IndexDamaged, ConversationError, OSError):  # busy, damaged or full: logged only
             log.warning("search_index_update_failed", extra={"event": "search_index_failed"})
-
-    def _drop(self, con: sqlite3.Connection, cid: str) -> None:
-        rows = con.execute("SELECT id, key, body FROM docs WHERE cid = ?", (cid,)).fetchall()
-        con.executemany(
-            "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
-            [(rowid, *fts_values(key, body)) for rowid, key, body in rows],
-        )
-        con.execute("DELETE FROM docs WHERE cid = ?", (cid,))
-        con.execute("DELETE FROM calls WHERE cid = ?", (cid,))
-        con.execute("DELETE FROM convs WHERE id = ?", (cid,))
 
     def _known(self, con: sqlite3.Connection, udir: Path, cid: str, build: int) -> RowState:
         """What the index holds of `cid`: the cached state when the index still has the version
@@ -169,142 +145,14 @@ class SearchIndex:
             ).fetchone()
             if row is not None and (build, *row) == state.key:
                 return state
-        docs = {
-            k: (rowid, digest)
-            for rowid, k, digest in con.execute(
-                "SELECT id, key, digest FROM docs WHERE cid = ?", (cid,)
-            )
-        }
-        calls = dict(con.execute("SELECT key, digest FROM calls WHERE cid = ?", (cid,)).fetchall())
-        return RowState(None, None, {}, docs, calls)
+        return stored_state(con, cid)
 
     def _put(
         self, con: sqlite3.Connection, udir: Path, conv: Conversation, key: FileKey
     ) -> RowState:
-        """Bring one conversation's rows up to date, rewriting only the rows that changed; the
-        work follows the messages that changed (by signature) when the cached state holds."""
-        cid = conv.id
+        """Bring one conversation's rows up to date (see search_write.put)."""
         build = con.execute("PRAGMA application_id").fetchone()[0]
-        state = self._known(con, udir, cid, build)
-        places: dict[str, int] = {}
-        sigs: dict[str, Signature] = {}
-        for place, msg in enumerate(conv.messages):
-            places[msg.id] = place
-            sigs[msg.id] = message_signature(place, msg)
-        owner = (conv.provider, conv.model)  # a reply's usage row falls back to these
-        full = state.sigs is None or state.owner != owner or not state.sigs.keys() <= sigs.keys()
-        old_sigs = state.sigs or {}
-        changed = (
-            conv.messages
-            if full
-            else [m for m in conv.messages if old_sigs.get(m.id) != sigs[m.id]]
-        )
-        docs = doc_rows(conv, changed)
-        calls = call_rows(conv, changed, places)
-        if full:
-            doc_keys: Iterable[str] = set(state.docs) | set(docs)
-            call_keys: Iterable[str] = set(state.calls) | set(calls)
-        else:
-            doc_keys = {NAME_KEY, *(m.id for m in changed)}
-            call_keys = {k for k in state.calls if not k.startswith("reply:")} | set(calls)
-            call_keys |= {reply_key(m.id) for m in changed}
-        old_docs = dict(state.docs)
-        gone = [
-            (old_docs[k][0], k)
-            for k in doc_keys
-            if k in old_docs and (k not in docs or docs[k].digest != old_docs[k][1])
-        ]
-        if gone:
-            marks = ",".join("?" * len(gone))
-            bodies = dict(
-                con.execute(
-                    f"SELECT id, body FROM docs WHERE id IN ({marks})",  # noqa: S608
-                    [rowid for rowid, _ in gone],
-                )
-            )
-            con.executemany(
-                "INSERT INTO fts(fts, rowid, name, body) VALUES('delete', ?, ?, ?)",
-                [(rowid, *fts_values(k, bodies[rowid])) for rowid, k in gone],
-            )
-            con.executemany("DELETE FROM docs WHERE id = ?", [(rowid,) for rowid, _ in gone])
-            for _, k in gone:
-                del old_docs[k]
-        next_id: int | None = None
-        for k, row in docs.items():
-            if k in old_docs:
-                continue  # the same digest: kept
-            # Names count up from NAME_ROWID_BASE, messages from 1: both in time order.
-            if k == NAME_KEY:
-                top = con.execute("SELECT MAX(id) FROM docs WHERE id < 0").fetchone()[0]
-                rowid = NAME_ROWID_BASE if top is None else top + 1
-            else:
-                if next_id is None:
-                    top = con.execute("SELECT MAX(id) FROM docs").fetchone()[0]
-                    next_id = max(top or 0, 0) + 1
-                rowid, next_id = next_id, next_id + 1
-            con.execute(
-                "INSERT INTO docs(id, cid, key, mid, role, ts, provider, model, body, digest)"
-                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    rowid,
-                    cid,
-                    k,
-                    row.message_id,
-                    row.role,
-                    row.timestamp,
-                    row.provider,
-                    row.model,
-                    row.text,
-                    row.digest,
-                ),
-            )
-            con.execute(
-                "INSERT INTO fts(rowid, name, body) VALUES(?, ?, ?)",
-                (rowid, *fts_values(k, row.text)),
-            )
-            old_docs[k] = (rowid, row.digest)
-        old_calls = dict(state.calls)
-        stale = [
-            k
-            for k in call_keys
-            if k in old_calls and (k not in calls or calls[k].digest != old_calls[k])
-        ]
-        con.executemany("DELETE FROM calls WHERE cid = ? AND key = ?", [(cid, k) for k in stale])
-        for k in stale:
-            del old_calls[k]
-        fresh = [c for k, c in calls.items() if k not in old_calls]
-        con.executemany(
-            "INSERT INTO calls(cid, key, seq, kind, mid, ts, provider, model, status,"
-            " input_tokens, cached_tokens, cache_write_tokens, output_tokens, reasoning_tokens,"
-            " cost_usd, digest) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    cid,
-                    c.key,
-                    c.seq,
-                    c.kind,
-                    c.message_id,
-                    c.timestamp,
-                    c.provider,
-                    c.model,
-                    c.status,
-                    c.input_tokens,
-                    c.cached_tokens,
-                    c.cache_write_tokens,
-                    c.output_tokens,
-                    c.reasoning_tokens,
-                    c.cost_usd,
-                    c.digest,
-                )
-                for c in fresh
-            ],
-        )
-        old_calls.update((c.key, c.digest) for c in fresh)
-        con.execute(
-            "INSERT OR REPLACE INTO convs VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-            (cid, *key, conv.chat_name, conv.last_update, conv.provider, conv.model),
-        )
-        return RowState((build, *key), owner, sigs, old_docs, old_calls)
+        return put(con, conv, key, self._known(con, udir, conv.id, build), build)
 
     def _remember(self, udir: Path, states: dict[str, RowState | None]) -> None:
         """Keep the states of a committed transaction (None: forget the conversation)."""
@@ -339,19 +187,19 @@ class SearchIndex:
         changed, gone = self._stale(con, udir)
         states: dict[str, RowState | None] = {}
         for cid in gone:
-            self._drop(con, cid)
+            drop(con, cid)
             states[cid] = None
         # Oldest first, so that rowids follow time (the newest rows are the ranked candidates).
         for cid, key in sorted(changed.items(), key=lambda item: item[1][1]):
             try:
                 conv, st = read(udir, cid)
             except Missing:
-                self._drop(con, cid)
+                drop(con, cid)
                 states[cid] = None
                 continue
             except (Damaged, StorageError):
                 # Unreadable: nothing of it is searchable; its key stops a re-read per query.
-                self._drop(con, cid)
+                drop(con, cid)
                 con.execute(
                     "INSERT INTO convs(id, ino, mtime_ns, size, chat_name) VALUES(?, ?, ?, ?, ?)",
                     (cid, *key, cid),
