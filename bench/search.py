@@ -1,6 +1,7 @@
 """Search benchmark: one user with 1,000 conversations of 100 messages (100,000 messages), a
 ranked query with snippets through `store.search` (the freshness check of every file included),
-the index build, its size, and the cost of a turn's commits with and without the index.
+the index build, its size, and the cost of a turn's commits with and without the index (in a
+100-message conversation and in one of 5,000 messages).
 
 Run: .venv/bin/python bench/search.py  (prints a table; the target is API.md "Performance
 targets": search at most 50 ms median).
@@ -132,10 +133,10 @@ def index_size(udir: Path) -> int:
     )
 
 
-def turn_costs(store: JsonConversationStore, cids: list[str]) -> list[float]:
-    """Each commit of TURNS turns (begin + finish), in ms."""
+def turn_costs(store: JsonConversationStore, cids: list[str], turns: int = TURNS) -> list[float]:
+    """Each commit of `turns` turns (begin + finish), in ms."""
     samples = []
-    for n in range(TURNS):
+    for n in range(turns):
         cid = cids[n % len(cids)]
         parent = store.get(USER, cid).current_message_id
         start = time.perf_counter()
@@ -155,6 +156,53 @@ def turn_costs(store: JsonConversationStore, cids: list[str]) -> list[float]:
         )
         samples.append((time.perf_counter() - start) * 1000)
     return samples
+
+
+def long_conversation(udir: Path, messages: int = 5000) -> str:
+    """Write one conversation of `messages` messages (the index re-reads it on the next query)."""
+    cid = "c_" + "f" * 24
+    rows: list[dict[str, object]] = []
+    parent = None
+    for i in range(messages):
+        mid = f"m_long_{i:05d}"
+        msg: dict[str, object] = {
+            "id": mid,
+            "parent_id": parent,
+            "role": "user" if i % 2 == 0 else "assistant",
+            "text": f"message {i} of a long conversation with some more words " * 4,
+            "timestamp": 1.8e9 + i,
+            "response_id": None,
+        }
+        if i % 2:
+            msg.update(
+                response_id=f"resp_{mid}",
+                status="completed",
+                model="gpt-a",
+                provider="openai",
+                context_mode="chained",
+                usage={"input_tokens": 500, "output_tokens": 200, "total_tokens": 700},
+                cost_usd=0.0001,
+                metadata={},
+            )
+        rows.append(msg)
+        parent = mid
+    conv = {
+        "id": cid,
+        "object": "conversation",
+        "chat_name": "Long one",
+        "created_at": 1.8e9,
+        "last_update": 1.8e9 + messages,
+        "model": "gpt-a",
+        "provider": "openai",
+        "instructions": "",
+        "current_message_id": parent,
+        "metadata": {},
+        "messages": rows,
+        "rev": 1,
+        "schema_version": SCHEMA_VERSION,
+    }
+    write_atomic(conversation_path(udir, cid), json.dumps(conv).encode(), durable=False)
+    return cid
 
 
 def main() -> None:
@@ -196,10 +244,14 @@ def main() -> None:
 
         cids = [f"c_{c:024x}" for c in range(0, CONVERSATIONS, 97)]
         with_index = turn_costs(store, cids)
+        long_cid = long_conversation(udir)
+        store.search(USER, SearchQuery(RARE))  # the index reads the long conversation
+        long_with = turn_costs(store, [long_cid], turns=10)
         for suffix in ("", "-journal"):
             if os.path.exists(udir / (SEARCH_NAME + suffix)):
                 os.unlink(udir / (SEARCH_NAME + suffix))
         without_index = turn_costs(store, cids)
+        long_without = turn_costs(store, [long_cid], turns=10)
 
     print()
     print(
@@ -221,6 +273,11 @@ def main() -> None:
     print(f"{'with the search index':48} {w_med:10.2f} {w_p95:8.2f}")
     print(f"{'without it (no index file)':48} {o_med:10.2f} {o_p95:8.2f}")
     print(f"{'index share of a commit':48} {w_med - o_med:10.2f}")
+    lw_med, lw_p95 = stats(long_with)
+    lo_med, lo_p95 = stats(long_without)
+    print(f"{'commit, 5,000-message conversation, with index':48} {lw_med:10.2f} {lw_p95:8.2f}")
+    print(f"{'the same without it':48} {lo_med:10.2f} {lo_p95:8.2f}")
+    print(f"{'index share of such a commit':48} {lw_med - lo_med:10.2f}")
 
 
 if __name__ == "__main__":
