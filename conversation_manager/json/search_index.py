@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -60,6 +61,7 @@ class SearchIndex:
         # (user directory, conversation id) -> its RowState, so a save compares signatures in
         # memory instead of reading and digesting every row (checked against the index first).
         self._cache: OrderedDict[tuple[str, str], RowState] = OrderedDict()
+        self._cache_lock = threading.Lock()  # users' locks differ: threads share the cache
 
     # ------------------------------------------------------------------ connections
 
@@ -94,8 +96,9 @@ class SearchIndex:
 
     def _remove(self, udir: Path) -> None:
         prefix = str(udir)
-        for slot in [slot for slot in self._cache if slot[0] == prefix]:
-            del self._cache[slot]
+        with self._cache_lock:
+            for slot in [slot for slot in self._cache if slot[0] == prefix]:
+                del self._cache[slot]
         for suffix in ("", "-journal", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(udir / (SEARCH_NAME + suffix))
@@ -138,7 +141,8 @@ class SearchIndex:
     def _known(self, con: sqlite3.Connection, udir: Path, cid: str, build: int) -> RowState:
         """What the index holds of `cid`: the cached state when the index still has the version
         it was taken from (another process may have written since), else read from the index."""
-        state = self._cache.get((str(udir), cid))
+        with self._cache_lock:
+            state = self._cache.get((str(udir), cid))
         if state is not None:
             row = con.execute(
                 "SELECT ino, mtime_ns, size FROM convs WHERE id = ?", (cid,)
@@ -158,11 +162,13 @@ class SearchIndex:
         """Keep the states of a committed transaction (None: forget the conversation)."""
         for cid, state in states.items():
             slot = (str(udir), cid)
-            self._cache.pop(slot, None)
-            if state is not None:
-                self._cache[slot] = state
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            with self._cache_lock:
+                self._cache.pop(slot, None)
+                if state is not None:
+                    self._cache[slot] = state
+        with self._cache_lock:
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
     # ------------------------------------------------------------------ freshness
 
