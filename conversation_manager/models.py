@@ -170,6 +170,18 @@ class Summary(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class TitleCall(BaseModel):
+    """The record of a model-written title's call (`Conversation.metadata[TITLE_CALL]`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    provider: str
+    model: str
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    created_at: float
+
+
 class ConversationSummary(BaseModel):
     """What the conversation list shows; `history_available` is False for a damaged file."""
 
@@ -308,26 +320,17 @@ class Conversation(BaseModel):
         return None
 
     def compute_totals(self) -> Totals:
-        """Return the token and cost sums over the whole tree."""
+        """Return the token and cost sums over the whole tree, with the calls that belong to no
+        reply (summaries, the title: API "Context")."""
         totals = Totals()
         cost = 0.0
-        for msg in self.messages:
-            if msg.role != "assistant":
-                continue
-            if msg.usage is not None:
-                totals.input_tokens += msg.usage.input_tokens
-                totals.cached_tokens += msg.usage.cached_tokens
-                totals.cache_write_tokens += msg.usage.cache_write_tokens
-                totals.output_tokens += msg.usage.output_tokens
-                totals.reasoning_tokens += msg.usage.reasoning_tokens
-            if msg.cost_usd is not None:
-                cost += msg.cost_usd
-            elif msg.finished and not (
-                msg.metadata.get(SEEDED_MARK) or msg.metadata.get(IMPORTED_MARK)
-            ):
-                totals.unpriced_messages += 1  # a reply a model made here whose price is unknown
-        # Calls that belong to no reply (summaries, the title) count too (API "Context").
-        for usage, call_cost in self._side_calls():
+        replies = [m for m in self.messages if m.role == "assistant"]
+        calls = [(m.usage, m.cost_usd) for m in replies]
+        calls += [(s.usage, s.cost_usd) for s in self.summaries if s.provider is not None]
+        title = self.title_call()
+        if title is not None:
+            calls.append((title.usage, title.cost_usd))
+        for usage, call_cost in calls:
             if usage is not None:
                 totals.input_tokens += usage.input_tokens
                 totals.cached_tokens += usage.cached_tokens
@@ -336,22 +339,27 @@ class Conversation(BaseModel):
                 totals.reasoning_tokens += usage.reasoning_tokens
             if call_cost is not None:
                 cost += call_cost
+        # A finished reply a model made here whose price is unknown (not seeded, not migrated).
+        totals.unpriced_messages = sum(
+            1
+            for m in replies
+            if m.cost_usd is None
+            and m.finished
+            and not (m.metadata.get(SEEDED_MARK) or m.metadata.get(IMPORTED_MARK))
+        )
         totals.cost_usd = round(cost, 10)
         return totals
 
-    def _side_calls(self) -> list[tuple[Usage | None, float | None]]:
-        calls: list[tuple[Usage | None, float | None]] = [
-            (s.usage, s.cost_usd) for s in self.summaries if s.provider is not None
-        ]
-        title = self.metadata.get(TITLE_CALL)
-        if isinstance(title, dict):
-            try:
-                usage = Usage.model_validate(title["usage"]) if title.get("usage") else None
-            except (ValueError, TypeError):
-                usage = None
-            cost = title.get("cost_usd")
-            calls.append((usage, float(cost) if isinstance(cost, int | float) else None))
-        return calls
+    def title_call(self) -> TitleCall | None:
+        """The model call that wrote the title (`metadata[TITLE_CALL]`), or None (none, or a
+        malformed record, which counts nowhere rather than breaking the totals)."""
+        raw = self.metadata.get(TITLE_CALL)
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return TitleCall.model_validate(raw)
+        except ValueError:
+            return None
 
     def restore_choice(self) -> None:
         """Set the model back when the newest reply failed `unknown_model` for a model it named.

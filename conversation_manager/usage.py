@@ -8,9 +8,9 @@ per summary and per title call. Statistics sum these rows; the search index keep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from .models import IMPORTED_MARK, SEEDED_MARK, TITLE_CALL, Conversation, Message, Usage
+from .models import IMPORTED_MARK, SEEDED_MARK, Conversation, Message, Usage
 
 UsageKind = Literal["reply", "summary", "title"]
 
@@ -58,25 +58,20 @@ def _tokens(usage: Usage | None) -> dict[str, int]:
 
 
 def _title_row(conversation: Conversation) -> UsageRow | None:
-    call: Any = conversation.metadata.get(TITLE_CALL)
-    if not isinstance(call, dict):
+    call = conversation.title_call()
+    if call is None:
         return None
-    try:
-        usage = Usage.model_validate(call["usage"]) if call.get("usage") else None
-        cost = call.get("cost_usd")
-        return UsageRow(
-            kind="title",
-            conversation_id=conversation.id,
-            message_id=None,
-            timestamp=float(call["created_at"]),
-            provider=str(call["provider"]),
-            model=str(call["model"]),
-            status=None,
-            cost_usd=float(cost) if isinstance(cost, int | float) else None,
-            **_tokens(usage),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None  # a malformed record counts nowhere rather than breaking the statistics
+    return UsageRow(
+        kind="title",
+        conversation_id=conversation.id,
+        message_id=None,
+        timestamp=call.created_at,
+        provider=call.provider,
+        model=call.model,
+        status=None,
+        cost_usd=call.cost_usd,
+        **_tokens(call.usage),
+    )
 
 
 def usage_rows(conversation: Conversation) -> list[UsageRow]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,23 @@ FileKey = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 def file_key(st: os.stat_result) -> FileKey:
     """Return what identifies one version of a conversation file."""
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def conversation_files(udir: Path) -> dict[str, FileKey | None]:
+    """Return the key of every conversation file in the user directory (None: not a regular file),
+    in one scandir; raises OSError."""
+    files: dict[str, FileKey | None] = {}
+    with os.scandir(udir) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            cid = name[:-5]
+            if not is_valid_conversation_id(cid):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            files[cid] = file_key(st) if stat.S_ISREG(st.st_mode) else None
+    return files
 
 
 @dataclass

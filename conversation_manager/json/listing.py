@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
 from pathlib import Path
 
 from ..atomic_files import Damaged, Missing, storage_error
 from ..errors import StorageError
 from ..models import ConversationSummary
-from ..names import is_valid_conversation_id
 from .index import (
     FileKey,
     IndexEntry,
     append_index,
+    conversation_files,
     entry_line,
     file_key,
     read_index,
@@ -89,19 +88,9 @@ def list_pass(
 
 def _scan(udir: Path) -> tuple[dict[str, FileKey | None], dict[str, float]]:
     """Return the conversation files (None: not a regular file) and the set-aside ids."""
-    files: dict[str, FileKey | None] = {}
     quarantined: dict[str, float] = {}
     try:
-        with os.scandir(udir) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") or not name.endswith(".json"):
-                    continue
-                cid = name[:-5]
-                if not is_valid_conversation_id(cid):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                files[cid] = file_key(st) if stat.S_ISREG(st.st_mode) else None
+        files = conversation_files(udir)
         cdir = udir / CORRUPT_DIR
         if os.path.isdir(cdir) and not os.path.islink(cdir):
             with os.scandir(cdir) as entries:

@@ -6,16 +6,13 @@ Imports neither Flask nor an SDK.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import stat
 from pathlib import Path
 
 from ..atomic_files import storage_error
 from ..errors import StorageBusy, StorageFull
-from ..names import is_valid_conversation_id
 from ..search import QuerySyntaxError, prepare_text
-from .index import FileKey, file_key
+from .index import FileKey, conversation_files
 from .search_rows import NAME_KEY
 
 __all__ = [
@@ -77,22 +74,11 @@ def fts_values(key: str, text: str) -> tuple[str, str]:
 
 def scan_files(udir: Path) -> dict[str, FileKey]:
     """Return the key of every conversation file (regular files only) in the user directory."""
-    files: dict[str, FileKey] = {}
     try:
-        with os.scandir(udir) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") or not name.endswith(".json"):
-                    continue
-                cid = name[:-5]
-                if not is_valid_conversation_id(cid):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode):
-                    files[cid] = file_key(st)
+        found = conversation_files(udir)
     except OSError as exc:
         raise storage_error(exc, "scanning for the search index") from exc
-    return files
+    return {cid: key for cid, key in found.items() if key is not None}
 
 
 def translate(exc: sqlite3.Error) -> Exception:
