@@ -109,7 +109,10 @@ class ChatService:
         self.limits = limits
         self.registry = registry or sp.TurnRegistry(lambda mid: error_data("internal", mid))
         self.titles = TitleWriter(
-            store, self.provider_registry, self.price, spend=getattr(limits, "add_spend", None)
+            store,
+            self.provider_registry,
+            self.price,
+            spend=limits.add_spend if limits is not None else None,
         )
         self.templates = templates  # starts a conversation from a template (API "Templates")
         self.default_instructions = default_instructions  # the user's own, else None
@@ -332,7 +335,7 @@ class ChatService:
         cancel = rc.CancelToken()
         # Summary or compaction before the request, in the worker (API "Context").
         upkeep = ContextUpkeep(self.store, self.provider_registry, self.settings, self.price)
-        spend = getattr(self.limits, "add_spend", None)  # spend of no turn (the budget)
+        spend = self.limits.add_spend if self.limits is not None else None  # spend of no turn
         finisher = Finisher(
             save=noted_save(
                 functools.partial(

@@ -399,6 +399,9 @@ def test_the_admission_estimate_uses_the_configured_price(tmp_path):
 
             return Admission()
 
+        def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
+            pass
+
     local = FakeProvider(name="ollama", stateful=False)
     models = [ModelInfo(provider="ollama", id="llama", price={"input": 1.0, "output": 2.0})]
     limits = Limits()

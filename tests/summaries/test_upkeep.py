@@ -116,6 +116,9 @@ class Recorded:
 
         return Admitted()
 
+    def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
+        self.settled.append((cost_usd, tokens))
+
 
 def test_the_summary_call_counts_in_the_turns_spend(tmp_path: Path, fake: FakeProvider) -> None:
     limits = Recorded()

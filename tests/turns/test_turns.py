@@ -260,6 +260,9 @@ class RecordingLimits:
 
         return Admission()
 
+    def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
+        self.calls.append("add_spend")
+
 
 def test_admission_order_and_release_on_every_path(tmp_path, fake, monkeypatch):
     limits = RecordingLimits()
