@@ -369,6 +369,19 @@ def plan_candidates(
     return tuple(out)
 
 
+def new_message_parent(conversation: cm.Conversation, parent_message_id: str | None) -> str | None:
+    """Where a new user message goes (API `POST /chat`): under the assistant message named, at
+    the root for `root` (None), else at the end of the branch on screen; 404, or 400 for a user
+    message."""
+    if parent_message_id == cm.ROOT:
+        return None
+    if parent_message_id is None:
+        return conversation.current_message_id
+    if conversation.message(parent_message_id).role != "assistant":
+        raise cm.InvalidParent("a new message goes under an assistant message")
+    return parent_message_id
+
+
 def plan_turn(
     req: TurnRequest,
     conversation: cm.Conversation,
@@ -383,20 +396,14 @@ def plan_turn(
     """Place the new messages in the tree and decide what each candidate receives."""
     provider, model = chosen
     registry = registry or rc.ProviderRegistry.of({provider.name: provider})
+    place_under: str | None
     if req.regenerate:
         user_message = conversation.message(req.parent_message_id or "")
         if user_message.role != "user":
             raise cm.InvalidParent("regenerate answers a user message")
         plan_parent, text, place_under = user_message.parent_id, user_message.text, user_message.id
-    elif req.parent_message_id == cm.ROOT:
-        plan_parent = place_under = None
-    elif req.parent_message_id is not None:
-        parent = conversation.message(req.parent_message_id)
-        if parent.role != "assistant":
-            raise cm.InvalidParent("a new message goes under an assistant message")
-        plan_parent = place_under = parent.id
     else:
-        plan_parent = place_under = conversation.current_message_id
+        plan_parent = place_under = new_message_parent(conversation, req.parent_message_id)
     candidates = plan_candidates(registry, conversation, plan_parent, text, chosen, settings)
     first = next(c for c in candidates if c.context is not None)
     assert first.context is not None

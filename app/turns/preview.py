@@ -20,7 +20,7 @@ from app.context import ContextPlan, PlannedMessage, counter_for
 from .compaction import upkeep_wanted
 from .config import ChatSettings, TurnRequest
 from .errors import ContextTooLongRequest
-from .plan import plan_context_for, window_of
+from .plan import new_message_parent, plan_context_for, window_of
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,7 @@ def preview_turn(
     cannot hold with the instructions is 400 `context_too_long`, as the turn would answer.
     """
     provider, model = chosen
-    if req.parent_message_id == cm.ROOT:
-        parent: str | None = None
-    elif req.parent_message_id is not None:
-        if conversation.message(req.parent_message_id).role != "assistant":
-            raise cm.InvalidParent("a new message goes under an assistant message")
-        parent = req.parent_message_id
-    else:
-        parent = conversation.current_message_id
+    parent = new_message_parent(conversation, req.parent_message_id)
     counter = counter_for(conversation, provider.name, model)
     window = window_of(registry, provider, model)
     context = plan_context_for(
