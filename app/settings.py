@@ -73,6 +73,14 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "CHAT_LOGIN_MAX_FAILURES_PER_ACCOUNT": (int, auth.DEFAULT_MAX_FAILURES_PER_ACCOUNT),
     "CHAT_LOGIN_MAX_FAILURES_PER_ADDRESS": (int, auth.DEFAULT_MAX_FAILURES_PER_ADDRESS),
     "CHAT_LOGIN_FAILURE_WINDOW": (float, auth.DEFAULT_FAILURE_WINDOW),
+    # Attachments (API.md "Attachments"): images and small text files, per user.
+    "CHAT_ATTACHMENT_MAX_BYTES": (int, 10 * 1024 * 1024),
+    "CHAT_ATTACHMENT_QUOTA_BYTES": (int, 500 * 1000 * 1000),
+    "CHAT_TEXT_ATTACHMENT_MAX_BYTES": (int, 256 * 1024),  # a text or code file
+    "CHAT_IMAGE_MAX_PIXELS": (int, 40_000_000),  # width x height; more is refused (a pixel bomb)
+    "CHAT_PASTE_ATTACHMENT_CHARS": (int, 4_000),  # a longer paste becomes a text attachment
+    # Operations (API.md "Operations"): /metrics is off until a token is set.
+    "CHAT_METRICS_TOKEN": (str, None),
     "SECRET_KEY": (str, None),
 }
 
