@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_MAX_REPLY_CHARS = 200_000
 # How long past the store's lock timeout a finishing turn keeps trying to save its reply.
@@ -61,3 +62,5 @@ class TurnRequest:
     regenerate: bool = False
     template_id: str | None = None  # start a new conversation from this template
     variables: Mapping[str, str] | None = None  # the template's variables
+    attachments: tuple[str, ...] = ()  # attachment ids uploaded by this user (API "Attachments")
+    options: Mapping[str, Any] | None = None  # per-model options (API "Providers"), checked later

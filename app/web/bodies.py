@@ -41,6 +41,9 @@ class ChatBody(_Strict):
     regenerate: bool = False
     template_id: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     variables: dict[str, str] | None = pydantic.Field(default=None, max_length=50)
+    # Attachment ids uploaded by this user (API "Attachments"); per-model options (API "Providers").
+    attachments: list[str] | None = pydantic.Field(default=None, max_length=10)
+    options: dict[str, Any] | None = pydantic.Field(default=None, max_length=16)
 
 
 class ConversationChange(_Strict):

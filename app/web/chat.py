@@ -65,6 +65,8 @@ def post_chat() -> Response:
         regenerate=body.regenerate,
         template_id=body.template_id,
         variables=body.variables,
+        attachments=tuple(body.attachments or ()),
+        options=body.options,
     )
     # The slot comes first: a refused stream starts no turn.
     return _stream(lambda: chat.follow(chat.start(request_)))
