@@ -17,6 +17,7 @@ from .errors import (
 from .json.store import JsonConversationStore
 from .models import (
     ROOT,
+    Attachment,
     Conversation,
     ConversationSummary,
     Legacy,
@@ -28,10 +29,12 @@ from .models import (
     new_message_id,
 )
 from .names import validate_conversation_id, validate_user
-from .store import ConversationStore
+from .store import AttachmentStore, ConversationStore
 
 __all__ = [
     "ROOT",
+    "Attachment",
+    "AttachmentStore",
     "Conversation",
     "ConversationError",
     "ConversationExists",

@@ -108,6 +108,23 @@ class Legacy(BaseModel):
     history: Literal["imported", "unavailable", "fetched"]
 
 
+AttachmentKind = Literal["image", "text"]
+
+
+class Attachment(BaseModel):
+    """A file a user uploaded for a message (API.md "Attachments"); the content lives in the store."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str  # "att_" + the first 24 hex digits of the content's sha256
+    kind: AttachmentKind
+    name: str  # the uploaded file name, cleaned (no path parts, at most 200 characters)
+    media_type: str  # read from the content: image/png|jpeg|webp|gif, text/plain, ...
+    bytes: int
+    width: int | None = None
+    height: int | None = None
+
+
 class Message(BaseModel):
     """One node of the message tree; user messages serialise without the assistant-only fields."""
 
@@ -134,6 +151,8 @@ class Message(BaseModel):
     price: dict[str, Any] | None = None
     # The candidates that failed before this reply's provider answered: [{"provider", "model", "code"}].
     fallback_from: list[dict[str, Any]] | None = None
+    # The files a user message carries (API.md "Attachments"); written only when there are some.
+    attachments: list[Attachment] = Field(default_factory=list)
 
     @model_serializer(mode="wrap")
     def _serialise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -141,6 +160,8 @@ class Message(BaseModel):
         if self.role == "user":
             for key in _ASSISTANT_ONLY:
                 data.pop(key, None)
+        if not self.attachments:
+            data.pop("attachments", None)
         return data
 
     @property

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from .models import (
+    Attachment,
     ChatNameSource,
     ContextMode,
     Conversation,
@@ -528,4 +529,50 @@ class LimitRecords(Protocol):
         Taking is atomic across threads and processes; a slot is freed by `release` or when the
         process holding it dies, so a crashed worker never keeps one.
         """
+        ...
+
+
+# --- attachments --------------------------------------------------------------------------------
+
+# Files are content-addressed per user: the same bytes uploaded twice by one user are one file,
+# and nothing is ever shared across users. Every operation refuses a user name outside its pattern
+# with InvalidId; an attachment id outside `^att_[0-9a-f]{24}$` is simply absent (None/NotFound),
+# so no path is ever built from an unchecked id.
+
+
+class AttachmentStore(Protocol):
+    """Uploaded files and their metadata, per user; the JSON files today, PostgreSQL later."""
+
+    def put(self, user: str, data: bytes, attachment: Attachment) -> Attachment:
+        """Store `data` under `attachment.id` with its metadata; idempotent for the same content.
+
+        Storing again refreshes the file's time, so a re-upload is not swept as unused.
+        """
+        ...
+
+    def get(self, user: str, attachment_id: str) -> Attachment | None:
+        """Return the metadata of the user's attachment, or None when the user has no such file."""
+        ...
+
+    def read(self, user: str, attachment_id: str) -> bytes:
+        """Return the content of the user's attachment; NotFound when absent."""
+        ...
+
+    def used_bytes(self, user: str) -> int:
+        """Return the bytes the user's attachments take (originals; variants not counted)."""
+        ...
+
+    def sweep(self, user: str, keep: set[str], older_than: float) -> int:
+        """Remove the user's attachments not in `keep` stored before `older_than` (a Unix time).
+
+        Their variants go with them. Returns how many attachments were removed.
+        """
+        ...
+
+    def read_variant(self, user: str, attachment_id: str, variant: str) -> bytes | None:
+        """Return a derived copy (e.g. the downscaled image for one protocol), or None."""
+        ...
+
+    def put_variant(self, user: str, attachment_id: str, variant: str, data: bytes) -> None:
+        """Store a derived copy of an existing attachment under the name `variant` ([a-z0-9_-])."""
         ...
