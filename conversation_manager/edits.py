@@ -12,6 +12,7 @@ from typing import Any
 from .errors import InvalidParent, NotFound
 from .models import (
     ROOT,
+    Attachment,
     ContextMode,
     Conversation,
     FinishStatus,
@@ -80,8 +81,10 @@ def add_turn(
     context_mode: ContextMode,
     user_message_id: str | None = None,
     assistant_message_id: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> tuple[Message | None, Message]:
-    """Add the user message (unless `text` is None: regenerate) and an `in_progress` reply."""
+    """Add the user message (unless `text` is None: regenerate) and an `in_progress` reply;
+    the user message keeps `attachments` (a regenerate reuses its message's own)."""
     user_msg: Message | None = None
     if text is not None:
         parent: str | None = None
@@ -95,6 +98,7 @@ def add_turn(
             role="user",
             text=text,
             timestamp=now,
+            attachments=list(attachments),
         )
         conv.messages.append(user_msg)
         reply_parent = user_msg.id

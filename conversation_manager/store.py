@@ -151,6 +151,7 @@ class ConversationStore(Protocol):
         context_mode: ContextMode,
         user_message_id: str | None = None,
         assistant_message_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> tuple[Conversation, Message | None, Message]:
         """Add the user message and an `in_progress` reply in one commit; return both with the tree.
 

@@ -35,6 +35,7 @@ from ..errors import (
 )
 from ..models import (
     TITLE_CALL,
+    Attachment,
     ChatNameSource,
     ContextMode,
     Conversation,
@@ -364,6 +365,7 @@ class JsonConversationStore:
         context_mode: ContextMode,
         user_message_id: str | None = None,
         assistant_message_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> tuple[Conversation, Message | None, Message]:
         """Add the user message (unless regenerating) and an `in_progress` reply in one commit.
 
@@ -381,6 +383,7 @@ class JsonConversationStore:
                 context_mode=context_mode,
                 user_message_id=user_message_id,
                 assistant_message_id=assistant_message_id,
+                attachments=attachments,
             )
             self._save(udir, conv)
             return conv, user_msg, reply
