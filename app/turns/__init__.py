@@ -15,6 +15,7 @@ from .errors import (
     TurnError,
     TurnInProgress,
     UnknownModelRequest,
+    UnsupportedInputRequest,
 )
 from .finish import Admission, Finisher, Outcome, decide, error_data
 from .plan import Candidate, TurnPlan, choose_model, plan_turn, replay_candidate
@@ -42,6 +43,7 @@ __all__ = [
     "TurnRequest",
     "TurnRun",
     "UnknownModelRequest",
+    "UnsupportedInputRequest",
     "choose_model",
     "decide",
     "error_data",

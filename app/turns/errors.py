@@ -59,3 +59,10 @@ class ContextTooLongRequest(BadTurnRequest):
     """The newest message alone overflows the window of every model that could answer."""
 
     code = "context_too_long"
+
+
+class UnsupportedInputRequest(BadTurnRequest):
+    """The chosen model is text-only: send the turn without its image, or pick a model that takes
+    images."""
+
+    code = "unsupported_input"

@@ -47,6 +47,7 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.NoTurn, 404, "no_turn"),
     (turns.UnknownModelRequest, 400, "unknown_model"),
     (turns.ContextTooLongRequest, 400, "context_too_long"),
+    (turns.UnsupportedInputRequest, 400, "unsupported_input"),
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
     (limits.BudgetExceeded, 429, "budget_exceeded"),
