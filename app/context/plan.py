@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from conversation_manager import Conversation, Message
+from conversation_manager import Attachment, Conversation, Message
 from conversation_manager.models import CHAINABLE_STATUSES, Summary
 
+from .parts import attachment_tokens, content_of, has_content, new_input
 from .summaries import (
     SUMMARY_PREFIX,
     SUMMARY_RESERVE_TOKENS,
@@ -135,6 +136,22 @@ def chain_point(
     return reply, later
 
 
+def _new_raw(counter: TokenCounter, text: str, attachments: Sequence[Attachment]) -> int:
+    """The uncalibrated tokens of a message's text and attachments, framing included (0: none)."""
+    raw = counter.raw(text) + TURN_OVERHEAD if text else 0
+    if attachments:
+        raw += attachment_tokens(attachments) + (0 if text else TURN_OVERHEAD)
+    return raw
+
+
+def _message_raw(counter: TokenCounter, message: Message, scope: str) -> int:
+    """A stored message's uncalibrated tokens (the text's count cached), attachments included."""
+    raw = counter.message_raw(message, scope)
+    if message.attachments:
+        raw += attachment_tokens(message.attachments) + (0 if message.text else TURN_OVERHEAD)
+    return raw
+
+
 def _base_tokens(counter: TokenCounter, instructions: str) -> tuple[int, int]:
     """(calibrated, raw) tokens of the instructions."""
     raw = counter.raw(instructions) + TURN_OVERHEAD if instructions else 0
@@ -149,8 +166,10 @@ def holds_newest(
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     output_limits: tuple[int | None, ...] = (),
     counter: TokenCounter | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> bool:
-    """True when a model's budget holds the instructions plus the newest message (API "Context").
+    """True when a model's budget holds the instructions plus the newest message and its
+    `attachments` (API "Context").
 
     A model whose window is unknown is never judged too small: `context_tokens` is a guess that
     only trims a replay, while the upstream knows its real window.
@@ -159,17 +178,20 @@ def holds_newest(
         return True
     counter = counter or TokenCounter()
     budget = context_budget(window, context_tokens=context_tokens, output_limits=output_limits)
-    return _base_tokens(counter, instructions or "")[0] + counter.text(new_text) <= budget
+    new = counter.scale(_new_raw(counter, new_text, attachments))
+    return _base_tokens(counter, instructions or "")[0] + new <= budget
 
 
 def _turn(message: Message) -> dict[str, Any]:
-    """A message as a plain text turn (no provider-specific items, so any model can read it)."""
-    return {"role": message.role, "content": message.text}
+    """A message as a plain text turn (no provider-specific items, so any model can read it); one
+    with attachments as parts holding references to them (app/context/parts.py)."""
+    return {"role": message.role, "content": content_of(message.text, message.attachments)}
 
 
 def history_turns(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """A branch as plain text turns; a message without text (failed before any) is left out."""
-    return [_turn(m) for m in messages if m.text]
+    """A branch as plain text turns; a message with nothing to send (a reply failed before any
+    text) is left out."""
+    return [_turn(m) for m in messages if has_content(m)]
 
 
 @dataclass(frozen=True)
@@ -213,7 +235,7 @@ def _fit_start(costs: list[int], path: Sequence[Message], available: int) -> int
             break
         available -= costs[i]
         start = i
-    while start < len(path) and (path[start].role != "user" or not path[start].text):
+    while start < len(path) and (path[start].role != "user" or not has_content(path[start])):
         start += 1
     return start
 
@@ -234,14 +256,20 @@ def plan_context(
     model: str | None = None,
     counter: TokenCounter | None = None,
     new_tokens: int | None = None,
+    new_attachments: Sequence[Attachment] = (),
 ) -> ContextPlan:
-    """Plan a turn whose user message `new_text` sits under `parent_id` (None: at the root).
+    """Plan a turn whose user message `new_text` (with `new_attachments`) sits under `parent_id`
+    (None: at the root).
 
     `counter` defaults to the one of `provider:model` (the conversation's model); `new_tokens`
-    stands for the new message's count when only its length is known (the preview).
+    stands for the new message's count when only its length is known (the preview). A message
+    with attachments goes as parts holding references to them, where a text-only one goes as
+    its text (a lone new message: one user turn instead of a plain string).
     """
     counter = counter or counter_for(conversation, provider, model or conversation.model)
-    new_raw = counter.raw(new_text) + TURN_OVERHEAD if new_text else 0
+    new_raw = _new_raw(counter, new_text, new_attachments)
+    new_content = content_of(new_text, new_attachments)
+    lone = new_input(new_text, new_attachments)
     new = (new_tokens, 0) if new_tokens is not None else (counter.scale(new_raw), new_raw)
     fit = _Fit(
         counter=counter,
@@ -251,9 +279,9 @@ def plan_context(
         new=new,
     )
     if parent_id is None:
-        return fit.plan(input=new_text, previous_response_id=None, context_mode="first")
+        return fit.plan(input=lone, previous_response_id=None, context_mode="first")
     path = conversation.path_to(parent_id)
-    raws = [counter.message_raw(m, conversation.id) for m in path]
+    raws = [_message_raw(counter, m, conversation.id) for m in path]
     costs = [counter.scale(r) for r in raws]
     use_summaries = summaries or compact_after is not None
     own_model = model or conversation.model
@@ -277,7 +305,7 @@ def plan_context(
             ]
             if not later:  # rule 1: the parent itself
                 return fit.plan(
-                    input=new_text,
+                    input=lone,
                     previous_response_id=reply.response_id,
                     context_mode="chained",
                     chained_tokens=chained,
@@ -290,13 +318,13 @@ def plan_context(
             # chain already holds; if they do not fit, rule 3.
             later_costs = costs[at + 1 :]
             if fit.base + sum(later_costs) <= fit.budget - chained:
-                turns = [_turn(m) for m in later if m.text]
+                turns = history_turns(later)
                 for m, cost in zip(later, later_costs, strict=True):
                     states.append(
-                        PlannedMessage(m.id, m.role, "sent" if m.text else "dropped", cost)
+                        PlannedMessage(m.id, m.role, "sent" if has_content(m) else "dropped", cost)
                     )
                 return fit.plan(
-                    input=[*turns, {"role": "user", "content": new_text}],
+                    input=[*turns, {"role": "user", "content": new_content}],
                     previous_response_id=reply.response_id,
                     context_mode="chained",
                     history=turns,
@@ -309,8 +337,8 @@ def plan_context(
                     raw_sent=sum(raws[at + 1 :]),
                 )
         elif point is not None:
-            return _replay(fit, path, raws, costs, new_text, found, chain_covered=True)
-    return _replay(fit, path, raws, costs, new_text, found)
+            return _replay(fit, path, raws, costs, new_content, found, chain_covered=True)
+    return _replay(fit, path, raws, costs, new_content, found)
 
 
 def _replay(
@@ -318,7 +346,7 @@ def _replay(
     path: list[Message],
     raws: list[int],
     costs: list[int],
-    new_text: str,
+    new_content: str | list[dict[str, Any]],
     found: list[Summary],
     *,
     chain_covered: bool = False,
@@ -326,14 +354,14 @@ def _replay(
     """Rule 3: the branch as text, the oldest first to go; a reusable summary may stand for them."""
     available = fit.budget - fit.base
     start = _fit_start(costs, path, available)
-    dropped = [m for m in path[:start] if m.text]
+    dropped = [m for m in path[:start] if has_content(m)]
     if dropped or chain_covered:
         for summary in found:
             k = len(summary.covers)
             tokens = summary_tokens(fit.counter, summary)
             if tokens + sum(costs[k:]) > available:
                 continue
-            return _with_summary(fit, path, raws, costs, new_text, summary, tokens)
+            return _with_summary(fit, path, raws, costs, new_content, summary, tokens)
     needs: tuple[str, ...] = ()
     room = 0
     if dropped:
@@ -347,17 +375,22 @@ def _replay(
         else:
             room = 0
     kept = path[start:]
-    turns = [_turn(m) for m in kept if m.text]
+    turns = history_turns(kept)
     states = tuple(
         PlannedMessage(m.id, m.role, "sent" if cost and i >= start else "dropped", cost)
         for i, (m, cost) in enumerate(zip(path, costs, strict=True))
     )
     if not turns and not dropped:
         return fit.plan(
-            input=new_text, previous_response_id=None, context_mode="first", messages=states
+            input=new_content
+            if isinstance(new_content, str)
+            else [{"role": "user", "content": new_content}],
+            previous_response_id=None,
+            context_mode="first",
+            messages=states,
         )
     return fit.plan(
-        input=[*turns, {"role": "user", "content": new_text}],
+        input=[*turns, {"role": "user", "content": new_content}],
         previous_response_id=None,
         context_mode="replayed",
         trimmed_messages=len(dropped),
@@ -374,24 +407,27 @@ def _with_summary(
     path: list[Message],
     raws: list[int],
     costs: list[int],
-    new_text: str,
+    new_content: str | list[dict[str, Any]],
     summary: Summary,
     tokens: int,
 ) -> ContextPlan:
     """Rule 3 with `summary` standing for the first messages of the branch (`compacted`)."""
     k = len(summary.covers)
     after = path[k:]
-    turns = [_turn(m) for m in after if m.text]
+    turns = history_turns(after)
     items = list(summary.provider_items or []) if summary.text is None else []
     states = tuple(
         PlannedMessage(
-            m.id, m.role, "summarised" if i < k else ("sent" if m.text else "dropped"), costs[i]
+            m.id,
+            m.role,
+            "summarised" if i < k else ("sent" if has_content(m) else "dropped"),
+            costs[i],
         )
         for i, m in enumerate(path)
     )
     suffix = SUMMARY_PREFIX + summary.text if summary.text is not None else ""
     return fit.plan(
-        input=[*items, *turns, {"role": "user", "content": new_text}],
+        input=[*items, *turns, {"role": "user", "content": new_content}],
         previous_response_id=None,
         context_mode="compacted",
         history=turns,
