@@ -42,6 +42,7 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 SHARE_ID_CHARS = 16  # hex digits of the token hash: 64 bits, enough to name one's own shares
 _SHARE_ID_RE = re.compile(rf"[0-9a-f]{{{SHARE_ID_CHARS}}}")
 _ROLES = ("user", "assistant")
+_ATTACHMENT_ID_RE = re.compile(r"att_[0-9a-f]{24}")
 
 
 class ShareError(Exception):
@@ -67,8 +68,20 @@ class ShareInfo:
     expires_at: float | None
 
 
+def _clean_attachments(raw: Any) -> builtins.list[dict[str, str]]:
+    """Keep each attachment reference's id, kind, name and media type (API "Attachments")."""
+    if not isinstance(raw, builtins.list):
+        return []
+    out = []
+    for a in raw:
+        if not isinstance(a, dict) or not _ATTACHMENT_ID_RE.fullmatch(str(a.get("id", ""))):
+            continue
+        out.append({k: str(a.get(k, "")) for k in ("id", "kind", "name", "media_type")})
+    return out
+
+
 def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Keep only the chat name and each message's role, text and timestamp."""
+    """Keep only the chat name and each message's role, text, timestamp and attachments."""
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("messages"), builtins.list):
         raise InvalidShare("snapshot needs a messages list")
     messages = []
@@ -77,15 +90,26 @@ def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
             raise InvalidShare("each message needs a role of user or assistant")
         text = m.get("text")
         stamp = m.get("timestamp")
-        messages.append(
-            {
-                "role": m["role"],
-                "text": text if isinstance(text, str) else "",
-                "timestamp": float(stamp) if isinstance(stamp, int | float) else None,
-            }
-        )
+        clean: dict[str, Any] = {
+            "role": m["role"],
+            "text": text if isinstance(text, str) else "",
+            "timestamp": float(stamp) if isinstance(stamp, int | float) else None,
+        }
+        attachments = _clean_attachments(m.get("attachments"))
+        if attachments:
+            clean["attachments"] = attachments
+        messages.append(clean)
     name = snapshot.get("chat_name")
     return {"chat_name": name if isinstance(name, str) else "", "messages": messages}
+
+
+def _snapshot_attachments(snapshot: dict[str, Any]) -> set[str]:
+    """The attachment ids a stored snapshot's messages list."""
+    ids: set[str] = set()
+    for m in snapshot.get("messages") or []:
+        if isinstance(m, dict):
+            ids.update(a["id"] for a in _clean_attachments(m.get("attachments")))
+    return ids
 
 
 def new_token() -> str:
@@ -118,7 +142,8 @@ class ShareStore:
         *,
         expires_at: float | None = None,
     ) -> str:
-        """Store a snapshot `{chat_name, messages: [{role, text, timestamp}]}`; return its token.
+        """Store a snapshot `{chat_name, messages: [{role, text, timestamp, attachments?}]}`;
+        return its token.
 
         Only these fields are kept. The token is shown once; the owner later names the share by
         its `share_id` (see `list`).
@@ -157,6 +182,25 @@ class ShareStore:
             "messages": record.snapshot.get("messages", []),
             "shared_at": record.created,
         }
+
+    def attachment_owner(self, token: object, attachment_id: str) -> str | None:
+        """Return the owner of a live share whose snapshot lists `attachment_id`; else None."""
+        if not is_token_shaped(token):
+            return None
+        record = self.records.get(token_hash(token))  # type: ignore[arg-type]
+        if record is None or not _live(record.expires_at, time.time()):
+            return None
+        return record.owner if attachment_id in _snapshot_attachments(record.snapshot) else None
+
+    def attachment_ids(self, owner: str) -> set[str]:
+        """Return every attachment id the owner's share snapshots list (kept by the sweep)."""
+        validate_username(owner)
+        ids: set[str] = set()
+        for summary in self.records.of_owner(owner):
+            record = self.records.get(summary.digest)
+            if record is not None and record.owner == owner:
+                ids |= _snapshot_attachments(record.snapshot)
+        return ids
 
     def _resolve(self, user: str, token_or_share_id: object) -> str:
         """Return the digest of the one share of `user` the token or share id names."""

@@ -563,6 +563,14 @@ class AttachmentStore(Protocol):
         """Return the bytes the user's attachments take (originals; variants not counted)."""
         ...
 
+    def stale(self, user: str, older_than: float) -> builtins.list[str]:
+        """Return the ids of the user's attachments last stored before `older_than` (a Unix time)."""
+        ...
+
+    def users(self) -> builtins.list[str]:
+        """Return the users who have stored attachments (for the start-up sweep)."""
+        ...
+
     def sweep(self, user: str, keep: set[str], older_than: float) -> int:
         """Remove the user's attachments not in `keep` stored before `older_than` (a Unix time).
 

@@ -71,7 +71,15 @@ def share_snapshot(conversation: cm.Conversation) -> dict[str, Any]:
     return {
         "chat_name": conversation.chat_name,
         "messages": [
-            {"role": m.role, "text": m.text, "timestamp": m.timestamp}
+            {
+                "role": m.role,
+                "text": m.text,
+                "timestamp": m.timestamp,
+                "attachments": [
+                    a.model_dump(include={"id", "kind", "name", "media_type"})
+                    for a in m.attachments
+                ],
+            }
             for m in conversation.branch()
         ],
     }

@@ -1,0 +1,133 @@
+"""What a model is sent for an attachment: the image copy a provider accepts, a text file's block.
+
+An image goes as a copy of at most `MAX_EDGE` px on the long edge and `MAX_SEND_BYTES`, in its own
+format where the protocol takes it (GIF goes to Gemini as PNG, first frame); a JPEG or WebP still
+too large steps its quality down, and a PNG or GIF still too large becomes a JPEG. A copy that had
+to be made is cached in the store as a variant. A text file goes in as a fenced block with its name
+as the info string. Must not import Flask.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image, ImageOps
+
+import conversation_manager as cm
+from app.attachments.checks import IMAGE_TYPES, sniff_image
+
+MAX_EDGE = 1568  # px on the long edge (Anthropic's recommended maximum; the others take it)
+MAX_SEND_BYTES = 5 * 1000 * 1000  # the smallest per-image limit among the providers (5 MB)
+# The formats a protocol does not take, and what they become.
+CONVERT: dict[tuple[str, str], str] = {("gemini", "GIF"): "PNG"}
+_QUALITIES = (90, 82, 72, 60, 45)
+_FORMAT_OF = {media_type: fmt for fmt, media_type in IMAGE_TYPES.items()}
+
+
+def target_format(protocol: str, media_type: str) -> str:
+    """Return the Pillow format an image of `media_type` is sent in to `protocol`."""
+    fmt = _FORMAT_OF.get(media_type)
+    if fmt is None:
+        raise ValueError(f"not an image type: {media_type}")
+    return CONVERT.get((protocol, fmt), fmt)
+
+
+def _variant_name(fmt: str) -> str:
+    return f"send{MAX_EDGE}-{fmt.lower()}"
+
+
+def image_for(
+    store: cm.AttachmentStore, user: str, attachment: cm.Attachment, protocol: str
+) -> tuple[str, bytes]:
+    """Return (media_type, data) of the image copy sent to a provider of `protocol`."""
+    fmt = target_format(protocol, attachment.media_type)
+    data = store.read(user, attachment.id)
+    fits = (
+        attachment.width is not None
+        and attachment.height is not None
+        and max(attachment.width, attachment.height) <= MAX_EDGE
+        and len(data) <= MAX_SEND_BYTES
+    )
+    if fits and fmt == _FORMAT_OF[attachment.media_type]:
+        return attachment.media_type, data
+    variant = _variant_name(fmt)
+    cached = store.read_variant(user, attachment.id, variant)
+    cached_fmt = sniff_image(cached) if cached else None
+    if cached is not None and cached_fmt is not None:
+        return IMAGE_TYPES[cached_fmt], cached
+    out_fmt, out = render(data, fmt)
+    store.put_variant(user, attachment.id, variant, out)
+    return IMAGE_TYPES[out_fmt], out
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def _encode(image: Image.Image, fmt: str, quality: int) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        image.convert("RGB").save(buf, "JPEG", quality=quality, optimize=True)
+    elif fmt == "WEBP":
+        image.save(buf, "WEBP", quality=quality, method=4)
+    elif fmt == "GIF":
+        image.convert("RGB").save(buf, "GIF")
+    else:
+        image.save(buf, "PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Put an image with transparency on white (for JPEG, which has no alpha)."""
+    if not _has_alpha(image):
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    white = Image.new("RGB", rgba.size, (255, 255, 255))
+    white.paste(rgba, mask=rgba.getchannel("A"))
+    return white
+
+
+def render(data: bytes, fmt: str) -> tuple[str, bytes]:
+    """Decode the first frame, upright, at most MAX_EDGE px and MAX_SEND_BYTES; return (format, data).
+
+    The image was checked on upload (`checks.check_image`), so its size is within the pixel limit.
+    """
+    with Image.open(io.BytesIO(data)) as source:
+        source.seek(0)
+        if source.format == "JPEG":
+            source.draft("RGB", (MAX_EDGE, MAX_EDGE))  # decode at a reduced scale: less memory
+        frame = ImageOps.exif_transpose(source) or source
+        frame = frame.convert("RGBA" if _has_alpha(frame) else "RGB")
+    edge = MAX_EDGE
+    while True:
+        image = frame.copy()
+        image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+        if fmt in ("JPEG", "WEBP"):
+            for quality in _QUALITIES:
+                out = _encode(image, fmt, quality)
+                if len(out) <= MAX_SEND_BYTES:
+                    return fmt, out
+        else:
+            out = _encode(image, fmt, 0)
+            if len(out) <= MAX_SEND_BYTES:
+                return fmt, out
+            for quality in _QUALITIES:  # a lossless copy too large: a JPEG of it
+                out = _encode(_flatten(image), "JPEG", quality)
+                if len(out) <= MAX_SEND_BYTES:
+                    return "JPEG", out
+        edge = edge * 3 // 4  # only noise-like images get here
+
+
+def text_block(store: cm.AttachmentStore, user: str, attachment: cm.Attachment) -> str:
+    """Return the text file as a fenced block: its name as the info string, or on the line above.
+
+    The fence is longer than any run of backticks in the text, so the text cannot close it.
+    """
+    text = store.read(user, attachment.id).decode("utf-8", errors="replace")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    name = attachment.name
+    if name and not any(c.isspace() or c == "`" for c in name):
+        return f"{fence}{name}\n{text}\n{fence}"
+    return f"{name}\n{fence}\n{text}\n{fence}"
