@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from responses_client.errors import ContextTooLong
 from responses_client.events import ResponseRequest
+from responses_client.parts import IMAGE_TOKENS
 
 ProtocolName = Literal["responses", "chat_completions", "anthropic", "gemini", "fake"]
 CHARS_PER_TOKEN = 4  # the usual rough figure; the app's own counter passes exact counts
@@ -30,6 +31,9 @@ class Capabilities:
 def _chars(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
+    if isinstance(value, dict) and value.get("type") == "image":
+        # A neutral image part: its base64 data is not text; it costs a fixed IMAGE_TOKENS.
+        return IMAGE_TOKENS * CHARS_PER_TOKEN
     if isinstance(value, dict):
         return sum(_chars(v) for k, v in value.items() if k in ("content", "text"))
     if isinstance(value, list):
@@ -38,7 +42,11 @@ def _chars(value: Any) -> int:
 
 
 def estimate_input_tokens(request: ResponseRequest) -> int:
-    """A rough count of the tokens the request's instructions and input take (4 characters each)."""
+    """A rough count of the tokens the request's instructions and input take.
+
+    Text at 4 characters a token; an image part at `parts.IMAGE_TOKENS` (1,600) whatever its
+    size, never its base64 text.
+    """
     chars = _chars(request.instructions) + _chars(request.input)
     return -(-chars // CHARS_PER_TOKEN)
 

@@ -14,8 +14,15 @@ from typing import Any, Literal
 class ResponseRequest:
     """One model call, the same for every protocol.
 
-    `input` is a string or a list of plain text turns `{"role": "user" | "assistant", "content":
-    str}` (what any model can read). `previous_response_id` is the provider's own chain id
+    `input` is a string or a list of turns `{"role": "user" | "assistant", "content": ...}`. A
+    turn's `content` is a str, or (a user turn with attachments) a list of neutral parts:
+    `{"type": "text", "text": str}` and `{"type": "image", "media_type": "image/png" | "image/jpeg"
+    | "image/webp" | "image/gif", "data": "<base64 of the bytes sent>", "name": str}`. Each
+    adapter puts them in its protocol's form (`responses_client.parts`: Responses `input_text` /
+    `input_image` with a `data:` URL, Chat Completions `text` / `image_url`, Anthropic `text` /
+    base64 `image` blocks, Gemini `text` / `inline_data`); a str content is sent as it always was,
+    and an assistant turn is replayed as plain text. The image is the copy meant for that
+    protocol (the app downscales and converts before). `previous_response_id` is the provider's own chain id
     (Responses `previous_response_id`, Gemini `previous_interaction_id`, an Anthropic thread's
     `previous_message_id`); an adapter whose chain is gone raises `PreviousResponseNotFound`.
     `options` are the user's per-model options (API.md "Options"), `provider_options` the

@@ -25,6 +25,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from responses_client import parts
 from responses_client.adapters.anthropic_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
@@ -77,15 +78,19 @@ def _env_header_names() -> tuple[str, ...]:
 
 
 def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The request's input as Messages turns: text only, empty turns left out (the API refuses them)."""
+    """The request's input as Messages turns, empty turns left out (the API refuses them).
+
+    A user turn's neutral parts become `text` and base64 `image` blocks; an assistant turn's,
+    plain text.
+    """
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     out: list[dict[str, Any]] = []
     for turn in value:
-        content = turn.get("content")
-        if not isinstance(content, str) or not content:
-            continue
         role = "assistant" if turn.get("role") == "assistant" else "user"
+        content = parts.content_for(role, turn.get("content"), parts.ANTHROPIC)
+        if not isinstance(content, (str, list)) or not content:
+            continue
         out.append({"role": role, "content": content})
     return out
 

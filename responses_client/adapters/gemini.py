@@ -19,6 +19,7 @@ import httpx2
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from responses_client import parts
 from responses_client.adapters.gemini_client import (
     DEFAULT_API_VERSION,
     build_client,
@@ -92,19 +93,27 @@ def _value(enum_or_str: Any) -> Any:
     return getattr(enum_or_str, "value", enum_or_str)
 
 
-def contents_of(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The request's input as Gemini `contents` (assistant turns are the `model` role)."""
+def contents_of(value: str | list[dict[str, Any]]) -> list[types.ContentDict]:
+    """The request's input as Gemini `contents` (assistant turns are the `model` role).
+
+    A user turn's neutral parts become `text` and `inline_data` parts (a Blob of the image's raw
+    bytes, which the SDK sends as base64 `inlineData`); an assistant turn is plain text.
+    """
     if isinstance(value, str):
         return [{"role": "user", "parts": [{"text": value}]}]
-    out = []
+    out: list[types.ContentDict] = []
     for turn in value:
         content = turn.get("content")
-        if isinstance(content, list):  # parts: only their text is replayed
-            content = "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
-        if not content:
+        wire: list[types.PartDict]
+        if turn.get("role") == "assistant" or not parts.has_neutral(content):
+            text = parts.text_of(content)  # other parts: only their text is replayed
+            wire = [{"text": text}] if text else []
+        else:
+            wire = parts.convert(content, parts.GEMINI)
+        if not wire:
             continue  # an empty part is refused by the API
         role = "model" if turn.get("role") == "assistant" else "user"
-        out.append({"role": role, "parts": [{"text": str(content)}]})
+        out.append({"role": role, "parts": wire})
     return out
 
 

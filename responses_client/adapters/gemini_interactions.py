@@ -24,6 +24,7 @@ from google.genai import errors as genai_errors
 # this private package (the SDK's compat layer wraps its generated errors into subclasses of it).
 from google.genai._interactions import GeminiNextGenAPIClientError
 
+from responses_client import parts
 from responses_client.adapters.gemini_client import call_scope, close_all
 from responses_client.adapters.gemini_errors import error_from_status, request_id_from
 from responses_client.adapters.gemini_options import (
@@ -71,18 +72,25 @@ CREATE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def steps_of(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """The request's input as Interactions input: a string, or `user_input`/`model_output` steps."""
+    """The request's input as Interactions input: a string, or `user_input`/`model_output` steps.
+
+    A user turn's neutral parts become `text` and base64 `image` content blocks; a model turn is
+    plain text.
+    """
     if isinstance(value, str):
         return value
     steps = []
     for turn in value:
         content = turn.get("content")
-        if isinstance(content, list):
-            content = "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
-        if not content:
+        if turn.get("role") == "assistant" or not parts.has_neutral(content):
+            text = parts.text_of(content)  # other parts: only their text is replayed
+            blocks = [{"type": "text", "text": text}] if text else []
+        else:
+            blocks = parts.convert(content, parts.GEMINI_INTERACTIONS)
+        if not blocks:
             continue
         kind = "model_output" if turn.get("role") == "assistant" else "user_input"
-        steps.append({"type": kind, "content": [{"type": "text", "text": str(content)}]})
+        steps.append({"type": kind, "content": blocks})
     return steps
 
 

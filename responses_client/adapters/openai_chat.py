@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import openai
 
+from responses_client import parts
 from responses_client.adapters.http_errors import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -73,7 +74,11 @@ _MODEL_WORDS = ("model not exist", "not a valid model", "model_not_found", "does
 
 
 def messages_from(request: ResponseRequest) -> list[dict[str, Any]]:
-    """The `messages` for `request`: instructions first as `system`, then the text turns."""
+    """The `messages` for `request`: instructions first as `system`, then the turns.
+
+    A user turn's neutral parts become `text`/`image_url` parts (the image as a `data:` URL); an
+    assistant turn's, plain text.
+    """
     messages: list[dict[str, Any]] = []
     if request.instructions:
         messages.append({"role": "system", "content": request.instructions})
@@ -82,10 +87,11 @@ def messages_from(request: ResponseRequest) -> list[dict[str, Any]]:
         return messages
     for turn in request.input:
         role = turn.get("role")
+        content = turn.get("content", "")
         messages.append(
             {
                 "role": role if role in ("user", "assistant", "system") else "user",
-                "content": turn.get("content", ""),
+                "content": parts.content_for(role, content, parts.CHAT_COMPLETIONS),
             }
         )
     return messages

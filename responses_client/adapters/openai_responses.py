@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 
+from responses_client import parts
 from responses_client.adapters.http_errors import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -42,6 +43,24 @@ from responses_client.responses_events import (
 )
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
+
+
+def input_of(value: str | list[dict[str, Any]]) -> str | list[Any]:
+    """The request's input as Responses `input`: neutral parts as `input_text`/`input_image`.
+
+    A str, a text turn and an item already in the Responses form (a compacted chain's) go as
+    given; an assistant turn's parts as plain text.
+    """
+    if isinstance(value, str):
+        return value
+    out: list[Any] = []
+    for item in value:
+        if not isinstance(item, dict) or not parts.has_neutral(item.get("content")):
+            out.append(item)
+            continue
+        wire = parts.content_for(item.get("role"), item["content"], parts.RESPONSES)
+        out.append({**item, "content": wire})
+    return out
 
 
 class OpenAIProvider:
@@ -92,7 +111,7 @@ class OpenAIProvider:
         """The JSON fields sent for `request` (instructions on every turn)."""
         params: dict[str, Any] = {
             "model": request.model,
-            "input": request.input,
+            "input": input_of(request.input),
             "stream": True,
             "store": bool(request.store and self.stateful),
         }
@@ -169,7 +188,7 @@ class OpenAIProvider:
         cancel = cancel or CancelToken()
         params: dict[str, Any] = {"model": request.model}
         if request.input:
-            params["input"] = request.input
+            params["input"] = input_of(request.input)
         if request.instructions is not None:
             params["instructions"] = request.instructions
         if request.previous_response_id:
