@@ -74,6 +74,8 @@ class ModelFacts:
     input: tuple[str, ...] | None = None
     reasoning: tuple[str, ...] | None = None  # () : the model takes no reasoning effort
     options: tuple[str, ...] | None = None  # None: every option
+    # (option, the values the model takes) for an enum option some of whose values it refuses.
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _without(*names: str) -> tuple[str, ...]:
@@ -81,20 +83,37 @@ def _without(*names: str) -> tuple[str, ...]:
 
 
 # providers.md §1.1: under anthropic-version 2026-10-21 temperature and top_p are refused (400)
-# for every model, whatever its value.
-_CLAUDE_OPTIONS = _without("temperature", "top_p")
+# for every model, whatever its value; the Messages API has no verbosity field either.
+_CLAUDE_OPTIONS = _without("temperature", "top_p", "verbosity")
 _CLAUDE_EFFORTS = ("low", "medium", "high", "xhigh", "max")  # §1.8 output_config.effort
+# §1.8: Opus 5.5 cannot disable thinking ("thinking.type.disabled" is not supported: 400).
+_ALWAYS_THINKS = (("thinking", ("on", "adaptive")),)
 _TEXT_IMAGE = ("text", "image")  # §1.7 (Anthropic), §2.6 (Gemini) image input
 _GEMINI3_LEVELS = ("minimal", "low", "medium", "high", "xhigh")  # §2.1 thinking_level (3.x)
 _NO_EFFORT = _without("reasoning_effort")  # §4: older Grok models refuse reasoning_effort
+# responses-api.md §6: o4-mini rejects temperature/top_p, takes effort low/medium/high and the
+# summaries auto/detailed (`concise` is for models after gpt-5); o1-mini takes no sampling
+# parameters, no reasoning effort and no summaries.
+_O4_MINI = ModelFacts(
+    reasoning=("low", "medium", "high"),
+    options=_without("temperature", "top_p"),
+    values=(("reasoning_summary", ("auto", "detailed", "none")),),
+)
+_O1_MINI = ModelFacts(
+    reasoning=(), options=_without("temperature", "top_p", "reasoning_effort", "reasoning_summary")
+)
 
 # family -> model -> facts. A family's "" entry holds what is true of every model in it.
 _MODELS: dict[str, dict[str, ModelFacts]] = {
+    "openai": {
+        "o4-mini": _O4_MINI,
+        "o1-mini": _O1_MINI,
+    },
     "anthropic": {
         "": ModelFacts(options=_CLAUDE_OPTIONS),
         # §1.9: Opus 5.5 / Sonnet 5.5 / Opus 5 = 1M in / 128k out; Haiku 4.5 = 200k / 64k.
         "claude-opus-5-5": ModelFacts(
-            1_000_000, 128_000, _TEXT_IMAGE, _CLAUDE_EFFORTS, _CLAUDE_OPTIONS
+            1_000_000, 128_000, _TEXT_IMAGE, _CLAUDE_EFFORTS, _CLAUDE_OPTIONS, _ALWAYS_THINKS
         ),
         "claude-sonnet-5-5": ModelFacts(
             1_000_000, 128_000, _TEXT_IMAGE, _CLAUDE_EFFORTS, _CLAUDE_OPTIONS
@@ -125,6 +144,63 @@ _MODELS: dict[str, dict[str, ModelFacts]] = {
     },
 }
 _DATED = re.compile(r"-\d{8}$")  # claude-opus-5-5-20260928 is claude-opus-5-5 (§7)
+_OPENAI_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # o4-mini-2025-04-16 is o4-mini
+
+# What each protocol (and Chat Completions dialect) can send at all: an option outside its set
+# has no field in that API, so every model behind it refuses it (the adapters' mapping).
+_ALL = frozenset(OPTION_NAMES)
+PROTOCOL_OPTIONS: dict[str, frozenset[str]] = {
+    # Responses: reasoning {effort, summary}, text.verbosity, temperature, top_p,
+    # max_output_tokens; it has no thinking switch.
+    "responses": _ALL - {"thinking"},
+    # Messages: thinking, thinking.display (the summary), output_config.effort, max_tokens.
+    "anthropic": frozenset(
+        {"reasoning_effort", "reasoning_summary", "max_output_tokens", "thinking"}
+    ),
+    # generateContent / Interactions: thinking_config, temperature, top_p, max_output_tokens.
+    "gemini": _ALL - {"verbosity"},
+    "fake": _ALL,
+}
+CHAT_OPTIONS: dict[str, frozenset[str]] = {
+    # DeepSeek: reasoning_effort and thinking {type}; temperature/top_p ignored in thinking mode
+    # but not refused (§6).
+    "deepseek": frozenset(
+        {"reasoning_effort", "thinking", "temperature", "top_p", "max_output_tokens"}
+    ),
+    # OpenRouter: reasoning {effort, enabled, exclude} (§5).
+    "openrouter": _ALL - {"verbosity"},
+    # Ollama: reasoning_effort ("none" turns thinking off).
+    "ollama": frozenset(
+        {"reasoning_effort", "thinking", "temperature", "top_p", "max_output_tokens"}
+    ),
+    # A compatible server in OpenAI's spelling: reasoning_effort, verbosity.
+    "generic": _ALL - {"thinking", "reasoning_summary"},
+}
+# How each protocol maps API.md's efforts onto its own (a value mapped is taken when the model
+# takes what it becomes): Anthropic has no "minimal" (§1.8), DeepSeek low/high/max (§6),
+# Gemini's levels stop at XHIGH (§2.1).
+EFFORT_MAPS: dict[str, dict[str, str]] = {
+    "anthropic": {"minimal": "low"},
+    "deepseek": {"minimal": "low", "medium": "high", "xhigh": "high"},
+    "gemini": {"max": "xhigh"},
+}
+
+
+def protocol_options(protocol: str | None, flavour: str | None = None) -> frozenset[str]:
+    """The options a protocol (a Chat Completions `flavour`) can send; every one when unknown."""
+    if protocol == "chat_completions":
+        return CHAT_OPTIONS.get(flavour or "generic", CHAT_OPTIONS["generic"])
+    return PROTOCOL_OPTIONS.get(protocol or "", _ALL)
+
+
+def effort_map(
+    family: str | None, protocol: str | None, flavour: str | None = None
+) -> dict[str, str]:
+    """API.md effort -> the one sent, for a family (else its protocol or dialect); {}: as given."""
+    for key in (family, flavour, protocol):
+        if key and key in EFFORT_MAPS:
+            return EFFORT_MAPS[key]
+    return {}
 
 
 def family_of(provider: str, protocol: str) -> str | None:
@@ -142,6 +218,8 @@ def model_facts(family: str | None, model: str) -> ModelFacts | None:
     name = model.removeprefix("models/") if family == "gemini" else model
     if family == "anthropic":
         name = _DATED.sub("", name)
+    elif family == "openai":
+        name = _OPENAI_DATED.sub("", name)
     return table.get(name) or table.get("")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from conversation_manager.store import TemplateRecord
+from responses_client.options import BadOption, check_options
 
 from .grammar import Part, TemplateSyntaxError, names_used, parse
 from .render import MissingVariable, TooLong, missing, render_parts
@@ -62,6 +63,12 @@ def check(record: TemplateRecord, *, max_chars: int) -> None:
         raise BadTemplate(f"at most {MAX_VARIABLES} variables")
     if len(record.messages) > MAX_MESSAGES:
         raise BadTemplate(f"at most {MAX_MESSAGES} messages")
+    if record.options:
+        # The turn's own check of options (a turn it starts checks them again for its model).
+        try:
+            check_options(record.options)
+        except BadOption as exc:
+            raise BadTemplate(f"option {exc}") from None
     declared: set[str] = set()
     for variable in record.variables:
         name = variable.get("name", "")

@@ -6,6 +6,7 @@ Imports no Flask; SDKs only through the provider adapters.
 
 from .config import ChatSettings, TurnRequest
 from .errors import (
+    BadOptionRequest,
     BadTurnRequest,
     ContextTooLongRequest,
     EmptyMessage,
@@ -24,6 +25,7 @@ from .service import ChatService, StartedTurn, TurnLimits
 
 __all__ = [
     "Admission",
+    "BadOptionRequest",
     "BadTurnRequest",
     "Candidate",
     "ChatService",

@@ -66,3 +66,14 @@ class UnsupportedInputRequest(BadTurnRequest):
     images."""
 
     code = "unsupported_input"
+
+
+class BadOptionRequest(BadTurnRequest):
+    """An option is unknown, has a wrong value, or the chosen model does not take it; `option`
+    names it."""
+
+    code = "bad_option"
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option = option

@@ -48,6 +48,7 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.UnknownModelRequest, 400, "unknown_model"),
     (turns.ContextTooLongRequest, 400, "context_too_long"),
     (turns.UnsupportedInputRequest, 400, "unsupported_input"),
+    (turns.BadOptionRequest, 400, "bad_option"),
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
     (limits.BudgetExceeded, 429, "budget_exceeded"),
@@ -107,6 +108,8 @@ def handle_error(exc: BaseException) -> Response:
         resets_at = getattr(exc, "resets_at", None)
         if resets_at is not None:
             fields["resets_at"] = resets_at
+        if isinstance(exc, turns.BadOptionRequest):
+            fields["option"] = exc.option  # which option, for the page's settings popover
         retry = retry_after_seconds(exc)
         if retry is not None:
             fields["retry_after"] = retry

@@ -366,11 +366,13 @@ class JsonConversationStore:
         user_message_id: str | None = None,
         assistant_message_id: str | None = None,
         attachments: Sequence[Attachment] = (),
+        options: Mapping[str, Any] | None = None,
     ) -> tuple[Conversation, Message | None, Message]:
         """Add the user message (unless regenerating) and an `in_progress` reply in one commit.
 
         The message ids may be chosen by the caller (so a turn can open its upstream request while
-        this commit runs); by default they are made here.
+        this commit runs); by default they are made here. `options` (not None) become the
+        conversation's per-model options in the same commit.
         """
         with self._editing(user, cid) as (udir, conv):
             user_msg, reply = edits.add_turn(
@@ -385,6 +387,8 @@ class JsonConversationStore:
                 assistant_message_id=assistant_message_id,
                 attachments=attachments,
             )
+            if options is not None:
+                conv.options = dict(options)
             self._save(udir, conv)
             return conv, user_msg, reply
 
