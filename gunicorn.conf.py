@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 from typing import Any
 from urllib.parse import unquote
 
@@ -69,5 +70,78 @@ def post_fork(server: Any, worker: Any) -> None:
     keeps the settings' default.
     """
     threads = int(worker.cfg.threads)
+    if "gevent" in str(worker.cfg.worker_class_str):
+        # A greenlet per connection: the worker's connection cap is the bound, not its threads.
+        threads = int(worker.cfg.worker_connections)
     keep = max(2, threads // 4)
     os.environ.setdefault("CHAT_MAX_STREAMS_PER_PROCESS", str(max(1, threads - keep)))
+
+
+# Graceful reload (HUP) and stop (TERM): a turn runs in a thread that outlives its request, so a
+# worker that exits waits for its turns, then stops the rest (their text saved `stopped`), all
+# within graceful_timeout (the master kills the worker after it). See stream_processor/drain.py.
+
+
+def drain_bounds(graceful_timeout: float) -> tuple[float, float]:
+    """(seconds the turns may run on, seconds for the stopped ones' saves) within the timeout."""
+    reserve = min(5.0, max(2.0, graceful_timeout / 4))
+    return max(0.0, graceful_timeout - reserve), max(0.5, reserve - 0.5)
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, start draining the turns while the worker finishes serving their streams."""
+    from stream_processor.drain import Drainer
+
+    drainer = Drainer()
+    worker.turn_drainer = drainer
+    if "gevent" in str(worker.cfg.worker_class_str):
+        patch_for_gevent()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig: int, frame: Any) -> None:
+        drainer.start(*drain_bounds(float(worker.cfg.graceful_timeout)))
+        if callable(previous):
+            previous(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def worker_int(worker: Any) -> None:
+    """SIGINT/SIGQUIT (quick stop: the master waits 2 s): stop every turn now, saving its text."""
+    from stream_processor.drain import drain
+
+    drain(0.0, 1.5)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Before the worker process exits: wait for its drain (started now if no SIGTERM did)."""
+    drainer = getattr(worker, "turn_drainer", None)
+    if drainer is None or worker.pid != os.getpid():  # the master reaping a vanished worker
+        return
+    drainer.finish(*drain_bounds(float(worker.cfg.graceful_timeout)))
+
+
+def patch_for_gevent() -> None:
+    """Under gevent, run fsync and password hashing in the hub's thread pool.
+
+    Monkey patching makes sockets, sleeps and filelock's polling cooperative, but an `os.fsync`
+    (the store's durable commits) or an argon2 hash (a login) would block every stream of the
+    worker for its whole duration; in the pool they run beside the event loop (both release the GIL).
+    """
+    import argon2
+    from gevent import get_hub
+
+    real_fsync = os.fsync
+
+    def fsync(fd: Any) -> None:
+        get_hub().threadpool.apply(real_fsync, (fd,))
+
+    os.fsync = fsync
+    hasher = argon2.PasswordHasher
+    for name in ("hash", "verify"):
+        real = getattr(hasher, name)
+
+        def pooled(self: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            return get_hub().threadpool.apply(_real, (self, *args), kwargs)
+
+        setattr(hasher, name, pooled)

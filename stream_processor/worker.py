@@ -10,6 +10,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,6 +19,8 @@ from .coordination import Coordination, FrameWriter, HeldLock
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.1
+# Every TurnRegistry of this process, so a worker that exits can finish their turns (drain.py).
+_REGISTRIES: weakref.WeakSet[TurnRegistry] = weakref.WeakSet()
 
 
 class Cancellable(Protocol):
@@ -136,6 +139,12 @@ class TurnRegistry:
         self._live: dict[tuple[str, str], Turn] = {}
         self._guard = threading.Lock()
         self._watcher: threading.Thread | None = None
+        _REGISTRIES.add(self)
+
+    def running(self) -> list[Turn]:
+        """This registry's turns whose workers have not ended yet."""
+        with self._guard:
+            return [turn for turn in self._live.values() if not turn.done.is_set()]
 
     def start(
         self,
@@ -262,6 +271,11 @@ class TurnRegistry:
                 if asked:
                     turn.control.request_stop()
             time.sleep(STOP_POLL_SECONDS)
+
+
+def registries() -> list[TurnRegistry]:
+    """Every live TurnRegistry of this process (a worker's exit hook drains their turns)."""
+    return list(_REGISTRIES)
 
 
 def _run_quietly(action: Callable[[], object] | None) -> None:
