@@ -1,4 +1,4 @@
-"""The web layer, the only code that imports Flask: one blueprint per area (auth, chat,
+"""The web layer, the only code that imports Flask: one blueprint per area (attachments, auth, chat,
 context, export, providers, search, shares, stats, templates, ops), the error table, the request
 hooks, bodies, serialisers and SSE responses.
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.web import attachments as attachment_routes
 from app.web import auth, bodies, chat, cli, hosts, ops, providers, security, shares, templates_api
 from app.web import context as context_routes
 from app.web import export as export_routes
@@ -34,6 +35,7 @@ def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
     app.before_request(hosts.host_guard)
     app.before_request(security.static_guard)
     app.before_request(security.cors_preflight)
+    app.before_request(attachment_routes.raise_body_limit)  # the upload's own limit, before reading
     app.before_request(bodies.buffer_chunked_body)
     app.before_request(security.cross_site_guard)
     app.before_request(auth.load_user)
@@ -41,6 +43,7 @@ def init_app(app: Flask, settings: Mapping[str, Any]) -> None:
     app.after_request(security.cors_headers)
     for blueprint in (
         auth.bp,
+        attachment_routes.bp,
         chat.bp,
         context_routes.bp,
         export_routes.bp,
