@@ -133,7 +133,13 @@ def replan(
 ) -> TurnPlan:
     """`plan` made again over `conversation` (the same turn, now with its new summary)."""
     candidates = plan_candidates(
-        registry, conversation, plan.plan_parent, plan.text, (plan.provider, plan.model), settings
+        registry,
+        conversation,
+        plan.plan_parent,
+        plan.text,
+        (plan.provider, plan.model),
+        settings,
+        attachments=plan.attachments,
     )
     first = next(c for c in candidates if c.context is not None)
     assert first.context is not None

@@ -62,8 +62,12 @@ class TurnRun:
     cancel: rc.CancelToken
     # Before the request: a summary or compaction, then the plan made again (compaction.py).
     prepare: Callable[[TurnPlan, sp.TurnControl, rc.CancelToken], TurnPlan] | None = None
+    # Just before a candidate's request: its attachment references made content parts.
+    attach: Callable[[Candidate], Candidate] | None = None
 
     def _events(self, candidate: Candidate, *, last: bool) -> Iterator[rc.Event]:
+        if self.attach is not None:
+            candidate = self.attach(candidate)
         request = self.plan.request_for(candidate, self.settings)
         # Only the last candidate is retried; an earlier one gives way to the next at once.
         policy = (
@@ -103,7 +107,7 @@ class TurnRun:
             callable_ = [self.plan.first_candidate]
         for candidate in self.plan.candidates or callable_:
             if candidate.context is None:
-                attempt.fallback_from.append(candidate.ref("context_too_long"))
+                attempt.fallback_from.append(candidate.ref(candidate.skipped))
                 continue
             if attempt.fallback_from:
                 control.emit(

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import conversation_manager as cm
 from app import accounts, limits, shares, templating, turns
+from app.attachments import BadAttachmentRequest
 from app.messages import message_for
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ ERRORS: list[tuple[type[BaseException], int, str]] = [
     (turns.UnknownModelRequest, 400, "unknown_model"),
     (turns.ContextTooLongRequest, 400, "context_too_long"),
     (turns.UnsupportedInputRequest, 400, "unsupported_input"),
+    (BadAttachmentRequest, 400, "bad_attachment"),  # a turn names an id not this user's
     (turns.BadOptionRequest, 400, "bad_option"),
     (turns.BadTurnRequest, 400, "bad_request"),
     (limits.RateLimited, 429, "rate_limited"),
