@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 import conversation_manager as cm
 from app import turns
@@ -46,6 +46,10 @@ def index() -> str:
         # The page offers sharing and waits for model-written titles only where the server does.
         shared_templates=services().templates.shared_enabled,
         auto_titles=services().chat.settings.auto_titles,
+        # The composer's attachment limits, so it can refuse early and word the refusal.
+        paste_attachment_chars=current_app.config["CHAT_PASTE_ATTACHMENT_CHARS"],
+        attachment_max_bytes=current_app.config["CHAT_ATTACHMENT_MAX_BYTES"],
+        text_attachment_max_bytes=current_app.config["CHAT_TEXT_ATTACHMENT_MAX_BYTES"],
         csrf_token=csrf_token(),
     )
 

@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.web.errors import error_response
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'; base-uri 'none'"
 )

@@ -67,6 +67,7 @@ export const api = {
   stop: (id) => request("POST", `/conversations/${enc(id)}/stop`, {}),
   models: () => request("GET", "/models"),
   providers: () => request("GET", "/providers"),
+  refreshProviders: () => request("POST", "/providers/refresh", {}),
   changePassword: (current, fresh) =>
     request("POST", "/account/password", { current_password: current, new_password: fresh }),
   createShare: (id) => request("POST", `/conversations/${enc(id)}/share`, {}),

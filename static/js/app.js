@@ -2,6 +2,8 @@
 // Data comes from the JSON API (API.md); model text only reaches the DOM through render.js.
 
 import { initAccount } from "./account.js";
+import { initAttachments } from "./attachments.js";
+import { initOptions } from "./options.js";
 import { initInstructions } from "./instructions.js";
 import { initTemplates } from "./templates.js";
 import { api, ApiError } from "./api.js";
@@ -78,6 +80,8 @@ async function init() {
   initInstructions();
   initSharePanel();
   initSearch();
+  initAttachments();
+  initOptions();
   setBusy(false);
   if (!isPhone()) dom.body.classList.add("sidebar-open");
   dom.toggleSidebar.setAttribute("aria-expanded", String(dom.body.classList.contains("sidebar-open")));

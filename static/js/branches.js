@@ -66,13 +66,14 @@ export function startEdit(art) {
   };
   const submit = () => {
     const text = ta.value.trim();
-    if (!text) return;
+    // An edit keeps the message's attachments (the new branch's message carries them too).
+    const attachments = Array.isArray(m.attachments) ? m.attachments : [];
+    if (!text && !attachments.length) return;
     close();
     removeFrom(art);
-    startTurn(
-      { message: text, conversation_id: state.currentId, parent_message_id: m.parent_id || "root", ...modelField() },
-      { userText: text },
-    );
+    const body = { message: text, conversation_id: state.currentId, parent_message_id: m.parent_id || "root", ...modelField() };
+    if (attachments.length) body.attachments = attachments.map((a) => a.id);
+    startTurn(body, { userText: text, attachments });
   };
   cancel.addEventListener("click", close);
   save.addEventListener("click", submit);

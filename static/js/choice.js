@@ -26,6 +26,11 @@ export function choiceFields() {
   return fieldsOf(v);
 }
 
+/** The composer's choice now ({provider, model}), or null. */
+export function choiceValue() {
+  return picker?.value() || null;
+}
+
 export function fieldsOf(v) {
   if (!v || !v.model) return {};
   return v.provider ? { provider: v.provider, model: v.model } : { model: v.model };
@@ -55,4 +60,11 @@ export async function initChoice() {
   const typed = dom.model.value.trim();
   if (shown?.model) picker.set(shown);
   else if (!typed || typed === state.defaultModel) picker.set(defaultChoice());
+  else picker.changed(); // what is known of the model typed has arrived
+}
+
+/** Take a fresh catalogue (the models were refreshed); the choice stays. */
+export function setCatalogue(cat) {
+  state.catalogue = cat;
+  picker?.changed();
 }

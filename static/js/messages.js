@@ -3,6 +3,8 @@
 
 import { el, hooks } from "./dom.js";
 import { TurnView } from "./render.js";
+import { attachmentList } from "./attachments.js";
+import { droppedWords, optionsWords } from "./options.js";
 import {
   RETRYABLE,
   STATUS_WORDS,
@@ -47,7 +49,11 @@ export function messageArticle(m, isLast) {
     view.flush();
     art._view = view;
   } else {
-    art.append(el("div", "msg-body plain", m.text || ""));
+    if (Array.isArray(m.attachments) && m.attachments.length) art.append(attachmentList(m.attachments));
+    const body = el("div", "msg-body plain", m.text || "");
+    // A message of attachments only has no bubble of its own.
+    if (!m.text && Array.isArray(m.attachments) && m.attachments.length) body.hidden = true;
+    art.append(body);
   }
   art.append(el("div", "msg-status"));
   art.append(el("div", "msg-foot"));
@@ -153,7 +159,26 @@ export function decorateFinished(art, m, isLast) {
     u.title = m.price ? `${usageTitle(m.usage)}\n${priceTitle(m.price)}` : usageTitle(m.usage);
     foot.append(u);
   }
+  if (m.role === "assistant" && m.status !== "in_progress") foot.append(...optionsNotes(m.metadata));
   void isLast;
+}
+
+/** The options a reply was sent with and those dropped for its model (API "Options"), as small text. */
+export function optionsNotes(metadata) {
+  const out = [];
+  const sent = optionsWords(metadata?.options);
+  if (sent) {
+    const s = el("span", "msg-options", sent);
+    s.title = "The options this reply was sent with";
+    out.push(s);
+  }
+  const dropped = droppedWords(metadata?.options_dropped);
+  if (dropped) {
+    const d = el("span", "msg-options msg-options-dropped", `not sent: ${dropped}`);
+    d.title = "Options of this conversation that this model does not take, so they were left out";
+    out.push(d);
+  }
+  return out;
 }
 
 export function actionButton(label, title, fn) {

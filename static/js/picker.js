@@ -100,6 +100,12 @@ export class ModelPicker {
     this.current = choice && choice.model ? { provider: choice.provider || null, model: choice.model } : null;
     this.input.value = this.current?.model || "";
     this.showBadge();
+    this.changed();
+  }
+
+  /** Tell listeners (the settings popover, the composer's note) that the choice may have changed. */
+  changed() {
+    this.input.dispatchEvent(new CustomEvent("choice", { detail: this.current }));
   }
 
   /** The choice the input names now: the committed one, or what its text resolves to. */
@@ -220,6 +226,7 @@ export class ModelPicker {
       this.current = v;
       this.input.value = v.model;
       this.showBadge();
+      this.changed();
     } else if (!v) {
       this.set(this.current);
     }

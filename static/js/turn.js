@@ -8,6 +8,8 @@ import { choiceFields, fieldsOf } from "./choice.js";
 import { decorateFinished, messageArticle, removeFrom, setAnswerer, showFallback, showMessageError } from "./messages.js";
 import { announce, clearBanners, showBanner } from "./notices.js";
 import { consumeTurnStream } from "./render.js";
+import { clearAttachments, hasAttachments, readyIds, restoreAttachments, sentAttachments } from "./attachments.js";
+import { optionsField, optionsSent } from "./options.js";
 import { watchTitle } from "./titles.js";
 import {
   autosize,
@@ -29,7 +31,7 @@ export function regenerate(m, choice = null) {
   const art = dom.messages.querySelector(`article[data-id="${CSS.escape(m.id)}"]`);
   if (art) removeFrom(art);
   const fields = choice ? fieldsOf(choice) : modelField();
-  startTurn({ conversation_id: state.currentId, parent_message_id: m.parent_id, regenerate: true, ...fields }, {});
+  startTurn({ conversation_id: state.currentId, parent_message_id: m.parent_id, regenerate: true, ...fields, ...(choice ? {} : optionsField()) }, {});
 }
 
 /** The `provider`/`model` fields of a turn sent from the composer (its model picker). */
@@ -38,8 +40,8 @@ export function modelField() {
 }
 
 
-export function pendingArticle(role, text) {
-  const m = { id: "", role, text: text || "", status: role === "assistant" ? "in_progress" : undefined };
+export function pendingArticle(role, text, attachments = []) {
+  const m = { id: "", role, text: text || "", status: role === "assistant" ? "in_progress" : undefined, attachments };
   const art = messageArticle(m, true);
   art.classList.add("pending");
   if (role === "assistant") art.querySelector(".msg-body").append(typingDots());
@@ -61,27 +63,44 @@ export function detachTurn() {
   setBusy(false);
 }
 
+let sending = false; // waiting for uploads before a send: a second Enter does nothing
+
 export async function sendFromComposer() {
-  if (state.turn) return;
-  const text = dom.input.value.trim();
-  if (!text) return;
+  if (state.turn || sending) return;
   if (dom.input.disabled) return;
+  if (!dom.input.value.trim() && !hasAttachments()) return;
+  // Send waits for the uploads; a refused file keeps the message in the composer (the note says why).
+  sending = true;
+  dom.send.disabled = true;
+  let ids;
+  try {
+    ids = await readyIds();
+  } finally {
+    sending = false;
+    dom.send.disabled = dom.input.disabled;
+  }
+  if (ids === null || state.turn) return;
+  const text = dom.input.value.trim();
+  if (!text && !ids.length) return;
+  const attachments = sentAttachments();
   dom.input.value = "";
   autosize();
-  const body = { message: text, ...modelField() };
+  clearAttachments();
+  const body = { message: text, ...modelField(), ...optionsField() };
+  if (ids.length) body.attachments = ids;
   if (state.currentId) body.conversation_id = state.currentId;
-  await startTurn(body, { userText: text, fromComposer: true });
+  await startTurn(body, { userText: text, fromComposer: true, attachments });
 }
 
 /** Run one turn: POST /chat, stream the reply into a pending article, then reload the branch. */
-export async function startTurn(body, { userText = null, fromComposer = false } = {}) {
+export async function startTurn(body, { userText = null, fromComposer = false, attachments = [] } = {}) {
   state.loadSeq++; // a conversation still loading must not replace this turn's view
   clearBanners();
   showEmpty(false);
   if (dom.messages.querySelector(".notice-info:not(.legacy-notice), .loading")) {
     for (const n of dom.messages.querySelectorAll(".notice-info:not(.legacy-notice), .loading")) n.remove();
   }
-  const userArt = userText !== null ? pendingArticle("user", userText) : null;
+  const userArt = userText !== null ? pendingArticle("user", userText, attachments) : null;
   const asstArt = pendingArticle("assistant");
   if (userArt) dom.messages.append(userArt);
   dom.messages.append(asstArt);
@@ -106,13 +125,17 @@ export async function startTurn(body, { userText = null, fromComposer = false } 
       dom.input.value = body.message || "";
       autosize();
     }
+    if (fromComposer && attachments.length && !hasAttachments()) restoreAttachments(attachments);
     const retryable = RETRYABLE.has(e.code) || e.status === 429 || e.status === 503;
-    showBanner(errorWords(e.code, e.message), { retry: retryable ? () => startTurn(body, { userText, fromComposer }) : null });
+    // A refused option names itself in the server's words (API "Options": bad_option naming it).
+    const words = e.code === "bad_option" && e.message ? e.message : errorWords(e.code, e.message);
+    showBanner(words, { retry: retryable ? () => startTurn(body, { userText, fromComposer, attachments }) : null });
     announce(errorWords(e.code, e.message));
     if (e.code === "turn_in_progress" && body.conversation_id) openConversation(body.conversation_id);
     if (!state.conv && !state.currentId) showEmpty(dom.messages.children.length === 0);
     return;
   }
+  if (body.options) optionsSent(body.conversation_id || null);
   await followStream(turn, res.body, userArt, true);
 }
 

@@ -6,6 +6,7 @@ import { dom, el, hooks, isPhone, state } from "./dom.js";
 import { renderList, setSidebar } from "./conversations.js";
 import { messageArticle } from "./messages.js";
 import { clearBanners } from "./notices.js";
+import { showOptions } from "./options.js";
 import { placeSummaryMarker } from "./summary-marker.js";
 import { NO_PROVIDER_PLACEHOLDER, errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
 
@@ -57,6 +58,7 @@ export function newChat() {
   renderTotals(null);
   setHash(null);
   showChoice(null);
+  showOptions(null);
   setComposerEnabled(true);
   showEmpty(true);
   renderList();
@@ -117,6 +119,8 @@ export function setComposerEnabled(on) {
   const usable = on && !state.providerMissing;
   dom.input.disabled = !usable;
   dom.send.disabled = !usable;
+  const attach = document.getElementById("attach-button");
+  if (attach) attach.disabled = !usable;
   setChoiceEnabled(usable);
   dom.input.placeholder = state.providerMissing ? NO_PROVIDER_PLACEHOLDER : "Message";
   dom.form.classList.toggle("disabled", !usable);
@@ -129,6 +133,7 @@ export function renderConversation(conv) {
   setTitle(conv.chat_name);
   renderTotals(conv.totals);
   showChoice({ provider: conv.provider || null, model: conv.model });
+  showOptions(conv);
   setComposerEnabled(true);
   showEmpty(false);
   const nodes = [];
