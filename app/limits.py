@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import time
-from typing import Literal
+from typing import Literal, Protocol
 
 import conversation_manager as cm
 from app import ledger
@@ -33,6 +33,7 @@ __all__ = [
     "RateLimited",
     "Spend",
     "StorageBusy",
+    "StreamGauge",
     "StreamLimits",
     "StreamSlot",
     "TurnAdmission",
@@ -257,6 +258,14 @@ class TurnLimits:
         return ledger.Ledger(self.records).spent(user, period=period)
 
 
+class StreamGauge(Protocol):
+    """Told when a stream opens and closes (the `chat_streams_open` metric, app.observe)."""
+
+    def stream_opened(self) -> None: ...
+
+    def stream_closed(self) -> None: ...
+
+
 class StreamSlot:
     """One open event stream of a user, counted until released."""
 
@@ -285,9 +294,15 @@ class StreamLimits:
     """
 
     def __init__(
-        self, records: LimitRecords, *, per_user: int | None, per_process: int | None
+        self,
+        records: LimitRecords,
+        *,
+        per_user: int | None,
+        per_process: int | None,
+        gauge: StreamGauge | None = None,
     ) -> None:
         self.records = records
+        self.gauge = gauge
         self.per_user = per_user if _on(per_user) else None
         self.per_process = per_process if _on(per_process) else None
         self._open = 0
@@ -309,6 +324,8 @@ class StreamLimits:
                 log.info("per-process stream limit reached")
                 raise RateLimited(1, reason="streams")
             self._open += 1
+            if self.gauge is not None:
+                self.gauge.stream_opened()
         try:
             held = None
             if self.per_user is not None:
@@ -323,4 +340,6 @@ class StreamLimits:
 
     def _uncount(self) -> None:
         with self._guard:
+            if self._open > 0 and self.gauge is not None:
+                self.gauge.stream_closed()
             self._open = max(0, self._open - 1)
