@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from responses_client.errors import ContextTooLong
 from responses_client.events import ResponseRequest
-from responses_client.parts import IMAGE_TOKENS
+from responses_client.parts import IMAGE_TOKENS, is_image
 
 ProtocolName = Literal["responses", "chat_completions", "anthropic", "gemini", "fake"]
 CHARS_PER_TOKEN = 4  # the usual rough figure; the app's own counter passes exact counts
@@ -31,7 +31,7 @@ class Capabilities:
 def _chars(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, dict) and value.get("type") == "image":
+    if is_image(value):
         # A neutral image part: its base64 data is not text; it costs a fixed IMAGE_TOKENS.
         return IMAGE_TOKENS * CHARS_PER_TOKEN
     if isinstance(value, dict):

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# The estimate of what one image takes of the context, in tokens (about a 1,568 px image on the
-# Anthropic scale, w*h/750); `responses_client.capabilities` counts it instead of the base64 text.
+# What one image is estimated to take of the context, in tokens, whatever its size: Anthropic's
+# w*h/750 for about 1.15 megapixels, the most it bills after its own downscale (the app's context
+# plan uses min(1600, w*h/750)). `responses_client.capabilities` counts this, never the base64.
 IMAGE_TOKENS = 1600
 
 
