@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from responses_client.adapters.factory import (
@@ -31,6 +32,8 @@ from responses_client.catalog import (
     known_models,
     model_facts,
 )
+from responses_client.model_cache import ModelCache
+from responses_client.model_lists import ListTarget
 from responses_client.provider import Provider
 from responses_client.providers_file import (
     ProviderSection,
@@ -43,6 +46,7 @@ from responses_client.registry import ModelInfo, ModelRef, ProviderRegistry, Pro
 log = logging.getLogger(__name__)
 
 KEYLESS = "no-key"  # sent by a further provider that names no api_key_env (a local server)
+LIST_READ_TIMEOUT = 20.0  # a model list's read timeout, at most (under the deployment's)
 
 __all__ = ["ADAPTERS", "ConfigError", "ProvidersFileError", "build_registry"]
 
@@ -106,6 +110,9 @@ class _Builder:
         self.providers: dict[str, Provider] = {}
         self.settings: dict[str, ProviderSettings] = {}
         self.models: dict[ModelRef, ModelInfo] = {}
+        # The file's own figures (None where it is silent), merged over the cached lists.
+        self.overrides: dict[ModelRef, ModelInfo] = {}
+        self.list_targets: dict[str, ListTarget] = {}
         # Every variable that can hold a key, on or off: their values are all redacted.
         self.key_variables = tuple(
             dict.fromkeys(
@@ -202,6 +209,16 @@ class _Builder:
         )
         self.providers[name] = self.adapter(name, protocol, key, base_url, stateful, section,
                                             flavour)  # fmt: skip
+        self.list_targets[name] = ListTarget(
+            name=name,
+            protocol=protocol,
+            base_url=base_url,
+            api_key=key,
+            flavour=flavour,
+            api_version=(section.api_version if section else None) or "v1beta",
+            connect_timeout=(section.connect_timeout if section else None) or 5.0,
+            read_timeout=min(LIST_READ_TIMEOUT, self.read_timeout),
+        )
 
     def adapter(
         self,
@@ -242,6 +259,17 @@ class _Builder:
                     self.models[(name, model)] = self.catalog_info(name, model)
         for (provider, model), section in (self.file.models if self.file else {}).items():
             base = self.models.get((provider, model)) or self.catalog_info(provider, model)
+            self.overrides[(provider, model)] = ModelInfo(
+                provider=provider,
+                id=model,
+                context_window=section.context_window,
+                max_output_tokens=section.max_output_tokens,
+                input=section.input,
+                reasoning=section.reasoning,
+                options=section.options,
+                price=section.price,
+                fallback=section.fallback,
+            )
             self.models[(provider, model)] = ModelInfo(
                 provider=provider,
                 id=model,
@@ -340,12 +368,15 @@ def build_registry(
     environ: Mapping[str, str] | None = None,
     *,
     adapters: Mapping[str, AdapterFactory] | None = None,
+    models_cache: Path | None = None,
 ) -> ProviderRegistry:
     """The providers the environment (and `CHAT_PROVIDERS_FILE`) turns on, their settings,
     models and the default; raise `ConfigError` (or `ProvidersFileError`) when it cannot start.
 
     `adapters` replaces the adapter class of a protocol (`responses`, `chat_completions`,
-    `anthropic`, `gemini`): tests and embedders.
+    `anthropic`, `gemini`): tests and embedders. `models_cache` is the model-list cache file
+    (`CHAT_DATA_DIR/.app/models.json`), read now (a broken one is ignored with a warning); no
+    model list is fetched here.
     """
     env = os.environ if environ is None else environ
     path = _value(env, "CHAT_PROVIDERS_FILE")
@@ -361,10 +392,15 @@ def build_registry(
             provider.close()
         raise
     builder.warn_fallbacks()
+    cache = ModelCache(models_cache)
+    cache.load()
     return ProviderRegistry(
         providers=builder.providers,
         settings=builder.settings,
         models=builder.models,
         default=default,
         key_variables=builder.key_variables,
+        overrides=builder.overrides,
+        model_cache=cache,
+        list_targets=builder.list_targets,
     )

@@ -2,15 +2,20 @@
 
 Data and lookups only: `responses_client.configure.build_registry` builds it from the environment and
 the providers file; tests build one from in-process providers with `ProviderRegistry.of`. A figure
-nobody knows is None, never a guess. Imports no SDK and no Flask.
+nobody knows is None, never a guess. What is known of a model merges, figure by figure, the
+providers file over the provider's cached model list (`model_cache`, written by
+`discovery.refresh`) over the built-in catalog. Imports no SDK and no Flask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from responses_client.catalog import family_of, model_facts
+from responses_client.model_cache import ModelCache, ProviderList
+from responses_client.model_lists import ListedModel, ListTarget
 from responses_client.provider import Provider
 
 ModelRef = tuple[str, str]  # (provider name, model id)
@@ -37,6 +42,10 @@ class ModelInfo:
     options: tuple[str, ...] | None = None  # option names the model takes (None: every option)
     price: Mapping[str, float] | None = None  # the file's override, USD per million tokens
     fallback: tuple[ModelRef, ...] = ()  # the model's own fallback list (before its provider's)
+    # The provider's list price (a price record, USD per million, source "provider"), from its
+    # cached model list (OpenRouter's); shown, never used as the file's override.
+    listed_price: Mapping[str, Any] | None = None
+    thinking: bool | None = None  # the model thinks, as its provider's list says
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,12 @@ class ProviderRegistry:
     default: ModelRef | None = None  # the default provider and model of new conversations
     # The variables that hold keys (every provider's, on or off): their values are redacted.
     key_variables: tuple[str, ...] = ()
+    # The providers file's own figures per model (None where it says nothing): over the cache.
+    overrides: dict[ModelRef, ModelInfo] = field(default_factory=dict)
+    # The cached model lists (read at start and after a refresh; never fetched here).
+    model_cache: ModelCache = field(default_factory=lambda: ModelCache(None))
+    # Where each provider's list is read (`discovery.refresh`); holds keys, never shown.
+    list_targets: dict[str, ListTarget] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
@@ -115,9 +130,52 @@ class ProviderRegistry:
             return self.default[1]
         return settings.models[0] if settings.models else settings.default_model
 
+    def cached_list(self, provider: str) -> ProviderList | None:
+        """The provider's cached model list, when there is one from where it is configured now.
+
+        A list read from another protocol or base URL (the operator moved the provider) is not
+        this provider's any more and is left unused until the next refresh.
+        """
+        listed = self.model_cache.get(provider)
+        if listed is None:
+            return None
+        target = self.list_targets.get(provider)
+        if target is not None and listed.origin != target.origin:
+            return None
+        return listed
+
+    def cached_models(self, provider: str) -> tuple[str, ...]:
+        """The ids of the provider's cached list, in the list's order (empty: no list)."""
+        listed = self.cached_list(provider)
+        return tuple(m.id for m in listed.models) if listed else ()
+
     def model_info(self, provider: str, model: str) -> ModelInfo:
-        """What is known of `provider:model` (every figure None when nothing is)."""
-        return self.models.get((provider, model)) or ModelInfo(provider=provider, id=model)
+        """What is known of `provider:model`: the file's figures, else the cached list's, else the
+        built-in catalog's (every figure None when nothing is)."""
+        base = self.models.get((provider, model))
+        listed_list = self.cached_list(provider)
+        listed = listed_list.find(model) if listed_list else None
+        if listed is None:
+            return base or ModelInfo(provider=provider, id=model)
+        if base is None:
+            base = self._catalog_info(provider, model)
+        return _merged(base, self.overrides.get((provider, model)), listed)
+
+    def _catalog_info(self, provider: str, model: str) -> ModelInfo:
+        settings = self.settings.get(provider)
+        family = family_of(provider, settings.protocol) if settings else None
+        facts = model_facts(family, model)
+        if facts is None:
+            return ModelInfo(provider=provider, id=model)
+        return ModelInfo(
+            provider=provider,
+            id=model,
+            context_window=facts.context_window,
+            max_output_tokens=facts.max_output_tokens,
+            input=facts.input,
+            reasoning=facts.reasoning,
+            options=facts.options,
+        )
 
     def fallback_for(self, provider: str, model: str) -> list[ModelRef]:
         """The candidates after `provider:model`, in order: the model's list, else the provider's.
@@ -142,11 +200,35 @@ class ProviderRegistry:
         return out
 
     def refuses_model(self, provider: str, model: str) -> bool:
-        """True when `model` must be refused up front: the provider is `strict` and lacks it."""
+        """True when `model` must be refused up front (API.md "`POST /chat`"): the provider is
+        `strict` and its `models` lack it, or its cached model list exists and lacks it.
+
+        An empty cached list refuses nothing (a server listing no model is not believed).
+        """
         settings = self.settings.get(provider)
-        return bool(settings and settings.strict and model not in settings.models)
+        if settings and settings.strict and model not in settings.models:
+            return True
+        listed = self.cached_list(provider)
+        return bool(listed and listed.models and listed.find(model) is None)
 
     def close(self) -> None:
         """Close every provider's connection pool."""
         for provider in self.providers.values():
             provider.close()
+
+
+# The ModelInfo figures a cached list can supply (the file's win, then the list's, then the base).
+_LISTED_FIGURES = ("context_window", "max_output_tokens", "input", "reasoning", "thinking")
+
+
+def _merged(base: ModelInfo, override: ModelInfo | None, listed: ListedModel) -> ModelInfo:
+    """`base` (the file over the catalog) with the cached list's figures where the file is silent."""
+    changes: dict[str, Any] = {}
+    for name in _LISTED_FIGURES:
+        from_file = getattr(override, name) if override is not None else None
+        from_list = getattr(listed, name)
+        if from_file is None and from_list is not None:
+            changes[name] = from_list
+    if listed.price is not None:
+        changes["listed_price"] = listed.price
+    return replace(base, **changes)
