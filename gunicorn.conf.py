@@ -145,3 +145,50 @@ def patch_for_gevent() -> None:
             return get_hub().threadpool.apply(_real, (self, *args), kwargs)
 
         setattr(hasher, name, pooled)
+
+
+# -- metrics: prometheus_client's multiprocess directory (API "Operations", app/observe/) ---------
+
+
+def _metrics_dir() -> str | None:
+    """`PROMETHEUS_MULTIPROC_DIR`, else `CHAT_DATA_DIR/.app/metrics` when `CHAT_METRICS_TOKEN` is set
+    (in the environment or `.env`); None when metrics are off.
+
+    The app's rule (app/observe/multiproc.py) repeated here, because the master never imports the
+    app: a reload (`kill -HUP`) then starts workers on the new code.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        return given
+    from dotenv import dotenv_values
+
+    dotenv = dotenv_values(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+
+    def setting(name: str) -> str | None:  # the environment wins over .env, as in create_app
+        return os.environ[name] if name in os.environ else dotenv.get(name)
+
+    if not setting("CHAT_METRICS_TOKEN"):
+        return None
+    data_dir = setting("CHAT_DATA_DIR") or "instance/data"
+    return os.path.join(os.path.abspath(data_dir), ".app", "metrics")
+
+
+def on_starting(server: Any) -> None:
+    """Start the metrics afresh: set the directory for the workers (before they import
+    prometheus_client) and empty it of an earlier run's files."""
+    path = _metrics_dir()
+    if path is None:
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its live gauges (`chat_streams_open`) stop counting; its counters stay."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess  # the variable is set: multiprocess mode
+
+        multiprocess.mark_process_dead(worker.pid)
