@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 from conversation_manager import Attachment, Conversation, Message
 from conversation_manager.models import CHAINABLE_STATUSES, Summary
 
-from .parts import attachment_tokens, content_of, has_content, new_input
+from .parts import attachment_tokens, content_of, has_content, images_in, new_input
 from .summaries import (
     SUMMARY_PREFIX,
     SUMMARY_RESERVE_TOKENS,
@@ -257,6 +257,7 @@ def plan_context(
     counter: TokenCounter | None = None,
     new_tokens: int | None = None,
     new_attachments: Sequence[Attachment] = (),
+    images: bool = True,
 ) -> ContextPlan:
     """Plan a turn whose user message `new_text` (with `new_attachments`) sits under `parent_id`
     (None: at the root).
@@ -264,7 +265,8 @@ def plan_context(
     `counter` defaults to the one of `provider:model` (the conversation's model); `new_tokens`
     stands for the new message's count when only its length is known (the preview). A message
     with attachments goes as parts holding references to them, where a text-only one goes as
-    its text (a lone new message: one user turn instead of a plain string).
+    its text (a lone new message: one user turn instead of a plain string). `images` False (a
+    text-only model): a chain whose part up to the chained reply holds images is not used.
     """
     counter = counter or counter_for(conversation, provider, model or conversation.model)
     new_raw = _new_raw(counter, new_text, new_attachments)
@@ -289,6 +291,9 @@ def plan_context(
     if not force_replay:
         point = chain_point(conversation, parent_id, provider, stateful)
         at = len(path) - 1 - len(point[1]) if point is not None else -1
+        if point is not None and not images and images_in(path[: at + 1]):
+            # A text-only model never chains over images it cannot read: a replay, with notes.
+            point, at = None, -1
         # A summary of the branch down to the chained reply (that chain compacted) replaces it;
         # one that ends elsewhere leaves the chain, which keeps the provider's cache.
         if point is not None and not any(len(s.covers) == at + 1 for s in found):

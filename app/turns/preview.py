@@ -20,7 +20,7 @@ from app.context import ContextPlan, PlannedMessage, counter_for
 from .compaction import upkeep_wanted
 from .config import ChatSettings, TurnRequest
 from .errors import ContextTooLongRequest
-from .plan import new_message_parent, plan_context_for, window_of
+from .plan import new_message_parent, plan_context_for, takes_images, window_of
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ def preview_turn(
         model=model,
         window=window,
         new_tokens=counter.chars(message_chars),
+        images=takes_images(registry, provider.name, model),
     )
     fixed = context.instructions_tokens + context.message_tokens
     if window[0] is not None and fixed > context.budget:  # as `holds_newest` judges the turn

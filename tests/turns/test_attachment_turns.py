@@ -72,6 +72,7 @@ SETTINGS = [
 MODELS = [
     ModelInfo(provider="vision", id="see-a", input=("text", "image")),
     ModelInfo(provider="plain", id="text-a", input=("text",)),
+    ModelInfo(provider="vision", id="see-text", input=("text",)),  # text-only, same provider
     # backup:see-b: nothing known of its input, so images are sent (the upstream decides)
 ]
 
@@ -200,6 +201,29 @@ def test_a_replayed_image_becomes_a_note_for_a_text_only_model(service, provider
         {"role": "assistant", "content": "A red square."},
         {"role": "user", "content": "And now?"},
     ]
+
+
+def test_a_text_only_model_of_the_same_provider_does_not_chain_over_images(service, providers, cat):
+    vision = providers[0]
+    attachment, _ = cat
+    vision.enqueue_reply("A red square.")
+    first = run_turn(service, message="What is this?", attachments=(attachment.id,))
+    cid = first[0].data["conversation_id"]
+    vision.enqueue_reply("Words only.")
+    second = run_turn(service, message="And now?", conversation_id=cid, model="see-text")
+    assert second[0].data["context_mode"] == "replayed"
+    request = vision.requests[1]
+    assert request.previous_response_id is None
+    assert request.input[0]["content"][0] == {"type": "text", "text": NOTE}
+    # Without images in the branch the same model chains as before.
+    vision.enqueue_reply("Again.")
+    third = run_turn(service, message="hi")
+    vision.enqueue_reply("Chained.")
+    fourth = run_turn(
+        service, message="more", conversation_id=third[0].data["conversation_id"], model="see-text"
+    )
+    assert fourth[0].data["context_mode"] == "chained"
+    assert vision.requests[3].previous_response_id == third[-1].data["response_id"]
 
 
 def test_a_replay_to_a_model_that_takes_images_sends_them_again(service, providers, cat):
