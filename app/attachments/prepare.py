@@ -120,14 +120,16 @@ def render(data: bytes, fmt: str) -> tuple[str, bytes]:
 
 
 def text_block(store: cm.AttachmentStore, user: str, attachment: cm.Attachment) -> str:
-    """Return the text file as a fenced block: its name as the info string, or on the line above.
+    """Return the text file as a fenced block: its name as the info string, or on the line above
+    (a name with spaces or backticks); the closing fence on a line of its own.
 
     The fence is longer than any run of backticks in the text, so the text cannot close it.
     """
     text = store.read(user, attachment.id).decode("utf-8", errors="replace")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
+    body = text if text.endswith("\n") else text + "\n"  # the closing fence on its own line
     name = attachment.name
     if name and not any(c.isspace() or c == "`" for c in name):
-        return f"{fence}{name}\n{text}\n{fence}"
-    return f"{name}\n{fence}\n{text}\n{fence}"
+        return f"{fence}{name}\n{body}{fence}"
+    return f"{name}\n{fence}\n{body}{fence}"

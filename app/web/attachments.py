@@ -100,7 +100,8 @@ def _serve(attachment: cm.Attachment, data: bytes, *, cache: str) -> Response:
     response.headers["Cache-Control"] = cache
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     response.set_etag(attachment.id)  # content-addressed: the id names these bytes
-    return response.make_conditional(request)
+    response.make_conditional(request)  # a matching If-None-Match: 304, in place
+    return response
 
 
 @bp.get("/attachments/<aid>")

@@ -206,6 +206,7 @@ class JsonAttachmentStore:
         with locked(directory / ".lock", self.lock_timeout), os_errors("sweeping attachments"):
             sidecars, others, contents = self._entries(directory)
             live: set[str] = set()
+            gone: set[str] = set()
             for aid, mtime in sidecars.items():
                 found = self._meta(directory, aid)
                 if found is not None and (aid in keep or mtime >= older_than):
@@ -213,18 +214,18 @@ class JsonAttachmentStore:
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._meta_path(directory, aid))
+                if found is not None:
+                    gone.add(found[0])
                 removed += 1
-            doomed = [sha for sha in contents if sha not in live]
-            doomed += [
-                name
-                for name in others
-                if name.partition(".")[0] not in live and not name.startswith(".lock")
-            ]
-            for name in doomed:
+            for name in [*contents, *others]:
+                sha = name.partition(".")[0]
+                if sha in live or name.startswith(".lock"):
+                    continue
                 path = directory / name
                 with contextlib.suppress(FileNotFoundError):
-                    # A content file a put is writing right now has no sidecar yet: keep new ones.
-                    if path.lstat().st_mtime < older_than:
+                    # A file no sidecar names may be a put in progress (content before sidecar)
+                    # or its temporary file: only old ones go.
+                    if sha in gone or path.lstat().st_mtime < older_than:
                         path.unlink()
         return removed
 

@@ -13,7 +13,9 @@ from PIL import Image
 from tests.conftest import login
 
 
-def image_bytes(fmt: str, size: tuple[int, int] = (40, 30), mode: str = "RGB", **save: Any) -> bytes:
+def image_bytes(
+    fmt: str, size: tuple[int, int] = (40, 30), mode: str = "RGB", **save: Any
+) -> bytes:
     """A small real image in `fmt` (PNG, JPEG, WEBP, GIF)."""
     image = Image.new(mode, size, (200, 30, 60) if mode == "RGB" else None)
     # Some structure, so a cut file cannot decode as a flat colour.

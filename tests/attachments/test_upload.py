@@ -66,7 +66,9 @@ def test_a_truncated_image_is_refused(client, fmt, name):
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "bad_attachment"
-    assert fmt in error["message"] and ("truncated" in error["message"] or "damaged" in error["message"])
+    assert fmt in error["message"] and (
+        "truncated" in error["message"] or "damaged" in error["message"]
+    )
 
 
 def test_a_damaged_png_is_refused(client):

@@ -1,0 +1,111 @@
+"""The copies sent upstream: at most 1,568 px and 5 MB, the format kept where the protocol takes it
+(GIF to Gemini as PNG), cached as a variant; a text file as a fenced block."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import conversation_manager as cm
+from app.attachments import AttachmentService, AttachmentSettings, prepare
+from conversation_manager.json.attachments import JsonAttachmentStore
+from tests.attachments.conftest import image_bytes, noisy_png
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> AttachmentService:
+    return AttachmentService(
+        JsonAttachmentStore(tmp_path, durable=False),
+        AttachmentSettings(),
+        conversations=cm.JsonConversationStore(tmp_path),
+    )
+
+
+def _size(data: bytes) -> tuple[tuple[int, int], str | None]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size, image.format
+
+
+def test_a_small_image_goes_as_it_is(service):
+    data = image_bytes("JPEG", (800, 600))
+    attachment = service.upload("alice", "a.jpg", "image/jpeg", data)
+    for protocol in ("responses", "chat_completions", "anthropic", "gemini"):
+        assert service.image_for("alice", attachment, protocol) == ("image/jpeg", data)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
+)
+def test_a_large_image_is_downscaled_in_its_own_format(service, fmt, media_type):
+    attachment = service.upload("alice", "big", None, image_bytes(fmt, (3000, 1200)))
+    sent_type, sent = service.image_for("alice", attachment, "anthropic")
+    assert sent_type == media_type
+    assert _size(sent) == ((1568, 627), fmt)
+
+
+def test_a_gif_goes_to_gemini_as_png_and_to_others_as_gif(service):
+    data = image_bytes("GIF", (64, 32))
+    attachment = service.upload("alice", "a.gif", "image/gif", data)
+    media_type, sent = service.image_for("alice", attachment, "gemini")
+    assert media_type == "image/png" and _size(sent) == ((64, 32), "PNG")
+    assert service.image_for("alice", attachment, "responses") == ("image/gif", data)
+
+
+def test_the_first_frame_of_an_animated_gif_is_sent(service):
+    frames = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    attachment = service.upload("alice", "anim.gif", "image/gif", buf.getvalue())
+    _, sent = service.image_for("alice", attachment, "gemini")
+    with Image.open(io.BytesIO(sent)) as image:
+        assert image.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
+
+
+def test_the_copy_is_cached_as_a_variant(service, monkeypatch):
+    attachment = service.upload("alice", "big.png", None, image_bytes("PNG", (2000, 100)))
+    first = service.image_for("alice", attachment, "responses")
+
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("rendered twice")
+
+    monkeypatch.setattr(prepare, "render", fail)
+    assert service.image_for("alice", attachment, "responses") == first
+
+
+def test_a_copy_over_the_byte_limit_steps_down(service, monkeypatch):
+    data = noisy_png((600, 600))
+    attachment = service.upload("alice", "noise.png", None, data)
+    monkeypatch.setattr(prepare, "MAX_SEND_BYTES", 200_000)
+    media_type, sent = service.image_for("alice", attachment, "anthropic")
+    # A PNG of noise cannot get that small: it becomes a JPEG within the limit.
+    assert media_type == "image/jpeg" and len(sent) <= 200_000
+    jpeg = service.upload("alice", "noise.jpg", None, image_bytes("JPEG", (600, 600), quality=100))
+    monkeypatch.setattr(prepare, "MAX_SEND_BYTES", 8_000)
+    media_type, sent = service.image_for("alice", jpeg, "anthropic")
+    assert media_type == "image/jpeg" and len(sent) <= 8_000
+
+
+def test_a_text_file_is_a_fenced_block_named_by_its_file(service):
+    plain = service.upload("alice", "main.py", None, b"print('hi')\n")
+    assert service.text_block("alice", plain) == "```main.py\nprint('hi')\n```"
+    fenced = service.upload("alice", "README.md", None, b"a\n```sh\nls\n```\n")
+    block = service.text_block("alice", fenced)
+    assert block.startswith("````README.md\n") and block.endswith("\n````")
+    spaced = service.upload("alice", "my notes.txt", None, b"x")
+    assert service.text_block("alice", spaced) == "my notes.txt\n```\nx\n```"
+
+
+def test_resolve_gives_the_users_own_attachments_only(service):
+    mine = service.upload("alice", "a.txt", None, b"a")
+    service.upload("bobby", "b.txt", None, b"b")
+    other = service.upload("bobby", "c.txt", None, b"c")
+    assert service.resolve("alice", [mine.id, mine.id]) == [mine]
+    from app.attachments import BadAttachmentRequest
+
+    for ids in ([other.id], ["../x"], ["att_" + "0" * 24]):
+        with pytest.raises(BadAttachmentRequest) as refused:
+            service.resolve("alice", ids)
+        assert refused.value.api_code == "bad_attachment" and refused.value.status == 400
