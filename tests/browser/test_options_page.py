@@ -228,3 +228,16 @@ def test_an_image_for_a_text_only_model_is_flagged_at_the_composer(
     shot(page, "72-options-text-only-note")
     pick(page, "thinker")
     expect(note).to_be_hidden()
+
+
+def test_the_popover_fits_a_phone(server: Server, open_page: Any) -> None:
+    user = server.new_user("phonepop")
+    page, _ = open_page(user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    goto(page, server.url + "/")
+    page.get_by_role("button", name="Model settings").click()
+    pop = page.locator("#options-popover")
+    expect(pop).to_be_visible()
+    box = pop.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "73-options-phone")
