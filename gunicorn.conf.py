@@ -94,12 +94,20 @@ def post_worker_init(worker: Any) -> None:
 
     drainer = Drainer()
     worker.turn_drainer = drainer
+    spawn: Any = None
     if "gevent" in str(worker.cfg.worker_class_str):
         patch_for_gevent()
+        import gevent
+
+        spawn = gevent.spawn  # gevent runs signal handlers in the loop, where nothing may block
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(sig: int, frame: Any) -> None:
-        drainer.start(*drain_bounds(float(worker.cfg.graceful_timeout)))
+        bounds = drain_bounds(float(worker.cfg.graceful_timeout))
+        if spawn is not None:
+            spawn(drainer.start, *bounds)
+        else:
+            drainer.start(*bounds)
         if callable(previous):
             previous(sig, frame)
 

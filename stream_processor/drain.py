@@ -65,7 +65,7 @@ class Drainer:
     """One drain per process, started once (by a signal or at exit) and joined before exiting."""
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()  # `start` may run in a signal handler: re-entrant
         self._thread: threading.Thread | None = None
         self._deadline = 0.0
         self.result: Drained | None = None
@@ -76,10 +76,11 @@ class Drainer:
             if self._thread is not None:
                 return
             self._deadline = time.monotonic() + wait + stop_grace
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run, args=(wait, stop_grace), name="turn-drain", daemon=True
             )
-            self._thread.start()
+            thread.start()  # kept only once started: a failed start is tried again by `finish`
+            self._thread = thread
 
     def _run(self, wait: float, stop_grace: float) -> None:
         self.result = drain(wait, stop_grace)

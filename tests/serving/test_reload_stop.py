@@ -42,7 +42,9 @@ def free_port() -> int:
 class Server:
     """`gunicorn 'app:create_app()'` with the repository's gunicorn.conf.py, 2 workers."""
 
-    def __init__(self, data_dir: Path, upstream_url: str, graceful_timeout: int) -> None:
+    def __init__(
+        self, data_dir: Path, upstream_url: str, graceful_timeout: int, worker_class: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.graceful_timeout = graceful_timeout
@@ -59,6 +61,8 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 str(GUNICORN),
+                "-k",
+                worker_class,
                 "-w",
                 "2",
                 "--threads",
@@ -151,8 +155,8 @@ def no_leftovers(data_dir: Path) -> None:
 def server_factory(data_dir: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(upstream_url: str, graceful_timeout: int) -> Server:
-        server = Server(data_dir, upstream_url, graceful_timeout)
+    def make(upstream_url: str, graceful_timeout: int, worker_class: str = "gthread") -> Server:
+        server = Server(data_dir, upstream_url, graceful_timeout, worker_class)
         servers.append(server)
         return server
 
@@ -210,10 +214,13 @@ def test_hup_finishes_turns_in_old_workers_and_reattach_works(
     no_leftovers(data_dir)
 
 
-def test_term_saves_every_turn_with_an_honest_status(slow_upstream, app, data_dir, server_factory):
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
+def test_term_saves_every_turn_with_an_honest_status(
+    slow_upstream, app, data_dir, server_factory, worker_class
+):
     slow_upstream.n_deltas = 2000  # 40 s an answer: longer than graceful_timeout
     graceful = 6
-    server = server_factory(slow_upstream.base_url, graceful_timeout=graceful)
+    server = server_factory(slow_upstream.base_url, graceful, worker_class)
     browser = Browser(server.url, app)
     attached = [start_turn(browser, f"story {i}") for i in range(2)]
     gone = [start_turn(browser, f"left {i}") for i in range(2)]
