@@ -62,6 +62,9 @@ EFFORTS = {e: e for e in ("low", "medium", "high", "xhigh", "max")} | {"minimal"
 _BUDGET_THINKING = re.compile(
     r"^claude-(?:3(?:-|$)|(?:opus|sonnet|haiku)-4(?:-[0-5](?:-|$)|-\d{8}|$))"
 )
+# The Claude 5.5 family thinks (adaptive) by default; Sonnet 5.5 is switched off another way.
+_THINKS_BY_DEFAULT = re.compile(r"^claude-(?:opus|sonnet|haiku)-5-5(?:-|$)")
+_SONNET_5_5 = re.compile(r"^claude-sonnet-5-5(?:-|$)")
 _RATE_HEADERS = (
     ("anthropic-ratelimit-requests-remaining", "ratelimit_remaining_requests"),
     ("anthropic-ratelimit-tokens-remaining", "ratelimit_remaining_tokens"),
@@ -176,10 +179,13 @@ class AnthropicProvider:
     def _thinking(self, request: ResponseRequest, max_tokens: int) -> dict[str, Any] | None:
         mode = request.options.get("thinking")
         if mode == "off":
-            return {"type": "disabled"}
+            # Sonnet 5.5 turns thinking off with `between_tools` (providers.md §1.8).
+            return {"type": "between_tools" if _SONNET_5_5.match(request.model) else "disabled"}
+        summary = request.options.get("reasoning_summary")
+        if mode is None and summary is not None and _THINKS_BY_DEFAULT.match(request.model):
+            mode = "adaptive"  # it thinks anyway: the summary setting says how it is shown
         if mode not in ("on", "adaptive"):
             return None
-        summary = request.options.get("reasoning_summary")
         if summary is None and isinstance(request.reasoning, dict):
             summary = request.reasoning.get("summary")
         display = "omitted" if summary == "none" else "summarized"

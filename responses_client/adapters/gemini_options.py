@@ -165,7 +165,9 @@ def interactions_generation_config(request: ResponseRequest) -> dict[str, Any]:
             config[key] = opts[key]
     if bare_model(request.model).startswith(NON_THINKING):
         return config
-    if effort in THINKING_LEVELS:
+    if bare_model(request.model).startswith("gemini-2"):
+        pass  # 2.x thinks by a budget, which Interactions has no field for: no level
+    elif effort in THINKING_LEVELS:
         config["thinking_level"] = THINKING_LEVELS[effort].lower()
     elif thinking == "off":
         config["thinking_level"] = "minimal"

@@ -189,14 +189,16 @@ class ChatCompletionsProvider:
         effort = opts.get("reasoning_effort")
         if effort is None and isinstance(request.reasoning, dict):
             effort = request.reasoning.get("effort")
-        self._reasoning_params(params, effort, opts.get("thinking"))
+        self._reasoning_params(params, effort, opts.get("thinking"), opts.get("reasoning_summary"))
         if self.flavour == "generic" and opts.get("verbosity") is not None:
             params["verbosity"] = opts["verbosity"]
         for key, value in request.provider_options.items():
             params[key] = value  # the operator's, sent as given
         return params
 
-    def _reasoning_params(self, params: dict[str, Any], effort: Any, thinking: Any) -> None:
+    def _reasoning_params(
+        self, params: dict[str, Any], effort: Any, thinking: Any, summary: Any = None
+    ) -> None:
         flavour = self.flavour
         if flavour == "deepseek":
             if thinking == "off":
@@ -214,6 +216,8 @@ class ChatCompletionsProvider:
                 reasoning["effort"] = effort
             elif thinking in ("on", "adaptive"):
                 reasoning["enabled"] = True
+            if summary == "none" and thinking != "off":
+                reasoning["exclude"] = True  # thinks, but leaves the reasoning out of the reply
             if reasoning:
                 params["reasoning"] = reasoning
         elif thinking == "off" and flavour == "ollama":

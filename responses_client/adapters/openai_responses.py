@@ -128,8 +128,11 @@ class OpenAIProvider:
         reasoning = dict(request.reasoning or {})
         if opts.get("reasoning_effort") is not None:
             reasoning["effort"] = opts["reasoning_effort"]
-        if opts.get("reasoning_summary") is not None:
-            reasoning["summary"] = opts["reasoning_summary"]
+        summary = opts.get("reasoning_summary")
+        if summary == "none":
+            reasoning.pop("summary", None)  # no summary: the API takes auto|concise|detailed only
+        elif summary is not None:
+            reasoning["summary"] = summary
         if reasoning:
             params["reasoning"] = reasoning
         if opts.get("verbosity") is not None:

@@ -190,7 +190,9 @@ def test_max_tokens_model_limit_below_the_cap(upstream: FakeAnthropic) -> None:
         ("claude-sonnet-5-5", {"thinking": "on"}, {"type": "adaptive", "display": "summarized"}, None),
         ("claude-sonnet-5-5", {"thinking": "adaptive", "reasoning_summary": "none"},
          {"type": "adaptive", "display": "omitted"}, None),
-        ("claude-sonnet-5-5", {"thinking": "off"}, {"type": "disabled"}, None),
+        # Sonnet 5.5 turns thinking off with between_tools (providers.md §1.8); older: disabled.
+        ("claude-sonnet-5-5", {"thinking": "off"}, {"type": "between_tools"}, None),
+        ("claude-haiku-4-5", {"thinking": "off"}, {"type": "disabled"}, None),
         ("claude-sonnet-4-5", {"thinking": "on"},
          {"type": "enabled", "budget_tokens": 4096, "display": "summarized"}, None),
         ("claude-opus-4-6", {"thinking": "on"}, {"type": "adaptive", "display": "summarized"}, None),
