@@ -152,7 +152,7 @@ def test_a_text_file_goes_as_a_fenced_block(client: Any, upstream: Any):
     assert request.body["input"] == [
         {
             "role": "user",
-            "content": [{"type": "input_text", "text": "```f.py\ndef f():\n    return 1\n\n```"}],
+            "content": [{"type": "input_text", "text": "```f.py\ndef f():\n    return 1\n```"}],
         }
     ]
     assert frames[0].data["chat_name"] == "f.py"  # an empty message: named from its file

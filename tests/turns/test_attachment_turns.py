@@ -135,7 +135,7 @@ def test_a_text_file_goes_as_a_fenced_block(service, providers):
         {
             "role": "user",
             "content": [
-                {"type": "text", "text": "```notes.md\n# Title\nhello\n\n```"},
+                {"type": "text", "text": "```notes.md\n# Title\nhello\n```"},
                 {"type": "text", "text": "Summarise."},
             ],
         }
