@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.fakes.model_lists import ModelListing, serve_models
 from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
@@ -196,6 +197,7 @@ class FakeUpstream(FakeServer):
         self._model_counts: dict[str, int] = {}
         # POST /v1/responses/compact: None answers; a status-error name ("500") refuses it.
         self.compact_error: str | None = None
+        self.model_listing = ModelListing()  # GET /v1/models (OpenAI's and xAI's shape)
 
     # -- configuration ---------------------------------------------------------------------------
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
@@ -398,6 +400,8 @@ class _Handler(FakeHandler[FakeUpstream]):
         parts = rec.path.strip("/").split("/")
         if len(parts) == 4 and parts[:2] == ["v1", "threads"] and parts[3] == "messages":
             self._thread_messages(rec, parts[2])
+        elif parts == ["v1", "models"]:
+            rec.status = serve_models(self, self.fake.model_listing, "openai", rec.query)
         else:
             rec.status = 404
             self._send_json(

@@ -1,5 +1,6 @@
-"""The `flask --app app users …` commands (create a user, list them, set a password) and
-`flask --app app search reindex` (rebuild the search index).
+"""The `flask --app app users …` commands (create a user, list them, set a password),
+`flask --app app search reindex` (rebuild the search index) and `flask --app app providers
+refresh` (read every provider's model list and cache it).
 
 Part of the web layer (click comes with Flask); calls `app.accounts` through the app's services.
 """
@@ -13,6 +14,7 @@ from flask import Flask
 
 import conversation_manager as cm
 from app import accounts as auth
+from responses_client import discovery
 
 WEAK_WORDS = "at least 12 characters, not only white space, and no control characters (such as NUL)"
 
@@ -88,3 +90,25 @@ def register_cli(app: Flask) -> None:
             click.echo(f"{name}: {count} conversations indexed")
 
     app.cli.add_command(search)
+
+    providers = click.Group("providers", help="Model providers.")
+
+    @providers.command("refresh")
+    def refresh() -> None:
+        """Read each configured provider's model list and cache it: one line per provider, its
+        count of models or its error code; exit 1 only when every provider failed."""
+        registry = app.extensions["services"].providers
+        outcome = discovery.refresh(registry)
+        for item in outcome.providers:
+            if item.error is None:
+                click.echo(f"{item.provider}: {item.count} models")
+            else:
+                click.echo(f"{item.provider}: failed ({item.error})")
+        if not outcome.saved and not outcome.all_failed:
+            click.echo("warning: the model cache could not be written", err=True)
+        if not outcome.providers:
+            raise click.ClickException("no provider is configured")
+        if outcome.all_failed:
+            raise click.ClickException("no provider's model list could be read")
+
+    app.cli.add_command(providers)

@@ -1,8 +1,11 @@
-"""The `providers` blueprint: `GET /providers` (API.md "Providers") and its short form `GET /models`.
+"""The `providers` blueprint: `GET /providers` (API.md "Providers"), its short form `GET /models`,
+and `POST /providers/refresh` (read every provider's model list now and cache it).
 
-Part of the web layer: reads the registry the composition root built and the price data's list
-prices; no SDK, no network. What it answers is names, model ids and figures only: never a key,
-never a base URL (a base URL may carry credentials), never an environment variable's value.
+Part of the web layer: reads the registry the composition root built, its cached model lists and
+the price data's list prices; only the refresh reaches the network (`responses_client.discovery`,
+one at a time per process). What it answers is names, model ids, figures and short error codes
+only: never a key, never a base URL (a base URL may carry credentials), never an environment
+variable's value, never upstream text.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from flask import Blueprint, Response, jsonify
 
 import responses_client as rc
 from app.web.current import services
-from responses_client import pricing
+from app.web.errors import error_response
+from responses_client import discovery, pricing
 
 bp = Blueprint("providers", __name__)
 
@@ -28,9 +32,18 @@ def _listed(registry: rc.ProviderRegistry, name: str) -> list[str]:
     return models
 
 
+def _with_cached(registry: rc.ProviderRegistry, name: str) -> list[str]:
+    """The configured and default models, then the provider's cached list's other models."""
+    models = _listed(registry, name)
+    seen = set(models)
+    return models + [m for m in registry.cached_models(name) if m not in seen]
+
+
 def _price(registry: rc.ProviderRegistry, name: str, model: str) -> dict[str, Any] | None:
     info = registry.model_info(name, model)
     settings = registry.settings[name]
+    if info.price is None and info.listed_price is not None:
+        return dict(info.listed_price)  # the provider's own list price (source "provider")
     return pricing.price_of(
         name, model, override=info.price, price_provider=settings.price_provider
     )
@@ -65,7 +78,7 @@ def providers_json(registry: rc.ProviderRegistry) -> dict[str, Any]:
                 "name": name,
                 "protocol": registry.settings[name].protocol,
                 "stateful": registry.settings[name].stateful,
-                "models": [_model_json(registry, name, m) for m in _listed(registry, name)],
+                "models": [_model_json(registry, name, m) for m in _with_cached(registry, name)],
                 "fallback": _fallback(registry, name),
             }
             for name in registry.providers
@@ -96,3 +109,29 @@ def providers() -> Response:
 @bp.get("/models")
 def models() -> Response:
     return jsonify(models_json(services().providers))
+
+
+def _outcome_json(outcome: discovery.RefreshOutcome) -> list[dict[str, Any]]:
+    return [{"provider": p.provider, "count": p.count, "error": p.error} for p in outcome.providers]
+
+
+@bp.post("/providers/refresh")
+def refresh() -> Response:
+    """Read every configured provider's model list, cache it, answer the `/providers` document
+    with `refresh`: each provider's count of models or its error code."""
+    registry = services().providers
+    if not registry:
+        return error_response(503, "no_provider")
+    outcome = discovery.refresh(registry)
+    if outcome.all_failed:
+        codes = {p.error for p in outcome.providers}
+        busy = codes <= {"upstream_unavailable", "rate_limited"}
+        return error_response(
+            503 if busy else 502,
+            "upstream_unavailable" if busy else "upstream_error",
+            "No provider's model list could be read; the cached lists are unchanged.",
+            {"providers": _outcome_json(outcome)},
+        )
+    body = providers_json(registry)
+    body["refresh"] = _outcome_json(outcome)
+    return jsonify(body)

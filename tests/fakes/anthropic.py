@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.fake_upstream import Headers, Recorded
+from tests.fakes.model_lists import ModelListing, serve_models
 from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
@@ -147,6 +148,7 @@ class FakeAnthropic(FakeServer):
         self.requests: list[Recorded] = []
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
+        self.model_listing = ModelListing()  # GET /v1/models (paged: has_more, after_id)
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, consumed one per POST /v1/messages (then the model name's applies)."""
@@ -271,7 +273,10 @@ class _Handler(FakeHandler[FakeAnthropic]):
     def do_GET(self) -> None:
         rec = self._record(None)
         self.request_id = f"req_{uuid.uuid4().hex[:24]}"
-        self._error(rec, {}, 404, "not_found_error", None, "Not found")
+        if rec.path.rstrip("/") == "/v1/models":
+            rec.status = serve_models(self, self.fake.model_listing, "anthropic", rec.query)
+        else:
+            self._error(rec, {}, 404, "not_found_error", None, "Not found")
         rec.done.set()
 
     def do_POST(self) -> None:

@@ -28,6 +28,7 @@ import pytest
 
 from tests.fake_upstream import Headers, Recorded
 from tests.fakes.chat_bodies import LEAKY, STATUS_ERRORS, usage_for
+from tests.fakes.model_lists import ModelListing, serve_models
 from tests.fakes.server import ClientGone, FakeHandler, FakeServer, serve_until_interrupted, serving
 
 DEFAULT_REPLY = "Hello! How can I help?"
@@ -99,6 +100,8 @@ class FakeChat(FakeServer):
         self.requests: list[Recorded] = []
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
+        # GET …/models in the style's shape ("openai" serves Ollama's sample ids).
+        self.model_listing = ModelListing()
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, one per POST (then model-name behaviours or `ok`)."""
@@ -160,6 +163,21 @@ class _Handler(FakeHandler[FakeChat]):
         self.wfile.write(data)
 
     # -- routes ----------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        headers = Headers((k.lower(), v) for k, v in self.headers.items())
+        rec = Recorded("GET", url.path, query, headers, None, time.time())
+        with self.fake._lock:
+            self.fake.requests.append(rec)
+        if url.path.rstrip("/").endswith("/models"):
+            shape = {"openai": "ollama"}.get(self.fake.style, self.fake.style)
+            rec.status = serve_models(self, self.fake.model_listing, shape, query)
+        else:
+            rec.status = 404
+            self._send_json(404, {"error": {"message": "Not found", "code": None}}, {})
+        rec.done.set()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""

@@ -40,6 +40,7 @@ from tests.fakes.gemini_wire import (
     input_tokens,
     parse_behaviour,
 )
+from tests.fakes.model_lists import ModelListing, serve_models
 from tests.fakes.server import ClientGone, FakeServer, serve_until_interrupted, serving
 
 __all__ = [
@@ -77,6 +78,7 @@ class FakeGemini(FakeServer):
         self.interactions: dict[str, dict[str, Any]] = {}
         self._script: list[dict[str, Any]] = []
         self._model_counts: dict[str, int] = {}
+        self.model_listing = ModelListing()  # GET /{version}/models (paged: nextPageToken)
 
     def script(self, behaviours: list[str | dict[str, Any]]) -> None:
         """Queue behaviours, consumed one per model call (then the model name's or "ok")."""
@@ -134,6 +136,20 @@ class _Handler(InteractionsHandler):
     """generateContent and the request routing; the Interactions route comes from its mixin."""
 
     # -- routes ----------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        headers = Headers((k.lower(), v) for k, v in self.headers.items())
+        rec = Recorded("GET", url.path, query, headers, None, time.time())
+        with self.fake._lock:
+            self.fake.requests.append(rec)
+        if url.path.strip("/").split("/")[1:] == ["models"]:
+            rec.status = serve_models(self, self.fake.model_listing, "gemini", query)
+        else:
+            rec.status = 404
+            self._send_json(404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, {})
+        rec.done.set()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
