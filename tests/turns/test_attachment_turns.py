@@ -18,6 +18,7 @@ from app.attachments import AttachmentService, AttachmentSettings, BadAttachment
 from app.context import TokenCounter, plan_context
 from app.context.parts import attachment_ref, attachment_tokens
 from app.turns import BadTurnRequest, EmptyMessage, TurnRequest, UnsupportedInputRequest
+from app.turns.attachments import PartMaker
 from conversation_manager.json.attachments import JsonAttachmentStore
 from responses_client.adapters.fake import FakeProvider
 from responses_client.registry import ModelInfo, ProviderSettings
@@ -445,3 +446,24 @@ def test_the_preview_counts_the_images_in_history(service, providers, cat):
     tokens = {m.id: m.tokens for m in preview.context.messages}
     assert tokens[frames[0].data["user_message_id"]] == 2 + 4
     assert preview.context.context_mode == "replayed"
+
+
+def test_parts_are_made_per_protocol_and_a_lost_file_is_a_note(service, tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(buf, "GIF")
+    gif = service.attachments.upload(USER, "anim.gif", "image/gif", buf.getvalue())
+    lost = record(id="att_" + "c" * 24, name="lost.png", width=10, height=10)
+    maker = PartMaker(service.attachments, USER, {gif.id: gif, lost.id: lost})
+    as_gemini = maker.part(attachment_ref(gif), "gemini", True)
+    as_responses = maker.part(attachment_ref(gif), "responses", True)
+    assert as_gemini["media_type"] == "image/png"  # Gemini takes no GIF
+    assert as_responses["media_type"] == "image/gif"
+    assert base64.b64decode(as_responses["data"]) == buf.getvalue()
+    assert maker.part(attachment_ref(gif), "responses", False) == {
+        "type": "text",
+        "text": "[image: anim.gif not shown to this model]",
+    }
+    assert maker.part(attachment_ref(lost), "responses", True) == {
+        "type": "text",
+        "text": "[attachment: lost.png is no longer available]",
+    }
