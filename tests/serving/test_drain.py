@@ -1,0 +1,68 @@
+"""The exit drain without gunicorn: turns that end in time finish, the others are stopped and saved."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import stream_processor as sp
+from stream_processor.drain import Drainer, drain, running_turns
+
+
+def start(registry: sp.TurnRegistry, coordination: sp.FileCoordination, cid: str, seconds: float):
+    """A turn that emits a delta every 10 ms for `seconds`, or until stopped; returns its outcome box."""
+    outcome: dict[str, Any] = {}
+
+    def body(control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
+        end = time.monotonic() + seconds
+        text = ""
+        while time.monotonic() < end and not control.stopped:
+            control.emit("delta", {"text": "w"})
+            text += "w"
+            time.sleep(0.01)
+        outcome["status"] = "stopped" if control.stopped else "completed"
+        outcome["text"] = text
+        return "done", {"status": outcome["status"]}
+
+    lock = coordination.acquire(cid)
+    turn = registry.start(coordination, cid, lock, f"m_{cid}", body, None)
+    turn.begin("conversation", {"conversation_id": cid})
+    return outcome
+
+
+def test_drain_waits_then_stops(tmp_path: Path) -> None:
+    registry = sp.TurnRegistry(lambda mid: {"code": "internal", "message_id": mid})
+    coordination = sp.FileCoordination(tmp_path)
+    short = start(registry, coordination, "c_short", 0.2)
+    long = start(registry, coordination, "c_long", 60)
+    t0 = time.monotonic()
+    result = drain(wait=1.0, stop_grace=5.0)
+    assert time.monotonic() - t0 < 5
+    assert (result.finished, result.stopped, result.left) == (1, 1, 0)
+    assert short["status"] == "completed"
+    assert long["status"] == "stopped" and long["text"]
+    assert not running_turns()
+    assert coordination.last_frame("c_long") is not None
+    assert not coordination.is_live("c_long")  # the lock is free: the conversation takes turns
+
+
+def test_drainer_started_by_a_signal_is_joined_once(tmp_path: Path) -> None:
+    registry = sp.TurnRegistry(lambda mid: {"code": "internal", "message_id": mid})
+    coordination = sp.FileCoordination(tmp_path)
+    long = start(registry, coordination, "c_long", 60)
+    drainer = Drainer()
+    drainer.start(0.2, 5.0)
+    drainer.start(10.0, 10.0)  # a second signal changes nothing
+    t0 = time.monotonic()
+    result = drainer.finish(30.0, 30.0)
+    assert time.monotonic() - t0 < 5
+    assert result is not None and result.stopped == 1 and long["status"] == "stopped"
+    assert not [t for t in threading.enumerate() if t.name == "turn-drain" and t.is_alive()]
+
+
+def test_drain_with_nothing_running_returns_at_once() -> None:
+    t0 = time.monotonic()
+    assert drain(wait=10.0, stop_grace=10.0).left == 0
+    assert time.monotonic() - t0 < 1
