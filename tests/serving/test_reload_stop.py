@@ -166,10 +166,11 @@ def server_factory(data_dir: Path) -> Iterator[Any]:
         assert SENTINEL_KEY not in log
 
 
+@pytest.mark.parametrize("worker_class", ["gthread", "gevent"])
 def test_hup_finishes_turns_in_old_workers_and_reattach_works(
-    slow_upstream, app, data_dir, server_factory
+    slow_upstream, app, data_dir, server_factory, worker_class
 ):
-    server = server_factory(slow_upstream.base_url, graceful_timeout=20)
+    server = server_factory(slow_upstream.base_url, 20, worker_class)
     browser = Browser(server.url, app)
     old = server.workers()
     slow_upstream.n_deltas = LONG  # 5 s an answer, well inside graceful_timeout
