@@ -236,6 +236,7 @@ def test_a_long_paste_becomes_a_text_attachment_chip(server: Server, open_page: 
     goto(page, server.url + "/")
     limit = int(page.locator("body").get_attribute("data-paste-attachment-chars") or "0")
     assert limit == server.app.config["CHAT_PASTE_ATTACHMENT_CHARS"]
+    server.upstream.reply = "A list of foxes."
 
     # A short paste stays text in the box (the browser's own paste: not prevented).
     assert not page.evaluate(PASTE_TEXT, "short text")
@@ -251,6 +252,9 @@ def test_a_long_paste_becomes_a_text_attachment_chip(server: Server, open_page: 
     shot(page, "64-attach-long-paste")
 
     page.locator("#composer-input").press("Enter")
+    expect(page.locator("article.msg-assistant").last.locator(".msg-body")).to_have_text(
+        "A list of foxes."
+    )
     wait_idle(page)
     user_msg = page.locator("article.msg-user").last
     expect(user_msg.locator(".msg-attachments a.att-file")).to_contain_text("pasted-text.txt")
@@ -324,3 +328,30 @@ def test_a_share_page_shows_the_images_of_the_shared_branch(
     anon.wait_for_function(
         "() => { const i = document.querySelector('.att-thumb'); return i && i.complete && i.naturalWidth > 0; }"
     )
+
+
+def test_send_waits_for_an_upload_still_running(server: Server, open_page: Any) -> None:
+    user = server.new_user("waiter")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    server.upstream.reply = "Seen."
+    held: list[Any] = []
+    # The upload is held until the test lets it go (a slow connection, without any timing).
+    page.route("**/attachments", lambda route: held.append(route))
+    page.evaluate(PASTE_FILE, [b64(png()), "slow.png", "image/png"])
+    chip = page.locator("#attach-tray .attach-chip")
+    expect(chip).to_have_class(re.compile("attach-uploading"))
+    expect(chip.locator(".attach-state")).to_contain_text("Uploading")
+    page.locator("#composer-input").fill("After the upload")
+    page.locator("#composer-input").press("Enter")
+    expect(page.locator("#composer-note")).to_contain_text("Waiting for the files")
+    expect(page.locator("article.msg-user")).to_have_count(0)
+    page.wait_for_function("() => true")  # let the route handler run
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("article.msg-assistant").last.locator(".msg-body")).to_have_text("Seen.")
+    wait_idle(page)
+    user_msg = page.locator("article.msg-user").last
+    expect(user_msg.locator(".msg-attachments img.att-thumb")).to_have_attribute("alt", "slow.png")
+    expect(user_msg.locator(".msg-body")).to_have_text("After the upload")
+    assert "input_image" in [p.get("type") for p in sent_parts(last_body(server))]

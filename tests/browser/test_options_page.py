@@ -156,6 +156,7 @@ def test_a_chosen_effort_reaches_the_upstream_and_shows_under_the_reply(
     box = page.locator("#composer-input")
     box.fill("Think hard")
     box.press("Enter")
+    expect(page.locator("article.msg-assistant:not(.pending)")).to_have_count(1)
     wait_idle(page)
     body = server.upstream.responses_requests()[-1].body
     assert body["reasoning"]["effort"] == "high", body.get("reasoning")
@@ -166,6 +167,7 @@ def test_a_chosen_effort_reaches_the_upstream_and_shows_under_the_reply(
     # The conversation keeps it: the next turn sends it again without `options`, a reload shows it.
     box.fill("And again")
     box.press("Enter")
+    expect(page.locator("article.msg-assistant:not(.pending)")).to_have_count(2)
     wait_idle(page)
     assert server.upstream.responses_requests()[-1].body["reasoning"]["effort"] == "high"
     page.reload()
@@ -179,6 +181,7 @@ def test_a_chosen_effort_reaches_the_upstream_and_shows_under_the_reply(
     pick(page, "plain-text")
     box.fill("Now plainly")
     box.press("Enter")
+    expect(page.locator("article.msg-assistant:not(.pending)")).to_have_count(3)
     wait_idle(page)
     assert "reasoning" not in server.upstream.responses_requests()[-1].body or not (
         server.upstream.responses_requests()[-1].body.get("reasoning") or {}
