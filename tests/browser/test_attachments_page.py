@@ -265,7 +265,9 @@ def test_a_long_paste_becomes_a_text_attachment_chip(server: Server, open_page: 
 
 def test_attachments_on_a_phone(server: Server, open_page: Any) -> None:
     user = server.new_user("phone")
-    page, _ = open_page(user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page, _ = open_page(
+        user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     goto(page, server.url + "/")
     server.upstream.reply = "Two pictures."
     page.evaluate(PASTE_FILE, [b64(png(120, 90)), "first.png", "image/png"])
@@ -337,7 +339,7 @@ def test_send_waits_for_an_upload_still_running(server: Server, open_page: Any) 
     server.upstream.reply = "Seen."
     held: list[Any] = []
     # The upload is held until the test lets it go (a slow connection, without any timing).
-    page.route("**/attachments", lambda route: held.append(route))
+    page.route("**/attachments", held.append)
     page.evaluate(PASTE_FILE, [b64(png()), "slow.png", "image/png"])
     chip = page.locator("#attach-tray .attach-chip")
     expect(chip).to_have_class(re.compile("attach-uploading"))

@@ -186,9 +186,9 @@ def test_a_chosen_effort_reaches_the_upstream_and_shows_under_the_reply(
     assert "reasoning" not in server.upstream.responses_requests()[-1].body or not (
         server.upstream.responses_requests()[-1].body.get("reasoning") or {}
     ).get("effort")
-    expect(page.locator("article.msg-assistant").last.locator(".msg-options-dropped")).to_contain_text(
-        "effort"
-    )
+    expect(
+        page.locator("article.msg-assistant").last.locator(".msg-options-dropped")
+    ).to_contain_text("effort")
 
 
 def test_refresh_models_rereads_the_catalogue(server: Server, open_page: Any) -> None:
@@ -235,7 +235,9 @@ def test_an_image_for_a_text_only_model_is_flagged_at_the_composer(
 
 def test_the_popover_fits_a_phone(server: Server, open_page: Any) -> None:
     user = server.new_user("phonepop")
-    page, _ = open_page(user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page, _ = open_page(
+        user, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     goto(page, server.url + "/")
     page.get_by_role("button", name="Model settings").click()
     pop = page.locator("#options-popover")
