@@ -152,8 +152,10 @@ class ConversationStore(Protocol):
         user_message_id: str | None = None,
         assistant_message_id: str | None = None,
         attachments: Sequence[Attachment] = (),
+        options: Mapping[str, Any] | None = None,
     ) -> tuple[Conversation, Message | None, Message]:
         """Add the user message and an `in_progress` reply in one commit; return both with the tree.
+        `options` (not None) become the conversation's per-model options in that commit.
 
         `text` None regenerates: the reply goes under the user message `parent_id`. Otherwise the
         user message goes under the assistant message `parent_id` (None or ROOT: a new root). The
@@ -561,6 +563,10 @@ class AttachmentStore(Protocol):
 
     def used_bytes(self, user: str) -> int:
         """Return the bytes the user's attachments take (originals; variants not counted)."""
+        ...
+
+    def touch(self, user: str, attachment_id: str) -> None:
+        """Mark the attachment as just stored (a turn is about to use it: the sweep spares it)."""
         ...
 
     def stale(self, user: str, older_than: float) -> builtins.list[str]:

@@ -130,6 +130,9 @@ class AttachmentService:
                 raise BadAttachmentRequest(f"no attachment {aid}")
             seen.add(aid)
             out.append(found)
+        for attachment in out:
+            # A file uploaded long ago and sent only now must outlive the turn's commit.
+            self.store.touch(user, attachment.id)
         return out
 
     # --- the copies sent upstream --------------------------------------------------------------

@@ -160,6 +160,18 @@ class JsonAttachmentStore:
             raise storage_error(exc, "reading an attachment") from exc
         return data
 
+    def touch(self, user: str, attachment_id: str) -> None:
+        """Set the attachment's stored time to now; nothing when there is no such attachment."""
+        directory = self._existing_dir(user) if _valid_id(attachment_id) else None
+        if directory is None:
+            return
+        with (
+            locked(directory / ".lock", self.lock_timeout),
+            os_errors("touching an attachment"),
+            contextlib.suppress(FileNotFoundError),
+        ):
+            os.utime(self._meta_path(directory, attachment_id))
+
     def _entries(self, directory: Path) -> tuple[dict[str, float], set[str], dict[str, int]]:
         """(sidecar id -> mtime, content sha names, content sha -> size) of one directory."""
         sidecars: dict[str, float] = {}

@@ -140,3 +140,12 @@ def test_an_orphan_content_file_goes_only_when_old(app, client, data_dir):
     _age(data_dir, "alice", aid, DAY + 60)
     app.extensions["services"].attachments.sweep("alice")
     assert orphan_new.exists() and not orphan_old.exists()
+
+
+def test_an_old_file_named_by_a_turn_is_fresh_again(app, client, data_dir):
+    aid = upload(client, b"late\n", "late.txt").get_json()["id"]
+    _age(data_dir, "alice", aid, DAY + 60)
+    service = app.extensions["services"].attachments
+    assert [a.id for a in service.resolve("alice", [aid])] == [aid]
+    assert service.sweep("alice") == 0
+    assert aid in _present(data_dir, "alice")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import socket
+import threading
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import ImageFile
+from werkzeug.serving import make_server
 
 from tests.attachments.conftest import (
     image_bytes,
@@ -250,3 +255,50 @@ def test_an_upload_needs_a_login_and_the_csrf_token(app, client):
         content_type="multipart/form-data",
     )
     assert field.status_code == 201
+
+
+def _chunked_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST `body` chunked over a raw socket (the test client always sends a Content-Length)."""
+    parts = urlsplit(url)
+    head = f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTransfer-Encoding: chunked\r\n"
+    head += "Connection: close\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    piece = 16384
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + piece]), body[i : i + piece])
+        for i in range(0, len(body), piece)
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head.encode() + b"\r\n" + chunks + b"0\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    status_line, _, rest = raw.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_a_chunked_upload_gets_the_uploads_limit_too(make_app):
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    app = make_app(CHAT_MAX_BODY_BYTES=20_000, CHAT_ATTACHMENT_MAX_BYTES=400_000)
+    client = login(app.test_client(), app)
+    token = page_token(client)  # before reading the cookie: the page puts the token in the session
+    cookie = client.get_cookie("chat_session")
+    headers = {"Cookie": f"chat_session={cookie.value}", "X-CSRF-Token": token}
+    data = noisy_png((200, 200))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for payload, status in ((data, 201), (data * 4, 413)):
+            upload_file = FileStorage(io.BytesIO(payload), filename="noise.png")
+            boundary, body = encode_multipart({"file": upload_file})
+            kind = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+            got, answer = _chunked_post(url, "/attachments", body, headers | kind)
+            assert got == status, answer
+            if status == 413:
+                assert b"400,000 bytes" in answer
+    finally:
+        server.shutdown()
+        thread.join(5)
