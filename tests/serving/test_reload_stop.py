@@ -261,3 +261,16 @@ def test_term_lets_a_short_turn_complete(slow_upstream, app, data_dir, server_fa
     server.proc.wait(15)
     (reply,) = assistant_messages(data_dir, first["conversation_id"])
     assert reply["status"] == "completed" and reply["text"] == PIECE * 100
+
+
+def test_quick_stop_saves_turns_as_stopped(slow_upstream, app, data_dir, server_factory):
+    slow_upstream.n_deltas = 2000
+    server = server_factory(slow_upstream.base_url, 20)
+    browser = Browser(server.url, app)
+    conn, _, _, first = start_turn(browser, "story")
+    conn.close()
+    server.proc.send_signal(signal.SIGINT)  # quick stop: the workers get SIGQUIT, no grace
+    server.proc.wait(10)
+    (reply,) = assistant_messages(data_dir, first["conversation_id"])
+    assert reply["status"] == "stopped" and reply["text"].startswith(PIECE)
+    no_leftovers(data_dir)
