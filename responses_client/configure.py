@@ -113,6 +113,7 @@ class _Builder:
         # The file's own figures (None where it is silent), merged over the cached lists.
         self.overrides: dict[ModelRef, ModelInfo] = {}
         self.list_targets: dict[str, ListTarget] = {}
+        self.built: list[ProviderRegistry] = []  # the registry this build made (for lookups)
         # Every variable that can hold a key, on or off: their values are all redacted.
         self.key_variables = tuple(
             dict.fromkeys(
@@ -241,8 +242,11 @@ class _Builder:
     def output_limit(self, name: str) -> Callable[[str], int | None]:
         """The model's known output limit, for an adapter that must always send one (Anthropic)."""
         models = self.models  # filled in by `model_table` after the adapters are built
+        built = self.built  # the registry, once built: its merge sees the cached model lists
 
         def limit(model: str) -> int | None:
+            if built:
+                return built[0].model_info(name, model).max_output_tokens
             info = models.get((name, model))
             return info.max_output_tokens if info else None
 
@@ -394,7 +398,7 @@ def build_registry(
     builder.warn_fallbacks()
     cache = ModelCache(models_cache)
     cache.load()
-    return ProviderRegistry(
+    registry = ProviderRegistry(
         providers=builder.providers,
         settings=builder.settings,
         models=builder.models,
@@ -404,3 +408,5 @@ def build_registry(
         model_cache=cache,
         list_targets=builder.list_targets,
     )
+    builder.built.append(registry)
+    return registry

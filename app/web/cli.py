@@ -101,9 +101,17 @@ def register_cli(app: Flask) -> None:
         outcome = discovery.refresh(registry)
         for item in outcome.providers:
             if item.error is None:
-                click.echo(f"{item.provider}: {item.count} models")
+                plural = "" if item.count == 1 else "s"
+                click.echo(f"{item.provider}: {item.count} model{plural}")
             else:
                 click.echo(f"{item.provider}: failed ({item.error})")
+            default = registry.default_model(item.provider)
+            if default and registry.refuses_model(item.provider, default):
+                click.echo(
+                    f"warning: {item.provider}'s default model {default} is not in its list "
+                    "(turns naming it are refused until it is listed or the default changes)",
+                    err=True,
+                )
         if not outcome.saved and not outcome.all_failed:
             click.echo("warning: the model cache could not be written", err=True)
         if not outcome.providers:

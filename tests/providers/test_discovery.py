@@ -18,6 +18,7 @@ import pytest
 
 from responses_client import discovery
 from responses_client.configure import build_registry
+from responses_client.events import ResponseRequest
 from responses_client.model_cache import KIND, SCHEMA, ModelCache, ProviderList
 from responses_client.model_lists import (
     ListedModel,
@@ -499,7 +500,7 @@ def test_cli_refresh_prints_each_provider_and_fails_only_when_all_fail(
     with caplog.at_level(logging.INFO):
         result = app.test_cli_runner().invoke(args=["providers", "refresh"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "openai: 2 models",
         "anthropic: 4 models",
         "gemini: failed (upstream_unavailable)",
@@ -516,6 +517,13 @@ def test_cli_refresh_prints_each_provider_and_fails_only_when_all_fail(
     assert result.exit_code != 0
     assert "failed (bad_response)" in result.output
     _no_secret(result.output)
+    # A list without the provider's default model says so (turns naming it will be refused).
+    fakes["openai"].model_listing.fail = None
+    fakes["openai"].model_listing.models = [{"id": "gpt-5.4", "object": "model"}]
+    result = app.test_cli_runner().invoke(args=["providers", "refresh"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "openai: 1 model"
+    assert "openai's default model gpt-5.4-mini is not in its list" in result.stderr
 
 
 def _models(body: dict[str, Any], provider: str) -> dict[str, dict[str, Any]]:
@@ -612,3 +620,16 @@ def test_a_cached_list_refuses_an_unknown_model_up_front(
     assert response.get_json()["error"]["code"] == "unknown_model"
     # Gemini's list could not be read: its models are sent as named.
     assert not registry.refuses_model("gemini", "gemini-anything")
+
+
+def test_anthropic_max_tokens_follows_the_cached_output_limit(
+    fakes: dict[str, Any], tmp_path: Path
+) -> None:
+    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": fakes["anthropic"].base_url}
+    registry = build_registry(env, models_cache=tmp_path / "models.json")
+    adapter = registry.get("anthropic")
+    request = ResponseRequest(model="claude-text-1", input="hi", instructions=None)
+    assert adapter.max_tokens_for(request) == 8192  # nothing known: the adapter's default
+    discovery.refresh(registry)
+    assert adapter.max_tokens_for(request) == 4096  # the list's max_tokens
+    registry.close()
