@@ -580,7 +580,8 @@ class AttachmentStore(Protocol):
     def sweep(self, user: str, keep: set[str], older_than: float) -> int:
         """Remove the user's attachments not in `keep` stored before `older_than` (a Unix time).
 
-        Their variants go with them. Returns how many attachments were removed.
+        Their variants go with them; the old ones in `keep` count as stored now (so `stale` does
+        not list them again for a while). Returns how many attachments were removed.
         """
         ...
 

@@ -209,7 +209,8 @@ class JsonAttachmentStore:
     def sweep(self, user: str, keep: set[str], older_than: float) -> int:
         """Remove attachments not in `keep` last stored before `older_than`, with their variants.
 
-        Content files no sidecar names (a crashed put) and old temporary files go too.
+        Old ones in `keep` are marked fresh. Content files no sidecar names (a crashed put) and
+        old temporary files go too.
         """
         directory = self._existing_dir(user)
         if directory is None:
@@ -223,6 +224,9 @@ class JsonAttachmentStore:
                 found = self._meta(directory, aid)
                 if found is not None and (aid in keep or mtime >= older_than):
                     live.add(found[0])
+                    if mtime < older_than:
+                        # Used: fresh again, so the next sweeps skip reading the conversations.
+                        os.utime(self._meta_path(directory, aid))
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._meta_path(directory, aid))

@@ -149,3 +149,17 @@ def test_an_old_file_named_by_a_turn_is_fresh_again(app, client, data_dir):
     assert [a.id for a in service.resolve("alice", [aid])] == [aid]
     assert service.sweep("alice") == 0
     assert aid in _present(data_dir, "alice")
+
+
+def test_a_kept_file_is_not_reconsidered_at_once(app, client, data_dir, monkeypatch):
+    ids = _setup(client, data_dir)
+    service = app.extensions["services"].attachments
+    service.sweep("alice")
+    reads = []
+    real_list = service.conversations.list
+    monkeypatch.setattr(
+        service.conversations, "list", lambda user: reads.append(user) or real_list(user)
+    )
+    assert service.sweep("alice") == 0
+    assert reads == []  # nothing stale left: the conversations were not read again
+    assert ids["used"] in _present(data_dir, "alice")
