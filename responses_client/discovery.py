@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from responses_client.model_cache import ProviderList, now_iso
@@ -49,6 +50,7 @@ class RefreshOutcome:
 
     providers: tuple[ProviderOutcome, ...]
     saved: bool
+    finished: float = field(default_factory=time.monotonic)  # when (the monotonic clock)
 
     @property
     def all_failed(self) -> bool:
@@ -78,24 +80,38 @@ def _fetch_one(target: ListTarget) -> list[ListedModel] | str:
         return fetch(target)
     except ListingFailed as exc:
         return exc.code
-    except Exception:  # a parser or SDK surprise must not take the other providers down
-        log.warning("models_refresh_crashed provider=%s", target.name, exc_info=False)
+    except Exception as exc:  # a parser or SDK surprise must not take the other providers down
+        log.warning("models_refresh_crashed provider=%s error=%s", target.name, type(exc).__name__)
         return "internal"
 
 
-def refresh(registry: ProviderRegistry) -> RefreshOutcome:
-    """Read every configured provider's list, cache what was read, and say how each went."""
+def refresh(registry: ProviderRegistry, *, reuse_within: float = 0.0) -> RefreshOutcome:
+    """Read every configured provider's list, cache what was read, and say how each went.
+
+    `reuse_within` (seconds): a refresh this process finished that recently, and that read at
+    least one list, is answered again instead of asking the providers (a button pressed twice).
+    """
     cache = registry.model_cache
     if not cache.refresh_lock.acquire(blocking=False):
         with cache.refresh_lock:  # another thread is refreshing: its outcome is this one's
-            last = cache.last_outcome
-            return last if isinstance(last, RefreshOutcome) else RefreshOutcome((), saved=False)
+            return _last(cache.last_outcome)
     try:
+        last = cache.last_outcome
+        if (
+            isinstance(last, RefreshOutcome)
+            and not last.all_failed  # a failed one is tried again at once
+            and time.monotonic() - last.finished < reuse_within
+        ):
+            return last
         outcome = _refresh(registry)
         cache.last_outcome = outcome
         return outcome
     finally:
         cache.refresh_lock.release()
+
+
+def _last(value: Any) -> RefreshOutcome:
+    return value if isinstance(value, RefreshOutcome) else RefreshOutcome((), saved=False)
 
 
 def _refresh(registry: ProviderRegistry) -> RefreshOutcome:

@@ -20,6 +20,9 @@ from app.web.errors import error_response
 from responses_client import discovery, pricing
 
 bp = Blueprint("providers", __name__)
+# A refresh this process finished this recently is answered again (a button pressed twice, or
+# several users at once), so the button cannot hammer the providers.
+REFRESH_REUSE_SECONDS = 30.0
 
 
 def _listed(registry: rc.ProviderRegistry, name: str) -> list[str]:
@@ -122,7 +125,7 @@ def refresh() -> Response:
     registry = services().providers
     if not registry:
         return error_response(503, "no_provider")
-    outcome = discovery.refresh(registry)
+    outcome = discovery.refresh(registry, reuse_within=REFRESH_REUSE_SECONDS)
     if outcome.all_failed:
         codes = {p.error for p in outcome.providers}
         busy = codes <= {"upstream_unavailable", "rate_limited"}

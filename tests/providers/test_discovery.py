@@ -550,6 +550,10 @@ def test_post_refresh_answers_the_providers_document_with_the_cached_models(
         {"provider": "openrouter", "count": 3, "error": None},
     ]
     assert body["providers"] == client.get("/providers").get_json()["providers"]
+    # Pressed again at once: the same outcome, the providers are not asked again.
+    again = client.post("/providers/refresh")
+    assert again.get_json()["refresh"] == body["refresh"]
+    assert fakes["openai"].model_listing.requests == 1
     router = _models(body, "openrouter")
     assert list(router) == EXPECTED["openrouter"]
     assert router["anthropic/claude-sonnet-5.5"]["price"]["source"] == "provider"
