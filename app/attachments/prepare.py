@@ -98,6 +98,9 @@ def render(data: bytes, fmt: str) -> tuple[str, bytes]:
         if source.format == "JPEG":
             source.draft("RGB", (MAX_EDGE, MAX_EDGE))  # decode at a reduced scale: less memory
         frame = ImageOps.exif_transpose(source) or source
+        if frame.mode.startswith("I"):
+            # 16-bit greyscale: scale to 8 bits (a plain convert would clip it to white).
+            frame = frame.convert("I").point(lambda v: v * (1 / 256)).convert("L")
         frame = frame.convert("RGBA" if _has_alpha(frame) else "RGB")
     edge = MAX_EDGE
     while True:

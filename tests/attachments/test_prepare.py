@@ -109,3 +109,14 @@ def test_resolve_gives_the_users_own_attachments_only(service):
         with pytest.raises(BadAttachmentRequest) as refused:
             service.resolve("alice", ids)
         assert refused.value.api_code == "bad_attachment" and refused.value.status == 400
+
+
+def test_a_16_bit_greyscale_png_keeps_its_tones(service):
+    image = Image.new("I;16", (2000, 100), 40000)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    attachment = service.upload("alice", "deep.png", None, buf.getvalue())
+    _, sent = service.image_for("alice", attachment, "responses")
+    with Image.open(io.BytesIO(sent)) as copy:
+        assert copy.size == (1568, 78)
+        assert copy.convert("L").getpixel((5, 5)) == 40000 // 256  # not clipped to white
