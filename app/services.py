@@ -15,9 +15,11 @@ from typing import Any
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from app import accounts, limits, redaction, shares, templating, turns
+from app import accounts, limits, observe, redaction, shares, templating, turns
+from app.attachments import AttachmentService, AttachmentSettings
 from app.settings import DEFAULT_MODEL
 from conversation_manager.json.accounts import JsonAccountRecords, JsonLoginAttempts
+from conversation_manager.json.attachments import JsonAttachmentStore
 from conversation_manager.json.limits import JsonLimitRecords
 from conversation_manager.json.sessions import JsonSessionRecords
 from conversation_manager.json.shares import JsonShareRecords
@@ -40,6 +42,8 @@ class Services:
     shares: shares.ShareStore
     stream_limits: limits.StreamLimits  # open event streams, per user and per process
     templates: templating.TemplateService  # conversation templates, per user and shared
+    attachments: AttachmentService  # uploaded images and text files (API "Attachments")
+    ops: observe.Observability | None = None  # metrics, the turn log line, the health probe
 
     def housekeeping(self) -> None:
         """Remove expired sessions and stale login-throttle files; never stop the app starting."""
@@ -48,6 +52,10 @@ class Services:
             self.accounts.sweep()
         except (accounts.AuthError, cm.ConversationError, OSError):
             log.warning("startup_sweep_skipped", exc_info=True)
+        try:
+            self.attachments.sweep_all()  # unused files older than 24 h
+        except (cm.ConversationError, OSError):
+            log.warning("startup_attachment_sweep_skipped", exc_info=True)
 
 
 def build_store(settings: dict[str, Any], data_dir: Path) -> cm.JsonConversationStore:
@@ -69,11 +77,13 @@ def provider_environment(settings: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def build_providers(settings: dict[str, Any]) -> rc.ProviderRegistry:
-    """The configured model providers (environment shortcuts and `CHAT_PROVIDERS_FILE`); raises
-    `ConfigError` / `ProvidersFileError` (one line: what to set, or the file's line, key, reason)."""
+def build_providers(settings: dict[str, Any], data_dir: Path | None = None) -> rc.ProviderRegistry:
+    """The configured model providers (environment shortcuts and `CHAT_PROVIDERS_FILE`), with the
+    model-list cache under `data_dir/.app/` when given; raises `ConfigError` /
+    `ProvidersFileError` (one line: what to set, or the file's line, key, reason)."""
     env = provider_environment(settings)
-    registry = build_registry(env)
+    cache = data_dir / ".app" / "models.json" if data_dir is not None else None
+    registry = build_registry(env, models_cache=cache)
     if registry:
         pricing.load_price_data()  # once per process, not in the first turn's estimate (~50 ms)
     # The values of the file's api_key_env variables are secrets too, from now on (API.md).
@@ -88,7 +98,7 @@ def build_chat(
     providers: rc.ProviderRegistry | None = None,
 ) -> turns.ChatService:
     """The chat service: turns over the store, the providers, turn coordination and the limits."""
-    providers = build_providers(settings) if providers is None else providers
+    providers = build_providers(settings, data_dir) if providers is None else providers
     # No provider configured: the page says what to set; these only name new conversations.
     default_provider, default_model = providers.default or (
         "openai",
@@ -165,26 +175,54 @@ def build_templates(settings: dict[str, Any], data_dir: Path) -> templating.Temp
     )
 
 
+def build_attachments(
+    settings: dict[str, Any],
+    data_dir: Path,
+    store: cm.ConversationStore,
+    share_store: shares.ShareStore,
+) -> AttachmentService:
+    """Attachments, over the JSON files in each user's directory."""
+    return AttachmentService(
+        JsonAttachmentStore(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]),
+        AttachmentSettings.from_settings(settings),
+        conversations=store,
+        shared_ids=share_store.attachment_ids,  # a shared snapshot keeps its files
+    )
+
+
 def build_services(settings: dict[str, Any], data_dir: Path) -> Services:
     """Build every part of the app for one process."""
     store = build_store(settings, data_dir)
     sessions, account_store = build_accounts(settings, data_dir)
-    providers = build_providers(settings)
+    providers = build_providers(settings, data_dir)
     templates = build_templates(settings, data_dir)
     chat = build_chat(settings, data_dir, store, providers)
     chat.templates = templates.start  # a new conversation from a template (API "Templates")
     chat.default_instructions = account_store.default_instructions
+    ops = observe.build_observability(
+        data_dir=data_dir,
+        secret_key=settings["SECRET_KEY"] or accounts.load_or_create_secret_key(data_dir),
+        metrics_token=settings["CHAT_METRICS_TOKEN"],
+        registry=providers,
+    )
+    chat.observer = ops.observer  # every finished turn: metrics and its log line
+    share_store = build_shares(settings, data_dir)
+    attachments = build_attachments(settings, data_dir, store, share_store)
+    chat.attachments = attachments  # the files a turn names, sent as parts (API "Attachments")
     return Services(
         store=store,
         chat=chat,
         templates=templates,
+        attachments=attachments,
         providers=providers,
         sessions=sessions,
         accounts=account_store,
-        shares=build_shares(settings, data_dir),
+        shares=share_store,
         stream_limits=limits.StreamLimits(
             JsonLimitRecords(data_dir, lock_timeout=settings["CHAT_LOCK_TIMEOUT"]),
             per_user=settings["CHAT_MAX_STREAMS_PER_USER"],
             per_process=settings["CHAT_MAX_STREAMS_PER_PROCESS"],
+            gauge=ops.metrics,
         ),
+        ops=ops,
     )

@@ -18,6 +18,7 @@ import responses_client as rc
 import stream_processor as sp
 from app import messages, redaction
 from app.context import token_record
+from app.observe.report import TurnObserver, TurnReport
 from conversation_manager.models import PREVIOUS_CHOICE, STATELESS_MARK
 from responses_client.identifiers import INCOMPLETE_CODES, clean_token
 from responses_client.pricing import Quote
@@ -156,6 +157,11 @@ def decide(
         metadata[STATELESS_MARK] = True  # its response id is never chained from
     if reply.refusal:
         metadata["refusal"] = True
+    # What this reply was sent of the conversation's options, and what its model refused.
+    if answered.options or answered.options_dropped:
+        metadata["options"] = dict(answered.options)
+    if answered.options_dropped:
+        metadata["options_dropped"] = list(answered.options_dropped)
     resolved = _clean(reply.model, secrets)
     if resolved and resolved != answered.model:
         metadata["resolved_model"] = resolved
@@ -249,6 +255,7 @@ class Finisher:
     save: Callable[..., object]  # store.finish_assistant_message bound to user, conversation, reply
     quote: Quoter  # the reply's cost and the rates used (responses_client.pricing.quote)
     admission: Admission | None
+    observer: TurnObserver | None = None  # metrics and the turn's log line (app.observe)
 
     def cost(self, candidate: Candidate, reply: sp.Reply) -> Quote:
         """The reply's price; 0 when no response was created upstream, None when unknown."""
@@ -313,6 +320,25 @@ class Finisher:
         if self.admission is not None:
             tokens = (usage or {}).get("total_tokens", 0)
             self.admission.settle(cost_usd=quote.cost_usd, tokens=tokens)
+        if self.observer is not None:  # the outcome is final here; the observer never raises
+            code = saved_error or (outcome.error or {}).get("code")
+            self.observer.turn_finished(
+                TurnReport(
+                    user=plan.user,
+                    conversation_id=plan.conversation.id,
+                    message_id=plan.assistant_id,
+                    provider=answered.provider.name,
+                    model=answered.model,
+                    context_mode=context_mode,
+                    status=outcome.status,
+                    error_code=code,
+                    usage=usage,
+                    cost_usd=quote.cost_usd,
+                    latency_ms=reply.latency_ms(),
+                    upstream_error=error.code if error is not None else None,
+                    fallback_from=fallen,
+                )
+            )
         extra: dict[str, Any] = {}
         if fallen:
             extra["fallback_from"] = fallen

@@ -7,13 +7,14 @@ No I/O: everything comes in as records and settings. Imports no Flask and no SDK
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import conversation_manager as cm
 import responses_client as rc
 from app.context import ContextPlan, counter_for, holds_newest, plan_context
+from app.context.parts import holds_image
 from app.templating import TemplateStart
 from conversation_manager.models import ChatNameSource
 
@@ -25,21 +26,28 @@ from .errors import (
     MessageTooLong,
     NoProvider,
     UnknownModelRequest,
+    UnsupportedInputRequest,
 )
+from .turn_options import candidate_options
 
 CHAT_NAME_CHARS = 60
 
 
 def message_text(req: TurnRequest, max_chars: int) -> str:
-    """Return the turn's message text, or raise the 400/413 that refuses it."""
+    """Return the turn's message text, or raise the 400/413 that refuses it (a message may be
+    empty when it carries attachments)."""
     text = req.message if req.message is not None else ""
     if req.regenerate:
         if text.strip():
             raise BadTurnRequest("regenerate takes no message")
+        if req.attachments:
+            raise BadTurnRequest("regenerate takes no attachments: it reuses its message's")
         if not req.parent_message_id or req.parent_message_id == cm.ROOT:
             raise BadTurnRequest("regenerate needs the user message as parent_message_id")
     elif not text.strip():
-        raise EmptyMessage()
+        if not req.attachments:
+            raise EmptyMessage()
+        text = ""  # the attachments alone: no blank text part beside them
     if len(text) > max_chars:
         raise MessageTooLong(f"at most {max_chars} characters")
     return text
@@ -176,8 +184,9 @@ def output_cap(*limits: int | None) -> int | None:
 class Candidate:
     """One provider and model that may answer the turn, with what it would be sent.
 
-    `context` None: its window cannot hold the instructions plus the newest message, so it is
-    skipped without a call (recorded `context_too_long`).
+    `context` None: it is skipped without a call, recorded with the code `skipped`: its window
+    cannot hold the instructions plus the newest message (`context_too_long`), or it is a
+    text-only fallback for a turn that carries an image (`unsupported_input`).
     """
 
     provider: rc.Provider
@@ -188,6 +197,10 @@ class Candidate:
     # The providers file's retry settings for this provider; None: the deployment's.
     max_retries: int | None = None
     max_retry_after: float | None = None
+    skipped: str = "context_too_long"
+    # The conversation's options this candidate takes (sent), and the names it refuses (dropped).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    options_dropped: tuple[str, ...] = ()
 
     def ref(self, code: str | None = None) -> dict[str, str]:
         """`{"provider", "model"}` (and `code`), as `fallback` events and `fallback_from` say it."""
@@ -213,6 +226,8 @@ class TurnPlan:
     context: ContextPlan  # the first candidate that is called (the chosen one unless skipped)
     plan_parent: str | None  # the message the context is planned under
     text: str
+    # The new (or regenerated) user message's attachments; the context holds references to them.
+    attachments: tuple[cm.Attachment, ...] = ()
     # The chosen provider and model first, then the fallback candidates, in order.
     candidates: tuple[Candidate, ...] = ()
     # The conversation's provider and model before this turn named others (set back when the
@@ -232,6 +247,7 @@ class TurnPlan:
             previous_response_id=candidate.context.previous_response_id,
             store=candidate.provider.stateful,
             max_output_tokens=output_cap(settings.max_output_tokens, candidate.window[1]),
+            options=candidate.options,
             provider_options=candidate.provider_options,
         )
 
@@ -284,8 +300,12 @@ def plan_context_for(
     window: tuple[int | None, int | None] = (None, None),
     force_replay: bool = False,
     new_tokens: int | None = None,
+    attachments: Sequence[cm.Attachment] = (),
+    images: bool = True,
 ) -> ContextPlan:
-    """The context plan of a turn under `parent_id` for `provider:model`, fitted to `window`.
+    """The context plan of a turn under `parent_id` for `provider:model`, fitted to `window`
+    (`attachments`: the new message's; `images` False: a text-only model, never chained over
+    images).
 
     Summaries and compaction follow the settings' `summaries` and `compact_after`
     (CHAT_SUMMARIES and CHAT_COMPACT_INPUT_TOKENS).
@@ -305,7 +325,16 @@ def plan_context_for(
         compact_after=settings.compact_after,
         model=model or conversation.model,
         new_tokens=new_tokens,
+        new_attachments=attachments,
+        images=images,
     )
+
+
+def takes_images(registry: rc.ProviderRegistry, provider: str, model: str) -> bool:
+    """Whether `provider:model` may be sent images: its known `input` lists `image`, or nothing
+    is known of it (the upstream decides; API "Attachments")."""
+    kinds = registry.model_info(provider, model).input
+    return kinds is None or "image" in kinds
 
 
 def plan_candidates(
@@ -315,28 +344,35 @@ def plan_candidates(
     text: str,
     chosen: tuple[rc.Provider, str],
     settings: ChatSettings,
+    *,
+    attachments: Sequence[cm.Attachment] = (),
 ) -> tuple[Candidate, ...]:
     """The chosen provider and model, then its fallback candidates, each with what it is sent.
 
     A candidate gets the history replayed and fitted to its own window (API "Retries and
     fallback"); one whose window cannot hold the instructions plus the newest message has no
-    context. Raise the up-front 400 `context_too_long` when no candidate can hold them.
+    context, nor has a text-only fallback when the new message (`attachments`) holds an image.
+    Raise the up-front 400 `context_too_long` when no candidate can hold them.
     """
     provider, model = chosen
     refs = [(provider.name, model), *registry.fallback_for(provider.name, model)]
+    image = holds_image(attachments)
     out: list[Candidate] = []
     for n, (name, candidate_model) in enumerate(refs):
         live = provider if n == 0 else registry.get(name)
         if live is None:
             continue
         window = window_of(registry, live, candidate_model)
-        holds = holds_newest(
+        # The chosen model was checked by `plan_turn`; a fallback never drops the image.
+        refused = n > 0 and image and not takes_images(registry, name, candidate_model)
+        holds = not refused and holds_newest(
             conversation.instructions,
             text,
             window=window[0],
             context_tokens=settings.context_tokens,
             output_limits=reply_room(conversation, window[1], settings),
             counter=counter_for(conversation, name, candidate_model),
+            attachments=attachments,
         )
         context = (
             plan_context_for(
@@ -348,11 +384,14 @@ def plan_candidates(
                 model=candidate_model,
                 window=window,
                 force_replay=n > 0,
+                attachments=attachments,
+                images=takes_images(registry, name, candidate_model),
             )
             if holds
             else None
         )
         own = registry.settings.get(name)
+        sent, dropped = candidate_options(registry, conversation.options, name, candidate_model)
         out.append(
             Candidate(
                 live,
@@ -362,6 +401,9 @@ def plan_candidates(
                 window,
                 max_retries=own.max_retries if own else None,
                 max_retry_after=own.max_retry_after if own else None,
+                skipped="unsupported_input" if refused else "context_too_long",
+                options=sent,
+                options_dropped=dropped,
             )
         )
     if all(c.context is None for c in out):
@@ -392,9 +434,12 @@ def plan_turn(
     is_new: bool,
     registry: rc.ProviderRegistry | None = None,
     new_id: Callable[[], str] = cm.new_message_id,
+    attachments: Sequence[cm.Attachment] = (),
 ) -> TurnPlan:
-    """Place the new messages in the tree and decide what each candidate receives."""
+    """Place the new messages in the tree and decide what each candidate receives (`attachments`:
+    the new message's, resolved; a text-only chosen model refuses an image: 400)."""
     provider, model = chosen
+    attachments = tuple(attachments)
     registry = registry or rc.ProviderRegistry.of({provider.name: provider})
     place_under: str | None
     if req.regenerate:
@@ -402,9 +447,15 @@ def plan_turn(
         if user_message.role != "user":
             raise cm.InvalidParent("regenerate answers a user message")
         plan_parent, text, place_under = user_message.parent_id, user_message.text, user_message.id
+        attachments = tuple(user_message.attachments)  # a regenerate reuses its message's
     else:
         plan_parent = place_under = new_message_parent(conversation, req.parent_message_id)
-    candidates = plan_candidates(registry, conversation, plan_parent, text, chosen, settings)
+    if holds_image(attachments) and not takes_images(registry, provider.name, model):
+        # Before anything is sent; fallback never swaps the model a user picked for an image.
+        raise UnsupportedInputRequest(f"{provider.name}:{model} does not take images")
+    candidates = plan_candidates(
+        registry, conversation, plan_parent, text, chosen, settings, attachments=attachments
+    )
     first = next(c for c in candidates if c.context is not None)
     assert first.context is not None
     previous: tuple[str, str] | None = (conversation.provider, conversation.model)
@@ -426,6 +477,7 @@ def plan_turn(
         context=first.context,
         plan_parent=plan_parent,
         text=text,
+        attachments=attachments,
         candidates=candidates,
         previous_choice=previous
         if named and previous not in (None, (provider.name, model))
@@ -444,5 +496,6 @@ def replay_candidate(plan: TurnPlan, candidate: Candidate, settings: ChatSetting
         model=candidate.model,
         window=candidate.window,
         force_replay=True,
+        attachments=plan.attachments,
     )
     return replace(candidate, context=context)

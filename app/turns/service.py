@@ -20,9 +20,12 @@ import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
 from app import messages
+from app.observe.report import TurnObserver
 from app.templating import TemplateStart
 from responses_client import pricing
 
+from .attachments import AttachmentSource, PartMaker, known_attachments
+from .attachments import resolve as resolve_attachments
 from .compaction import ContextUpkeep, SpendingAdmission, noted_save
 from .config import ChatSettings, TurnRequest
 from .errors import BadTurnRequest, NoTurn, TurnInProgress
@@ -39,6 +42,7 @@ from .plan import (
 from .preview import ContextPreview, preview_turn
 from .run import TurnRun
 from .titles import TitleWriter, may_want_title
+from .turn_options import turn_options
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class ChatService:
         quote: Quoter = pricing.quote,
         templates: TemplateStarter | None = None,
         default_instructions: Callable[[str], str | None] | None = None,
+        attachments: AttachmentSource | None = None,
     ) -> None:
         self.store = store
         if isinstance(providers, rc.ProviderRegistry):
@@ -116,6 +121,8 @@ class ChatService:
         )
         self.templates = templates  # starts a conversation from a template (API "Templates")
         self.default_instructions = default_instructions  # the user's own, else None
+        self.attachments = attachments  # the files a turn names (API "Attachments")
+        self.observer: TurnObserver | None = None  # told of every finished turn (app.observe)
 
     # -- loading and crash repair --------------------------------------------------------------
 
@@ -220,6 +227,8 @@ class ChatService:
                 model=req.model if named else start.model,
             )
         text = message_text(req, self.settings.max_message_chars)
+        # 400 bad_attachment for an id this user has not uploaded, before anything else.
+        attachments = resolve_attachments(self.attachments, req.user, req.attachments)
         if self.limits is not None:
             self.limits.precheck(req.user)
         is_new = req.conversation_id is None
@@ -234,12 +243,17 @@ class ChatService:
                 req,
                 *chosen,
                 self.settings,
-                text,
+                text or ", ".join(a.name for a in attachments),  # named from its files
                 start=start,
                 instructions=self.default_instructions(req.user)
                 if self.default_instructions is not None
                 else None,
             )
+        # 400 bad_option before anything is sent; the turn's options replace the conversation's.
+        given = req.options if req.options is not None else (start.options if start else None)
+        options = turn_options(
+            self.provider_registry, given, conversation.options, chosen, self.settings
+        )
         cid = conversation.id
         coordination = self.coordination_for(req.user)
         try:
@@ -255,6 +269,7 @@ class ChatService:
                 stale = [m for m in conversation.messages if m.status == "in_progress"]
                 if stale:  # we hold the lock, so nobody is writing these any more
                     conversation = self._repair(req.user, cid, stale, coordination)
+            conversation = conversation.model_copy(update={"options": options})
             plan = plan_turn(
                 req,
                 conversation,
@@ -263,6 +278,7 @@ class ChatService:
                 text,
                 is_new=is_new,
                 registry=self.provider_registry,
+                attachments=attachments,
             )
             admission = self._admit(plan)
         except BaseException:
@@ -319,6 +335,14 @@ class ChatService:
         cost = self.price(plan.provider.name, plan.model, estimate).cost_usd
         return self.limits.admit(plan.user, estimated_tokens=tokens, estimated_cost_usd=cost)
 
+    def _part_maker(self, plan: TurnPlan) -> Callable[[Candidate], Candidate] | None:
+        """What makes a candidate's attachment references content parts (app/turns/attachments)."""
+        if self.attachments is None:
+            return None
+        known = known_attachments(plan.conversation, plan.attachments)
+        maker = PartMaker(self.attachments, plan.user, known)
+        return functools.partial(maker.candidate, self.provider_registry)
+
     def _launch(
         self,
         plan: TurnPlan,
@@ -351,6 +375,7 @@ class ChatService:
                 if admission is not None
                 else None
             ),
+            observer=self.observer,
         )
         run = TurnRun(
             plan=plan,
@@ -360,6 +385,7 @@ class ChatService:
             replan=lambda candidate: replay_candidate(run.plan, candidate, self.settings),
             cancel=cancel,
             prepare=upkeep.prepare,
+            attach=self._part_maker(plan),
         )
         on_end = admission.release if admission is not None else None
         if self.settings.auto_titles and may_want_title(plan.conversation):
@@ -396,6 +422,8 @@ class ChatService:
                 context_mode=upkeep.planned_mode(plan),
                 user_message_id=None if plan.regenerate else plan.user_message_id,
                 assistant_message_id=plan.assistant_id,
+                attachments=() if plan.regenerate else plan.attachments,
+                options=plan.conversation.options,
             )
         except BaseException:
             turn.abort()
