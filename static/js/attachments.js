@@ -185,7 +185,7 @@ function renderItem(item) {
   else if (item.status === "error") {
     detail = el("span", "attach-error", item.error);
     detail.setAttribute("role", "alert");
-  } else detail = el("span", "attach-state", fmtBytes(item.meta?.bytes ?? item.file.size));
+  } else detail = el("span", "attach-state", fmtBytes(item.meta?.bytes ?? item.file?.size));
   info.append(detail);
   parts.push(info);
   const x = el("button", "icon-btn attach-remove", "×");
@@ -242,7 +242,9 @@ export async function readyIds(onWait = null) {
 
 /** The attachments as a sent message lists them ({id, kind, name, media_type}), for the pending bubble. */
 export function sentAttachments() {
-  return items.filter((i) => i.id).map((i) => ({ id: i.id, kind: i.kind, name: i.name, media_type: i.meta?.media_type || "" }));
+  return items
+    .filter((i) => i.id)
+    .map((i) => ({ id: i.id, kind: i.kind, name: i.name, media_type: i.meta?.media_type || "", bytes: i.meta?.bytes }));
 }
 
 /** Empty the tray (the message was sent). */

@@ -339,7 +339,11 @@ def test_send_waits_for_an_upload_still_running(server: Server, open_page: Any) 
     server.upstream.reply = "Seen."
     held: list[Any] = []
     # The upload is held until the test lets it go (a slow connection, without any timing).
-    page.route("**/attachments", held.append)
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route("**/attachments", hold)
     page.evaluate(PASTE_FILE, [b64(png()), "slow.png", "image/png"])
     chip = page.locator("#attach-tray .attach-chip")
     expect(chip).to_have_class(re.compile("attach-uploading"))
@@ -357,3 +361,24 @@ def test_send_waits_for_an_upload_still_running(server: Server, open_page: Any) 
     expect(user_msg.locator(".msg-attachments img.att-thumb")).to_have_attribute("alt", "slow.png")
     expect(user_msg.locator(".msg-body")).to_have_text("After the upload")
     assert "input_image" in [p.get("type") for p in sent_parts(last_body(server))]
+
+
+def test_the_paper_clip_opens_a_file_picker(server: Server, open_page: Any) -> None:
+    user = server.new_user("picker")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach files").click()
+    assert chooser.value.is_multiple()
+    chooser.value.set_files(
+        [
+            {"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Notes\n\n- one\n"},
+            {"name": "pic.png", "mimeType": "image/png", "buffer": png()},
+        ]
+    )
+    expect(page.locator("#attach-tray .attach-chip.attach-done")).to_have_count(2)
+    expect(page.locator('#attach-tray .attach-chip[data-name="notes.md"]')).to_have_class(
+        re.compile("attach-text")
+    )
+    expect(page.locator('#attach-tray .attach-chip[data-name="pic.png"] img')).to_be_visible()
+    expect(page.locator("#composer-input")).to_be_focused()

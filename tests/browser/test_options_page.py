@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, build_app, goto, shot, start_server
+from tests.browser.conftest import PASSWORD, Server, build_app, goto, shot, start_server
 from tests.fake_upstream import running
 
 pytestmark = pytest.mark.browser
@@ -191,10 +191,23 @@ def test_a_chosen_effort_reaches_the_upstream_and_shows_under_the_reply(
     ).to_contain_text("effort")
 
 
-def test_refresh_models_rereads_the_catalogue(server: Server, open_page: Any) -> None:
-    user = server.new_user("refresh")
-    page, _ = open_page(user)
-    goto(page, server.url + "/")
+def test_refresh_models_rereads_the_catalogue(
+    server: Server, open_page: Any, serve_app: Any, tmp_path: Any
+) -> None:
+    # An app of its own: a refreshed model list is cached in its data directory, and the fake's
+    # list would then make the other tests' models unknown.
+    conf = tmp_path / "providers.toml"
+    conf.write_text(PROVIDERS_TOML.format(base_url=server.upstream.base_url))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALPHA_OPTIONS_KEY", ALPHA_KEY)
+        mp.setenv("CHAT_PROVIDERS_FILE", str(conf))
+        app = build_app(
+            tmp_path / "data", None, CHAT_PROVIDERS_FILE=str(conf), ALPHA_OPTIONS_KEY=ALPHA_KEY
+        )
+    url = serve_app(app)
+    app.extensions["accounts"].create_user("refresher", PASSWORD)
+    page, _ = open_page("refresher", base_url=url)
+    goto(page, url + "/")
     page.get_by_role("button", name="Model settings").click()
     with page.expect_response(re.compile(r"/providers/refresh$")) as res:
         page.get_by_role("button", name="Refresh models").click()
@@ -228,7 +241,18 @@ def test_an_image_for_a_text_only_model_is_flagged_at_the_composer(
     )
     note = page.locator("#composer-note")
     expect(note).to_contain_text("plain-text takes text only")
+    expect(page.locator("#attach-tray .attach-chip.attach-done")).to_have_count(1)
     shot(page, "72-options-text-only-note")
+
+    # Sending anyway: the server refuses before anything is sent, and the page keeps the message.
+    before = len(server.upstream.responses_requests())
+    page.locator("#composer-input").fill("What is this?")
+    page.locator("#composer-input").press("Enter")
+    expect(page.locator(".banner-error")).to_contain_text("does not take images")
+    assert len(server.upstream.responses_requests()) == before
+    expect(page.locator("#composer-input")).to_have_value("What is this?")
+    expect(page.locator("#attach-tray .attach-chip")).to_have_count(1)
+
     pick(page, "thinker")
     expect(note).to_be_hidden()
 
