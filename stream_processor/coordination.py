@@ -149,10 +149,15 @@ def _open_private(path: Path, flags: int) -> int:
 class FileCoordination:
     """Turn lock, frame log and stop signal as files in one user's turn directory."""
 
-    def __init__(self, turn_dir: Path, *, acquire_attempts: int = 5) -> None:
+    def __init__(
+        self, turn_dir: Path, *, acquire_attempts: int = 5, ending_wait: float = 2.0
+    ) -> None:
         self.turn_dir = Path(turn_dir)
         self.key = str(self.turn_dir)
         self.acquire_attempts = acquire_attempts
+        # A turn whose last frame is written still holds its lock through its clean-up (the
+        # admission's release): the browser's next message may come first. Wait that long for it.
+        self.ending_wait = ending_wait
 
     def _path(self, conversation_id: str, suffix: str) -> Path:
         if not conversation_id or "/" in conversation_id or conversation_id.startswith("."):
@@ -164,7 +169,9 @@ class FileCoordination:
     def acquire(self, conversation_id: str) -> HeldLock:
         """Take the conversation's turn lock; raise `TurnBusy` when a turn holds it."""
         fd = _open_private(self._path(conversation_id, ".lock"), os.O_RDWR | os.O_CREAT)
-        for attempt in range(self.acquire_attempts):
+        ending: float | None = None  # when the holder's turn was seen ended: wait until then
+        attempt = 0
+        while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return _FlockHeld(fd)
@@ -172,11 +179,25 @@ class FileCoordination:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     os.close(fd)
                     raise
-                # A liveness probe holds it for a microsecond; a real turn holds it for seconds.
-                if attempt < self.acquire_attempts - 1:
-                    time.sleep(0.01)
+            attempt += 1
+            # A liveness probe holds it for a microsecond; a real turn holds it for seconds.
+            if attempt >= self.acquire_attempts and attempt % 10 == self.acquire_attempts % 10:
+                if not self._holder_ended(conversation_id):
+                    break  # a turn runs (or a new one began): busy
+                if ending is None:
+                    ending = time.monotonic() + self.ending_wait
+            if ending is not None and time.monotonic() >= ending:
+                break
+            if ending is None and attempt >= self.acquire_attempts:
+                break
+            time.sleep(0.01)
         os.close(fd)
         raise TurnBusy(conversation_id)
+
+    def _holder_ended(self, conversation_id: str) -> bool:
+        """Tell whether the journal's last frame ends its turn (the holder is cleaning up)."""
+        last = self.last_frame(conversation_id)
+        return last is not None and last[1] in journal.TERMINAL_EVENTS
 
     def is_live(self, conversation_id: str) -> bool:
         """Tell whether some process holds the conversation's turn lock."""
