@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
 import threading
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import ImageFile
+from PIL import Image, ImageFile
 from werkzeug.serving import make_server
 
 from tests.attachments.conftest import (
@@ -64,14 +65,24 @@ def test_the_same_content_twice_is_one_file(client, data_dir):
     )
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("PNG", "cut.png"), ("JPEG", "cut.jpg")])
+def _noisy(fmt: str) -> bytes:
+    image = Image.frombytes("RGB", (300, 200), os.urandom(300 * 200 * 3))
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [("PNG", "cut.png"), ("JPEG", "cut.jpg"), ("GIF", "cut.gif"), ("WEBP", "cut.webp")],
+)
 def test_a_truncated_image_is_refused(client, fmt, name):
-    data = image_bytes(fmt, (300, 200), **({"quality": 95} if fmt == "JPEG" else {}))
+    data = noisy_png((300, 200)) if fmt == "PNG" else _noisy(fmt)
     response = upload(client, data[: len(data) * 2 // 3], name)
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "bad_attachment"
-    assert fmt in error["message"] and (
+    assert (fmt if fmt != "WEBP" else "WebP") in error["message"] and (
         "truncated" in error["message"] or "damaged" in error["message"]
     )
 
