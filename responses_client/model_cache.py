@@ -22,6 +22,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,9 @@ class ProviderList:
     models: tuple[ListedModel, ...]
     last_error: str | None = None  # the code of the latest failed refresh after this list
 
-    def by_id(self) -> dict[str, ListedModel]:
-        """The models by id."""
+    @cached_property
+    def table(self) -> dict[str, ListedModel]:
+        """The models by id (built once per list: lookups run per turn and per /providers row)."""
         return {m.id: m for m in self.models}
 
     def find(self, model: str) -> ListedModel | None:
@@ -60,7 +62,7 @@ class ProviderList:
         Besides the exact id: Gemini's `models/` prefix, Ollama's `name` for `name:latest`, and an
         undated Anthropic alias for its dated ids (the newest listed first wins).
         """
-        table = self.by_id()
+        table = self.table
         name = model.removeprefix("models/")
         if name in table:
             return table[name]
