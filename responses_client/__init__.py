@@ -8,7 +8,8 @@ before a call), `provider` (the Protocol), `retry` (the app's retry policy), `ss
 parser), `responses_events` (the Responses API's state machine), `registry` (the providers, their
 models, defaults and fallback), `configure` (building it from the environment and the providers
 file: `providers_file`, `toml_lines`, `toml_checks`), `catalog` (built-in model facts), `pricing`
-(honest cost), the raw parsers `chat_events`, `anthropic_events`, `gemini_events`; `adapters/`
+(honest cost), `discovery` (reading the providers' model lists on a refresh: `model_lists` the
+shapes, `model_cache` the cache file), the raw parsers `chat_events`, `anthropic_events`, `gemini_events`; `adapters/`
 holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the shared cancellable `transport`
 and the in-process fake.
 """
