@@ -1,7 +1,7 @@
 """The provider layer: a request in, neutral events or `ProviderError`s out, whatever the service.
 
-Imports no Flask; the only file it reads is the providers file (`configure`); no SDK object or
-exception leaves this package.
+Imports no Flask; the only files it reads are the providers file (`configure`) and the model-list
+cache it writes on a refresh (`model_cache`); no SDK object or exception leaves this package.
 `events` (request, neutral events), `errors` (the ProviderError tree, SDK-free), `identifiers` (the
 rule for upstream strings), `cancel` (CancelToken), `capabilities` (what a provider takes, checked
 before a call), `provider` (the Protocol), `retry` (the app's retry policy), `sse` (the layered SSE
@@ -9,8 +9,8 @@ parser), `responses_events` (the Responses API's state machine), `registry` (the
 models, defaults and fallback), `configure` (building it from the environment and the providers
 file: `providers_file`, `toml_lines`, `toml_checks`), `catalog` (built-in model facts), `pricing`
 (honest cost), `discovery` (reading the providers' model lists on a refresh: `model_lists` the
-shapes, `model_cache` the cache file), the raw parsers `chat_events`, `anthropic_events`, `gemini_events`; `adapters/`
-holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the shared cancellable `transport`
+shapes, `model_cache` the cache file), the raw parsers `chat_events`, `anthropic_events`,
+`gemini_events`; `adapters/` holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the shared cancellable `transport`
 and the in-process fake.
 """
 
