@@ -10,8 +10,8 @@ models, defaults and fallback), `configure` (building it from the environment an
 file: `providers_file`, `toml_lines`, `toml_checks`), `catalog` (built-in model facts), `pricing`
 (honest cost), `discovery` (reading the providers' model lists on a refresh: `model_lists` the
 shapes, `model_cache` the cache file), the raw parsers `chat_events`, `anthropic_events`,
-`gemini_events`; `adapters/` holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the shared cancellable `transport`
-and the in-process fake.
+`gemini_events`; `adapters/` holds one module per SDK (`openai_*`, `anthropic_*`, `gemini*`), the
+shared cancellable `transport` and the in-process fake.
 """
 
 from responses_client.adapters.fake import FakeProvider
