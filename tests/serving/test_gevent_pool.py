@@ -1,0 +1,72 @@
+"""Under gevent, gunicorn.conf.py's `patch_for_gevent` runs fsync and argon2 in the hub's thread pool.
+
+Checked in a fresh interpreter (monkey patching cannot be undone): while one greenlet calls a slow
+`os.fsync` (or hashes a password), another keeps ticking; unpatched, the loop would stand still.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+from gevent import monkey
+monkey.patch_all()
+import os, runpy, time
+import gevent
+from gevent.monkey import get_original
+
+real_sleep = get_original("time", "sleep")
+os.fsync = lambda fd: real_sleep(0.5)  # a slow disk: blocks its OS thread, not the loop (if pooled)
+conf = runpy.run_path("gunicorn.conf.py")
+if PATCH:
+    conf["patch_for_gevent"]()
+
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.01)
+
+t = gevent.spawn(ticker)
+gevent.sleep(0.05)
+before = len(ticks)
+gevent.spawn(os.fsync, 0).join()
+during_fsync = len(ticks) - before
+
+import argon2
+hasher = argon2.PasswordHasher(time_cost=4, memory_cost=64 * 1024)
+before = len(ticks)
+t0 = time.monotonic()
+hasher.verify(hasher.hash("correct horse battery staple"), "correct horse battery staple")
+spent = time.monotonic() - t0
+during_hash = len(ticks) - before
+print(during_fsync, during_hash, round(spent, 3))
+"""
+
+
+def run(patch: bool) -> tuple[int, int, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT.replace("PATCH", str(patch))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    fsync_ticks, hash_ticks, spent = out.stdout.split()
+    return int(fsync_ticks), int(hash_ticks), float(spent)
+
+
+def test_fsync_and_hashing_do_not_stop_the_loop() -> None:
+    fsync_ticks, hash_ticks, spent = run(patch=True)
+    assert fsync_ticks >= 10  # 0.5 s of fsync: the ticker ran on (50 ticks when idle)
+    assert hash_ticks >= max(2, int(spent / 0.01) // 5)
+
+
+def test_unpatched_they_would() -> None:
+    fsync_ticks, hash_ticks, _ = run(patch=False)
+    assert fsync_ticks <= 2 and hash_ticks <= 2
