@@ -155,7 +155,9 @@ export function initContextPanel() {
     try {
       const data = await getContext(id, { ...choiceFields(), message_chars: dom.input.value.length });
       if (state.currentId !== id) return; // another conversation opened meanwhile
-      const texts = new Map((state.conv?.messages || []).map((m) => [m.id, m.text]));
+      // A message's attachments are named after its text ("[image: cat.png]"), so one of files alone shows.
+      const label = (m) => [m.text, ...(m.attachments || []).map((a) => `[${a.kind}: ${a.name}]`)].filter(Boolean).join(" ");
+      const texts = new Map((state.conv?.messages || []).map((m) => [m.id, label(m)]));
       renderTotals(totals, data);
       renderSummary(summary, data.summary);
       renderMessages(list, data, texts);

@@ -186,6 +186,11 @@ def test_drop_an_image_shows_the_drop_state_and_sends_it_without_text(
     parts = sent_parts(last_body(server))
     assert [p.get("type") for p in parts].count("input_image") == 1, parts
 
+    # The Context panel names the message by its file.
+    page.locator("#context-open").click()
+    expect(page.locator("#context-list")).to_contain_text("[image: red.png]")
+    page.keyboard.press("Escape")
+
 
 def test_a_refused_file_shows_why_and_blocks_the_send(server: Server, open_page: Any) -> None:
     user = server.new_user("refused")
