@@ -3,7 +3,7 @@
 Each stream is a ~1 s answer from the fake upstream (50 deltas, 20 ms apart), in its own process.
 The app runs the production config (gunicorn.conf.py) with the worker class and sizes given, the
 turn limits off (CHAT_CONCURRENT_TURNS=0, CHAT_TURNS_PER_MINUTE=0), no per-process stream cap
-(raw capacity) and the default per-user cap (20 open streams). Scenarios, one server per worker class:
+(raw capacity; `--process-cap` keeps the config's) and the default per-user cap (20 open streams). Scenarios, one server per worker class:
 
 - idle: the workers' CPU over `--idle` seconds with nothing to do (percent of one core);
 - streams N: N streams started at once from ceil(N/10) users: first text and total p50/p95,
@@ -74,7 +74,7 @@ class Bench:
             workers=args.workers,
             threads=args.threads,
             connections=args.connections,
-            extra_env={"CHAT_MAX_STREAMS_PER_PROCESS": "0"},
+            extra_env={} if args.process_cap else {"CHAT_MAX_STREAMS_PER_PROCESS": "0"},
         )
         wait_port(self.fake_port, self.fake)
         wait_port(self.port, self.app)
@@ -307,6 +307,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=300, help="gthread threads a worker")
     parser.add_argument("--connections", type=int, default=1000, help="worker_connections")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU sampling")
+    parser.add_argument(
+        "--process-cap",
+        action="store_true",
+        help="keep gunicorn.conf.py's per-process stream cap (default: off, raw capacity)",
+    )
     args = parser.parse_args()
     results = {c: asyncio.run(run_class(args, c)) for c in args.classes}
     for worker_class, rows in results.items():
