@@ -156,6 +156,12 @@ def test_paste_an_image_see_the_thumbnail_send_and_see_it_in_the_conversation(
     page.reload()
     expect(page.locator("article.msg-user .msg-attachments img.att-thumb")).to_have_count(1)
 
+    # The dark theme, with a text file waiting in the tray.
+    page.emulate_media(color_scheme="dark")
+    page.evaluate(PASTE_FILE, [b64(b"print('hi')\n"), "hello.py", "text/x-python"])
+    expect(page.locator("#attach-tray .attach-chip.attach-done")).to_have_count(1)
+    shot(page, "68-attach-dark")
+
 
 def test_drop_an_image_shows_the_drop_state_and_sends_it_without_text(
     server: Server, open_page: Any
