@@ -121,6 +121,7 @@ class Result:
     """One HTTP exchange as the client saw it."""
 
     status: int = 0
+    sent: float = 0.0  # perf_counter when the request was written
     first: float | None = None  # seconds to the first `event: delta`
     total: float = 0.0
     gaps: list[float] = field(default_factory=list)  # seconds between SSE events after the first
@@ -178,6 +179,7 @@ async def _exchange(
             head += f"Cookie: {cookie}\r\n"
         writer.write(head.encode() + b"\r\n" + payload)
         await writer.drain()
+        result.sent = time.perf_counter()
         status_line = await reader.readline()
         result.status = int(status_line.split()[1])
         while True:
