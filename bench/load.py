@@ -117,9 +117,11 @@ class Bench:
 
 
 async def idle(bench: Bench, seconds: float) -> dict[str, Any]:
-    cpu0, t0 = bench.cpu(), time.perf_counter()
+    """The CPU gunicorn (master and workers) uses with nothing to do."""
+    cpu0, t0 = bench.cpu() + cpu_seconds(bench.app.pid), time.perf_counter()
     await asyncio.sleep(seconds)
-    share = (bench.cpu() - cpu0) / (time.perf_counter() - t0) * 100
+    used = bench.cpu() + cpu_seconds(bench.app.pid) - cpu0
+    share = used / (time.perf_counter() - t0) * 100
     return {"scenario": "idle", "idle_cpu_pct": share, "idle_rss_mb": bench.rss() / 2**20}
 
 

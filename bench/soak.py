@@ -47,6 +47,7 @@ DELTAS, DELAY = 50, 0.02
 PIECE = "word "  # bench.relay_fakes' delta text
 PER_USER = 10
 TURNS_PER_CONVERSATION = 5
+FLAT_PCT = 10.0  # RSS growth after warm-up (the first 20 % of the run) still called flat
 
 
 def first_data(body: bytes) -> dict[str, Any]:
@@ -174,10 +175,11 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> None:
     warm = [s for s in soak.samples if s[0] >= args.seconds * 0.2] or soak.samples
     if warm:
         first, last = warm[0], warm[-1]
+        growth = (last[2] - first[2]) / max(1, first[2]) * 100
+        flat = "flat" if growth <= FLAT_PCT else f"GROWING (over {FLAT_PCT:.0f}%)"
         print(
             f"after warm-up: RSS {first[2] / 2**20:.1f} -> {last[2] / 2**20:.1f} MB "
-            f"({(last[2] - first[2]) / max(1, first[2]) * 100:+.1f}%), "
-            f"open fds {first[3]} -> {last[3]}"
+            f"({growth:+.1f}%: {flat}), open fds {first[3]} -> {last[3]} (after the last turn)"
         )
     print(
         f"turns {len(soak.seen)} finished, {sum(soak.failures.values())} failed "
