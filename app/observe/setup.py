@@ -63,12 +63,15 @@ def known_model(registry: rc.ProviderRegistry, provider: str, model: str) -> boo
     settings = registry.settings.get(provider)
     if settings is None:
         return False
-    return (
+    if (
         model in settings.models
         or model == settings.default_model
         or (provider, model) in registry.models
         or registry.default == (provider, model)
-    )
+    ):
+        return True
+    listed = registry.cached_list(provider)  # the model-list cache (`providers refresh`)
+    return listed is not None and listed.find(model) is not None
 
 
 def build_observability(

@@ -7,6 +7,8 @@ per process); the 404s run in this one.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 import responses_client as rc
@@ -173,6 +175,10 @@ def test_labels_come_from_the_configured_and_cached_models():
         models=[ModelInfo(provider="ollama", id="llama3:8b")],
         default=("openai", "gpt-x"),
     )
+    listed = {"ollama": SimpleNamespace(find=lambda m: m if m == "qwen3:4b" else None)}
+    registry.cached_list = listed.get  # type: ignore[method-assign]  # the model-list cache
+    assert known_model(registry, "ollama", "qwen3:4b")
+    assert not known_model(registry, "ollama", "qwen3:14b")
     assert known_provider(registry, "openai") and not known_provider(registry, "anthropic")
     for model in ("gpt-a", "gpt-d", "gpt-x"):
         assert known_model(registry, "openai", model)
