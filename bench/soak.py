@@ -113,8 +113,30 @@ class Soak:
             )
             await asyncio.sleep(min(self.args.every, max(0.1, self.deadline - time.monotonic())))
 
+    async def warm(self, port: int, cookie: str, user: str) -> None:
+        """Rounds of turns before the clock starts, so every worker has loaded what a turn needs."""
+        for _ in range(3):
+            results = await asyncio.gather(
+                *(
+                    request(port, "POST", "/chat", {"message": "hi"}, cookie)
+                    for _ in range(4 * self.args.workers)
+                )
+            )
+            for result in results:
+                if result.done:  # saved like any other: the checks count them
+                    data = first_data(result.body)
+                    self.seen.append(
+                        (
+                            user,
+                            data["conversation_id"],
+                            data["assistant_message_id"],
+                            streamed_text(result.body),
+                        )
+                    )
+
     async def run(self, port: int, app_pid: int, users: list[str]) -> None:
         cookies = {user: await login(port, user) for user in users}
+        await self.warm(port, cookies[users[0]], users[0])
         t0 = time.monotonic()
         self.deadline = t0 + self.args.seconds
         clients = [
@@ -182,7 +204,7 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> None:
             f"({growth:+.1f}%: {flat}), open fds {first[3]} -> {last[3]} (after the last turn)"
         )
     print(
-        f"turns {len(soak.seen)} finished, {sum(soak.failures.values())} failed "
+        f"turns {len(soak.seen)} finished (with the warm-up), {sum(soak.failures.values())} failed "
         f"{dict(soak.failures) or ''}; first text p50 {pct(soak.firsts, 0.5):.0f} ms "
         f"p95 {pct(soak.firsts, 0.95):.0f} ms; total p50 {pct(soak.totals, 0.5):.0f} ms "
         f"p95 {pct(soak.totals, 0.95):.0f} ms"
