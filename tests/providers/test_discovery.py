@@ -1,13 +1,10 @@
 """Model discovery: each provider's list shape parsed, read through its SDK from the fakes (paged
-where the real one is), failures as short codes, the cache file's round trip and a broken one, the
-registry's merge order (file > cache > catalog), `refuses_model` with a cache, the CLI refresh,
-`POST /providers/refresh`, `GET /providers` with the cached models, an unknown model refused up
-front, and no key or base URL in any output."""
+where the real one is), failures as short codes, the registry's merge order (file > cache >
+catalog), `refuses_model` with a cache, one refresh at a time, the Anthropic output limit from a
+list. The cache file: test_model_cache.py; through the app (CLI, HTTP): test_discovery_web.py."""
 
 from __future__ import annotations
 
-import json
-import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,7 +16,7 @@ import pytest
 from responses_client import discovery
 from responses_client.configure import build_registry
 from responses_client.events import ResponseRequest
-from responses_client.model_cache import KIND, SCHEMA, ModelCache, ProviderList
+from responses_client.model_cache import ModelCache, ProviderList
 from responses_client.model_lists import (
     ListedModel,
     ListingFailed,
@@ -31,7 +28,7 @@ from responses_client.model_lists import (
     parse_plain,
 )
 from responses_client.registry import ModelInfo, ProviderRegistry, ProviderSettings
-from tests.conftest import SENTINEL_KEY, chat, login
+from tests.conftest import SENTINEL_KEY
 from tests.fake_upstream import FakeUpstream
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.chat_completions import FakeChat
@@ -45,7 +42,7 @@ PROXY_PASSWORD = "proxy-SENTINEL-pw-3f5a7c9"
 SECRETS = (SENTINEL_KEY, ANTHROPIC_KEY, GEMINI_KEY, OPENROUTER_KEY, PROXY_PASSWORD)
 
 
-def _no_secret(text: str, *, urls: bool = True) -> None:
+def no_secret(text: str, *, urls: bool = True) -> None:
     for secret in (*SECRETS, "user:", *(("127.0.0.1",) if urls else ())):
         assert secret not in text
 
@@ -254,10 +251,7 @@ def test_an_unreachable_server_is_upstream_unavailable() -> None:
         assert caught.value.code == "upstream_unavailable"
 
 
-# -- the cache file ------------------------------------------------------------------------------
-
-
-def _list(provider: str, ids: list[str], **extra: Any) -> ProviderList:
+def provider_list(provider: str, ids: list[str], **extra: Any) -> ProviderList:
     target = ListTarget(provider, extra.pop("protocol", "responses"), extra.pop("url", None))
     return ProviderList(
         provider=provider,
@@ -266,83 +260,6 @@ def _list(provider: str, ids: list[str], **extra: Any) -> ProviderList:
         fetched_at="2026-12-01T17:00:00Z",
         models=tuple(ListedModel(id=i, **extra) for i in ids),
     )
-
-
-def test_the_cache_round_trips_and_keeps_a_failed_providers_earlier_list(tmp_path: Path) -> None:
-    path = tmp_path / ".app" / "models.json"
-    cache = ModelCache(path)
-    price = {"input": 2.0, "cached_input": None, "cache_write": None, "output": 10.0}
-    fresh = _list(
-        "openrouter",
-        ["a/b"],
-        context_window=10,
-        input=("text",),
-        reasoning=(),
-        thinking=False,
-        price={**price, "source": "provider"},
-    )
-    cache.save({"openrouter": fresh, "openai": _list("openai", ["gpt-5.4"])}, {})
-    doc = json.loads(path.read_text())
-    assert doc["kind"] == KIND and doc["schema"] == SCHEMA
-    assert doc["providers"]["openai"]["fetched_at"] == "2026-12-01T17:00:00Z"
-    again = ModelCache(path)
-    again.load()
-    assert again.lists() == {"openrouter": fresh, "openai": _list("openai", ["gpt-5.4"])}
-    # A failure keeps the earlier list and notes its code; another provider's list is replaced.
-    again.save({"openai": _list("openai", ["gpt-6"])}, {"openrouter": "rate_limited"})
-    third = ModelCache(path)
-    third.load()
-    kept = third.get("openrouter")
-    assert kept is not None and kept.models == fresh.models and kept.last_error == "rate_limited"
-    assert [m.id for m in third.lists()["openai"].models] == ["gpt-6"]
-    # Another process's write is seen at the next lookup (no restart).
-    ModelCache(path).save({"openai": _list("openai", ["gpt-7"])}, {})
-    assert [m.id for m in cache.lists()["openai"].models] == ["gpt-7"]
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"{not json",
-        b"\xff\xfe garbage",
-        b'{"kind": "something-else", "schema": 1, "providers": {}}',
-        json.dumps({"kind": KIND, "schema": 99, "providers": {}}).encode(),
-        json.dumps({"kind": KIND, "schema": SCHEMA, "providers": []}).encode(),
-        b"[1, 2, 3]",
-    ],
-)
-def test_a_broken_or_foreign_cache_is_ignored_with_a_warning(
-    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / "models.json"
-    path.write_bytes(content)
-    with caplog.at_level(logging.WARNING):
-        registry = build_registry({"OPENAI_API_KEY": "k"}, models_cache=path)
-    assert registry.model_cache.lists() == {}
-    assert "model_cache_ignored" in caplog.text
-    assert not registry.refuses_model("openai", "anything")
-
-
-def test_a_damaged_entry_is_dropped_and_the_others_kept(tmp_path: Path) -> None:
-    good = _list("openai", ["gpt-5.4"]).to_json()
-    doc = {
-        "kind": KIND,
-        "schema": SCHEMA,
-        "providers": {"openai": good, "anthropic": {"models": "x"}, "bad name!": good},
-    }
-    path = tmp_path / "models.json"
-    path.write_text(json.dumps(doc))
-    cache = ModelCache(path)
-    cache.load()
-    assert list(cache.lists()) == ["openai"]
-
-
-def test_an_app_starts_over_a_broken_cache(make_app: Any, data_dir: Path) -> None:
-    (data_dir / ".app").mkdir(exist_ok=True)
-    (data_dir / ".app" / "models.json").write_text("{broken")
-    app = make_app()
-    client = login(app.test_client(), app)
-    assert client.get("/providers").status_code == 200
 
 
 # -- the registry --------------------------------------------------------------------------------
@@ -392,9 +309,9 @@ def test_refuses_model_only_when_the_cached_list_exists_and_lacks_it(tmp_path: P
     assert registry.refuses_model("local", "b")  # strict, as before
     cache.save(
         {
-            "ollama": _list("ollama", ["llama3:latest", "qwen3:4b"]),
-            "anthropic": _list("anthropic", ["claude-opus-5-5-20260928"]),
-            "local": _list("local", []),
+            "ollama": provider_list("ollama", ["llama3:latest", "qwen3:4b"]),
+            "anthropic": provider_list("anthropic", ["claude-opus-5-5-20260928"]),
+            "local": provider_list("local", []),
         },
         {},
     )
@@ -455,175 +372,6 @@ def test_one_refresh_at_a_time_a_second_caller_gets_the_first_ones_outcome(
     assert fakes["openai"].model_listing.requests == 0
     assert discovery.refresh(registry).providers == (discovery.ProviderOutcome("openai", 2, None),)
     registry.close()
-
-
-# -- through the app -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def many(
-    make_app: Any, upstream: FakeUpstream, data_dir: Path
-) -> Iterator[tuple[Any, dict[str, Any]]]:
-    with (
-        FakeAnthropic() as anthropic,
-        FakeGemini() as gemini,
-        FakeChat(style="openrouter") as router,
-    ):
-        app = make_app(
-            ANTHROPIC_API_KEY=ANTHROPIC_KEY,
-            ANTHROPIC_BASE_URL=anthropic.base_url,
-            GEMINI_API_KEY=GEMINI_KEY,
-            GEMINI_BASE_URL=gemini.base_url,
-            OPENROUTER_API_KEY=OPENROUTER_KEY,
-            OPENROUTER_BASE_URL=f"http://user:{PROXY_PASSWORD}@127.0.0.1:{router.port}/v1",
-        )
-        yield (
-            app,
-            {"openai": upstream, "anthropic": anthropic, "gemini": gemini, "openrouter": router},
-        )
-
-
-def test_start_and_turns_never_read_a_model_list(many: tuple[Any, dict[str, Any]]) -> None:
-    app, fakes = many
-    client = login(app.test_client(), app)
-    chat(client, message="hi")
-    client.get("/providers")
-    assert all(f.model_listing.requests == 0 for f in fakes.values())
-
-
-def test_cli_refresh_prints_each_provider_and_fails_only_when_all_fail(
-    many: tuple[Any, dict[str, Any]], data_dir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    app, fakes = many
-    fakes["gemini"].model_listing.fail = "500"
-    fakes["anthropic"].model_listing.page_size = 2
-    with caplog.at_level(logging.INFO):
-        result = app.test_cli_runner().invoke(args=["providers", "refresh"])
-    assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
-        "openai: 2 models",
-        "anthropic: 4 models",
-        "gemini: failed (upstream_unavailable)",
-        "openrouter: 3 models",
-    ]
-    cache_text = (data_dir / ".app" / "models.json").read_text()
-    _no_secret(result.output)
-    _no_secret(cache_text)
-    _no_secret(caplog.text, urls=False)
-    assert "http" not in cache_text
-    for fake in fakes.values():
-        fake.model_listing.fail = "bad_json"
-    result = app.test_cli_runner().invoke(args=["providers", "refresh"])
-    assert result.exit_code != 0
-    assert "failed (bad_response)" in result.output
-    _no_secret(result.output)
-    # A list without the provider's default model says so (turns naming it will be refused).
-    fakes["openai"].model_listing.fail = None
-    fakes["openai"].model_listing.models = [{"id": "gpt-5.4", "object": "model"}]
-    result = app.test_cli_runner().invoke(args=["providers", "refresh"])
-    assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == "openai: 1 model"
-    assert "openai's default model gpt-5.4-mini is not in its list" in result.stderr
-
-
-def _models(body: dict[str, Any], provider: str) -> dict[str, dict[str, Any]]:
-    entry = next(p for p in body["providers"] if p["name"] == provider)
-    return {m["id"]: m for m in entry["models"]}
-
-
-def test_post_refresh_answers_the_providers_document_with_the_cached_models(
-    many: tuple[Any, dict[str, Any]], caplog: pytest.LogCaptureFixture
-) -> None:
-    app, fakes = many
-    fakes["gemini"].model_listing.fail = "bad_json"
-    client = login(app.test_client(), app)
-    before = _models(client.get("/providers").get_json(), "openrouter")
-    assert list(before) == []  # no default model, nothing configured, nothing cached
-    with caplog.at_level(logging.INFO):
-        response = client.post("/providers/refresh")
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["refresh"] == [
-        {"provider": "openai", "count": 2, "error": None},
-        {"provider": "anthropic", "count": 4, "error": None},
-        {"provider": "gemini", "count": None, "error": "bad_response"},
-        {"provider": "openrouter", "count": 3, "error": None},
-    ]
-    assert body["providers"] == client.get("/providers").get_json()["providers"]
-    # Pressed again at once: the same outcome, the providers are not asked again.
-    again = client.post("/providers/refresh")
-    assert again.get_json()["refresh"] == body["refresh"]
-    assert fakes["openai"].model_listing.requests == 1
-    router = _models(body, "openrouter")
-    assert list(router) == EXPECTED["openrouter"]
-    assert router["anthropic/claude-sonnet-5.5"]["price"]["source"] == "provider"
-    assert router["anthropic/claude-sonnet-5.5"]["price"]["input"] == 2.0
-    auto = router["openrouter/auto"]
-    assert auto["price"] is None and auto["max_output_tokens"] is None  # unknown: null
-    assert auto["context_window"] == 2_000_000
-    anthropic = _models(body, "anthropic")
-    assert next(iter(anthropic)) == "claude-sonnet-5-5"  # the configured default first
-    assert anthropic["claude-text-1"]["input"] == ["text"]
-    assert anthropic["claude-text-1"]["options"] is not None  # the family's table
-    openai = _models(body, "openai")
-    assert openai["gpt-5.4"]["context_window"] is None  # OpenAI's list gives no figures
-    _no_secret(response.get_data(as_text=True))
-    _no_secret(caplog.text, urls=False)
-
-
-def test_post_refresh_needs_a_login_and_the_same_site(many: tuple[Any, dict[str, Any]]) -> None:
-    app, fakes = many
-    anonymous = app.test_client()
-    assert anonymous.post("/providers/refresh").status_code == 401
-    client = login(app.test_client(), app)
-    cross = client.post("/providers/refresh", headers={"Origin": "https://evil.example"})
-    assert cross.status_code == 403
-    assert cross.get_json()["error"]["code"] == "cross_site"
-    form = client.post("/providers/refresh", data={"x": "1"})
-    assert form.status_code == 403 and form.get_json()["error"]["code"] == "csrf_failed"
-    assert all(f.model_listing.requests == 0 for f in fakes.values())
-
-
-def test_post_refresh_when_every_provider_fails_is_an_error(
-    many: tuple[Any, dict[str, Any]],
-) -> None:
-    app, fakes = many
-    for fake in fakes.values():
-        fake.model_listing.fail = "500"
-    client = login(app.test_client(), app)
-    response = client.post("/providers/refresh")
-    assert response.status_code == 503
-    error = response.get_json()["error"]
-    assert error["code"] == "upstream_unavailable"
-    assert {p["error"] for p in error["providers"]} == {"upstream_unavailable"}
-    fakes["openai"].model_listing.fail = "401"
-    response = client.post("/providers/refresh")
-    assert response.status_code == 502
-    _no_secret(response.get_data(as_text=True))
-
-
-def test_a_cached_list_refuses_an_unknown_model_up_front(
-    many: tuple[Any, dict[str, Any]],
-) -> None:
-    app, fakes = many
-    fakes["gemini"].model_listing.fail = "500"
-    client = login(app.test_client(), app)
-    registry = app.extensions["services"].providers
-    assert not registry.refuses_model("openai", "gpt-nope")  # no list yet: sent as named
-    assert client.post("/providers/refresh").status_code == 200
-    sent = len(fakes["openai"].requests)
-    response = client.post("/chat", json={"message": "hi", "model": "gpt-nope"})
-    assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "unknown_model"
-    assert len(fakes["openai"].requests) == sent  # nothing was sent
-    frames = chat(client, message="hi", model="gpt-5.4")
-    assert frames[-1].event == "done"
-    response = client.post(
-        "/chat", json={"message": "hi", "provider": "anthropic", "model": "claude-nope"}
-    )
-    assert response.get_json()["error"]["code"] == "unknown_model"
-    # Gemini's list could not be read: its models are sent as named.
-    assert not registry.refuses_model("gemini", "gemini-anything")
 
 
 def test_anthropic_max_tokens_follows_the_cached_output_limit(
