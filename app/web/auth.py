@@ -42,6 +42,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.login_page",
         "auth.signup",
         "shares.share_page",
+        "attachments.share_attachment",  # a share page's images need no login either
     }
 )
 

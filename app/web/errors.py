@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import conversation_manager as cm
 from app import accounts, limits, shares, templating, turns
-from app.attachments import BadAttachmentRequest
+from app.attachments import AttachmentRefused, BadAttachmentRequest
 from app.messages import message_for
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,12 @@ def handle_error(exc: BaseException) -> Response:
         detail = getattr(exc, "detail", "")
         if isinstance(exc, templating.SharingOff):
             message = detail  # its own words: the code's generic ones would send people looking
-        elif isinstance(exc, turns.TurnError | BadRequest | templating.BadTemplate) and detail:
+        elif (
+            isinstance(
+                exc, turns.TurnError | BadRequest | templating.BadTemplate | AttachmentRefused
+            )
+            and detail
+        ):
             message = f"{message_for(code)} ({detail})"
         fields: dict[str, Any] = {}
         resets_at = getattr(exc, "resets_at", None)

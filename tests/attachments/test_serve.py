@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from app.web import auth
 from tests.attachments.conftest import image_bytes, upload
 from tests.conftest import chat
 
@@ -165,11 +164,6 @@ def test_a_revoked_share_serves_nothing(client, shared):
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.xfail(
-    "attachments.share_attachment" not in auth.PUBLIC_ENDPOINTS,
-    reason="needs attachments.share_attachment in app/web/auth.py PUBLIC_ENDPOINTS",
-    strict=True,
-)
 def test_a_share_serves_its_attachments_without_a_login(app, shared):
     anonymous = app.test_client()
     url = f"/share/{shared['token']}/attachments/{shared['second']['id']}"

@@ -331,11 +331,6 @@ def test_a_share_page_shows_the_images_of_the_shared_branch(
     # Logged out, in a fresh context, the same (API: the share page and its attachments need no login).
     anon, _ = open_page()
     got = anon.context.request.get(server.url + src)
-    if got.status == 401:
-        pytest.xfail(
-            "GET /share/<token>/attachments/<id> asks for a login: app/web/auth.py PUBLIC_ENDPOINTS "
-            "lacks 'attachments.share_attachment'"
-        )
     assert got.status == 200, got.status
     anon.goto(url)
     anon.wait_for_function(

@@ -130,6 +130,7 @@ def test_no_get_route_changes_state(two_users, data_dir):
         "token": share["token"],
         "filename": "css/app.css",
         "template_id": "t_nonexistent",
+        "aid": "att_" + "0" * 24,
     }
     adapter = app.url_map.bind("localhost")
     # The search index is derived data, built on the first read (API "Search"): a repair on read
