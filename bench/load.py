@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -110,6 +111,8 @@ class Bench:
         self.app.wait(60)
         self.fake.wait(15)
         self.log.close()
+        if not self.args.keep:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def log_tail(self) -> list[str]:
         lines = Path(self.data_dir, "gunicorn.log").read_text(errors="replace").splitlines()
@@ -315,6 +318,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=300, help="gthread threads a worker")
     parser.add_argument("--connections", type=int, default=1000, help="worker_connections")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU sampling")
+    parser.add_argument("--keep", action="store_true", help="keep the data directories")
     parser.add_argument(
         "--process-cap",
         action="store_true",

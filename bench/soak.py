@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -259,8 +260,11 @@ def main() -> None:
         log.close()
     problems = check(data_dir, soak.seen)
     report(soak, args, problems)
-    print(f"data directory: {data_dir} (app log: {log.name})")
-    sys.exit(1 if problems else 0)
+    if problems:
+        print(f"data directory kept: {data_dir} (app log: {log.name})")
+        sys.exit(1)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    Path(log.name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
