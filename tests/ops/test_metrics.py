@@ -235,3 +235,24 @@ def test_the_token_opens_metrics_without_a_session(metrics_app):
     assert response.headers["Cache-Control"] == "no-store"
     # What it shows is tested under gunicorn (this process's metric files are another test's).
     assert "Set-Cookie" not in response.headers
+
+
+TOO_EARLY = """
+    import os, sys
+    import prometheus_client  # before the app could set PROMETHEUS_MULTIPROC_DIR
+    from app import create_app
+    app = create_app({
+        "TESTING": True, "CHAT_DATA_DIR": os.environ["DATA"], "SECRET_KEY": "k" * 40,
+        "CHAT_METRICS_TOKEN": "t" * 20,
+    })
+    response = app.test_client().get("/metrics", headers={"Authorization": "Bearer " + "t" * 20})
+    print(response.status_code)
+    print(response.get_data(as_text=True))
+"""
+
+
+def test_prometheus_imported_too_early_still_serves_this_process(tmp_path):
+    out = run_python(TOO_EARLY, {"DATA": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": None})
+    status, _, text = out.partition("\n")
+    assert status == "200"
+    assert value(text, "chat_streams_open") == 0 and "chat_turns_total" in text
