@@ -176,7 +176,7 @@ def test_labels_come_from_the_configured_and_cached_models():
         default=("openai", "gpt-x"),
     )
     listed = {"ollama": SimpleNamespace(find=lambda m: m if m == "qwen3:4b" else None)}
-    registry.cached_list = listed.get  # type: ignore[method-assign]  # the model-list cache
+    registry.cached_list = listed.get  # the model-list cache
     assert known_model(registry, "ollama", "qwen3:4b")
     assert not known_model(registry, "ollama", "qwen3:14b")
     assert known_provider(registry, "openai") and not known_provider(registry, "anthropic")
