@@ -50,11 +50,18 @@ def drain(wait: float, stop_grace: float) -> Drained:
     seen: set[Turn] = set(running_turns())
     _wait(seen, time.monotonic() + max(0.0, wait))
     finished = sum(1 for turn in seen if turn.done.is_set())
-    late = [turn for turn in running_turns() if not turn.done.is_set()]
-    for turn in late:
-        log.warning("turn_stopped_at_exit conversation=%s", turn.conversation_id)
-        turn.control.request_stop()  # closes the upstream; the body saves the text as `stopped`
-    _wait(set(late), time.monotonic() + max(0.0, stop_grace))
+    late: list[Turn] = []
+    until = time.monotonic() + max(0.0, stop_grace)
+    while True:
+        # Also a turn whose request was still being accepted when the stopping began.
+        for turn in running_turns():
+            if not turn.done.is_set() and not turn.control.stopped:
+                log.warning("turn_stopped_at_exit conversation=%s", turn.conversation_id)
+                turn.control.request_stop()  # closes the upstream; the text is saved `stopped`
+                late.append(turn)
+        if all(turn.done.is_set() for turn in running_turns()) or time.monotonic() >= until:
+            break
+        time.sleep(POLL_SECONDS)
     left = sum(1 for turn in late if not turn.done.is_set())
     if left:
         log.error("turns_left_running_at_exit count=%d", left)

@@ -11,8 +11,15 @@ import stream_processor as sp
 from stream_processor.drain import Drainer, drain, running_turns
 
 
-def start(registry: sp.TurnRegistry, coordination: sp.FileCoordination, cid: str, seconds: float):
-    """A turn that emits a delta every 10 ms for `seconds`, or until stopped; returns its outcome box."""
+def start(
+    registry: sp.TurnRegistry,
+    coordination: sp.FileCoordination,
+    cid: str,
+    seconds: float,
+    saving: float = 0.0,
+):
+    """A turn that emits a delta every 10 ms for `seconds`, or until stopped, then takes `saving`
+    seconds to save; returns its outcome box."""
     outcome: dict[str, Any] = {}
 
     def body(control: sp.TurnControl) -> tuple[str, dict[str, Any]]:
@@ -22,6 +29,7 @@ def start(registry: sp.TurnRegistry, coordination: sp.FileCoordination, cid: str
             control.emit("delta", {"text": "w"})
             text += "w"
             time.sleep(0.01)
+        time.sleep(saving)
         outcome["status"] = "stopped" if control.stopped else "completed"
         outcome["text"] = text
         return "done", {"status": outcome["status"]}
@@ -66,3 +74,16 @@ def test_drain_with_nothing_running_returns_at_once() -> None:
     t0 = time.monotonic()
     assert drain(wait=10.0, stop_grace=10.0).left == 0
     assert time.monotonic() - t0 < 1
+
+
+def test_a_turn_started_while_stopping_is_stopped_too(tmp_path: Path) -> None:
+    registry = sp.TurnRegistry(lambda mid: {"code": "internal", "message_id": mid})
+    coordination = sp.FileCoordination(tmp_path)
+    first = start(registry, coordination, "c_1", 60, saving=1.0)
+    later: dict[str, Any] = {}
+    # A request that was being accepted when the drain began starts its turn during the stops.
+    timer = threading.Timer(0.3, lambda: later.update(box=start(registry, coordination, "c_2", 60)))
+    timer.start()
+    result = drain(wait=0.0, stop_grace=5.0)
+    assert result.left == 0 and result.stopped == 2
+    assert first["status"] == "stopped" and later["box"]["status"] == "stopped"
