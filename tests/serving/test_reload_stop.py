@@ -209,6 +209,14 @@ def test_hup_finishes_turns_in_old_workers_and_reattach_works(
             replies = assistant_messages(data_dir, first["conversation_id"])
             assert len(replies) == 1  # saved once
             assert replies[0]["status"] == "completed" and replies[0]["text"] == PIECE * n
+    # After the old workers are gone, a new worker serves the final state and replays the turn.
+    cid = gone[1][3]["conversation_id"]
+    status, _, body = browser.request("GET", f"/chat?conversation_id={cid}")
+    assert status == 200
+    last = json.loads(body)["messages"][-1]
+    assert last["status"] == "completed" and last["text"] == PIECE * LONG
+    status, _, body = browser.request("GET", f"/conversations/{cid}/events")
+    assert status == 200 and parse_sse(body)[-1].data["status"] == "completed"
     assert server.proc.poll() is None  # the server itself serves on
     status, _, _ = browser.request("GET", "/healthz")
     assert status == 200
