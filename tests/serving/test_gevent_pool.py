@@ -6,9 +6,14 @@ Checked in a fresh interpreter (monkey patching cannot be undone): while one gre
 
 from __future__ import annotations
 
+import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +75,13 @@ def test_fsync_and_hashing_do_not_stop_the_loop() -> None:
 def test_unpatched_they_would() -> None:
     fsync_ticks, hash_ticks, _ = run(patch=False)
     assert fsync_ticks <= 2 and hash_ticks <= 2
+
+
+def test_gevent_streams_cap_follows_worker_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    for worker_class, expected in (("gevent", "750"), ("gthread", "48")):
+        monkeypatch.delenv("CHAT_MAX_STREAMS_PER_PROCESS", raising=False)
+        cfg = SimpleNamespace(threads=64, worker_connections=1000, worker_class_str=worker_class)
+        conf["post_fork"](None, SimpleNamespace(cfg=cfg))
+        assert os.environ["CHAT_MAX_STREAMS_PER_PROCESS"] == expected
+    monkeypatch.delenv("CHAT_MAX_STREAMS_PER_PROCESS", raising=False)
