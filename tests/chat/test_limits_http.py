@@ -207,7 +207,9 @@ def test_the_ledger_outlives_deleted_conversations(make_app, upstream, data_dir)
 
 def test_open_streams_per_user_are_capped(make_app, upstream, serve):
     # The default cap: 20 open event streams (POST /chat and re-attach) per user.
-    app = make_app(CHAT_UPSTREAM_READ_TIMEOUT=60, CHAT_KEEPALIVE_SECONDS=0.2)
+    # The stalled turn must outlive the whole test, however slow the machine: when its read
+    # timeout ended it, its re-attached streams ended too and the 21st stream found a free slot.
+    app = make_app(CHAT_UPSTREAM_READ_TIMEOUT=3600, CHAT_KEEPALIVE_SECONDS=0.2)
     server = LiveServer(serve(app), app)
     alice = Browser(server.url, app)
     turn, first = open_stalled_turn(alice)  # stream 1
