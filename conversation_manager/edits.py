@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .continuations import interrupt_continuation, is_continuing
 from .errors import InvalidParent, NotFound
 from .models import (
     ROOT,
@@ -192,11 +193,16 @@ def finish_reply(
 def interrupt_reply(conv: Conversation, mid: str, text: str, message: str) -> bool:
     """Mark an `in_progress` reply failed (`interrupted`, saying `message`), keeping `text`.
 
-    False if it had ended. The words are the caller's: the application keeps the one table of them.
+    False if it had ended. A continuation's reply gets its earlier text and status back instead
+    (conversation_manager.continuations). The words are the caller's: the application keeps the
+    one table of them.
     """
     msg = assistant_message(conv, mid)
     if msg.status != "in_progress":
         return False  # already finished: a real result is never overwritten
+    if is_continuing(msg):
+        interrupt_continuation(msg, message)  # its earlier text and status come back
+        return True
     msg.text = text
     msg.status = "failed"
     msg.error = MessageError(code="interrupted", message=message)

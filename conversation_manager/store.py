@@ -194,6 +194,41 @@ class ConversationStore(Protocol):
         """
         ...
 
+    def begin_continuation(
+        self, user: str, cid: str, mid: str, *, options: Mapping[str, Any] | None = None
+    ) -> tuple[Conversation, Message]:
+        """Mark the `stopped` or `incomplete` reply `mid` `in_progress` for a continuation, in one
+        commit (conversation_manager.continuations); `options` (not None) become the
+        conversation's. NotFound, InvalidParent for a user message or another status."""
+        ...
+
+    def finish_continuation(
+        self,
+        user: str,
+        cid: str,
+        mid: str,
+        *,
+        text: str,
+        status: FinishStatus,
+        response_id: str | None = None,
+        usage: Usage | dict[str, Any] | None = None,
+        cost_usd: float | None = None,
+        error: MessageError | dict[str, Any] | None = None,
+        reasoning_summary: str | None = None,
+        request_id: str | None = None,
+        latency_ms: Mapping[str, int | float | None] | None = None,
+        metadata: dict[str, Any] | None = None,
+        context_mode: ContextMode | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        price: Mapping[str, Any] | None = None,
+        fallback_from: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Message:
+        """Record how a continuation of `mid` ended, from the call's own values (its added
+        `text`, usage and cost), and return the reply as merged; NotFound when the conversation
+        was deleted meanwhile."""
+        ...
+
     def set_current(self, user: str, cid: str, message_id: str) -> Conversation:
         """Show the branch of the newest leaf under `message_id` (ROOT: the whole tree); NotFound."""
         ...

@@ -64,3 +64,5 @@ class TurnRequest:
     variables: Mapping[str, str] | None = None  # the template's variables
     attachments: tuple[str, ...] = ()  # attachment ids uploaded by this user (API "Attachments")
     options: Mapping[str, Any] | None = None  # per-model options (API "Providers"), checked later
+    # A stopped or incomplete reply to continue in place (app/turns/continuation.py).
+    continue_message_id: str | None = None

@@ -28,6 +28,8 @@ from .attachments import AttachmentSource, PartMaker, known_attachments
 from .attachments import resolve as resolve_attachments
 from .compaction import ContextUpkeep, SpendingAdmission, noted_save
 from .config import ChatSettings, TurnRequest
+from .continuation import ContinuationPlan, ContinuationRun, continuation_choice, plan_continuation
+from .continuation import check_request as check_continue_request
 from .errors import BadTurnRequest, NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
 from .plan import (
@@ -216,6 +218,8 @@ class ChatService:
         Everything that can refuse the turn (400, 404, 409, a read-only limits check) comes before it
         is admitted, so a refused turn uses no slot of the limits.
         """
+        if req.continue_message_id is not None:
+            return self._start_continuation(req)
         start = self._template_start(req)
         if start is not None:
             # The template's text stands in for the message; its model unless the turn names one.
@@ -279,6 +283,41 @@ class ChatService:
                 is_new=is_new,
                 registry=self.provider_registry,
                 attachments=attachments,
+            )
+            admission = self._admit(plan)
+        except BaseException:
+            lock.release()
+            raise
+        return self._launch(plan, coordination, lock, admission)
+
+    def _start_continuation(self, req: TurnRequest) -> StartedTurn:
+        """Continue a stopped or cut-off reply in place (app/turns/continuation.py): the same
+        checks, lock, repair and admission as a turn, planned by `plan_continuation`."""
+        check_continue_request(req)
+        if self.limits is not None:
+            self.limits.precheck(req.user)
+        assert req.conversation_id is not None
+        conversation = self.load(req.user, req.conversation_id)
+        chosen = continuation_choice(self.provider_registry, req, conversation, self.settings)
+        options = turn_options(
+            self.provider_registry, req.options, conversation.options, chosen, self.settings
+        )
+        cid = conversation.id
+        coordination = self.coordination_for(req.user)
+        try:
+            lock = coordination.acquire(cid)
+        except sp.TurnBusy:
+            raise TurnInProgress() from None
+        try:
+            with contextlib.suppress(OSError):
+                coordination.clear_stop(cid)  # left by a process that died mid-turn
+            conversation = self.store.get(req.user, cid)
+            stale = [m for m in conversation.messages if m.status == "in_progress"]
+            if stale:  # we hold the lock, so nobody is writing these any more
+                conversation = self._repair(req.user, cid, stale, coordination)
+            conversation = conversation.model_copy(update={"options": options})
+            plan: TurnPlan = plan_continuation(
+                req, conversation, chosen, self.settings, registry=self.provider_registry
             )
             admission = self._admit(plan)
         except BaseException:
@@ -360,13 +399,16 @@ class ChatService:
         # Summary or compaction before the request, in the worker (API "Context").
         upkeep = ContextUpkeep(self.store, self.provider_registry, self.settings, self.price)
         spend = self.limits.add_spend if self.limits is not None else None  # spend of no turn
+        continuing = isinstance(plan, ContinuationPlan)
+        save: Callable[..., object] = (
+            plan.saver(self.store)  # merged into the reply it continues
+            if isinstance(plan, ContinuationPlan)
+            else functools.partial(
+                self.store.finish_assistant_message, user, cid, plan.assistant_id
+            )
+        )
         finisher = Finisher(
-            save=noted_save(
-                functools.partial(
-                    self.store.finish_assistant_message, user, cid, plan.assistant_id
-                ),
-                upkeep.notes,
-            ),
+            save=noted_save(save, upkeep.notes),
             quote=self.quote_reply,
             admission=(
                 SpendingAdmission(
@@ -377,7 +419,7 @@ class ChatService:
             ),
             observer=self.observer,
         )
-        run = TurnRun(
+        run = (ContinuationRun if continuing else TurnRun)(
             plan=plan,
             settings=self.settings,
             finisher=finisher,
@@ -395,7 +437,11 @@ class ChatService:
             coordination, cid, lock, plan.assistant_id, run, cancel, on_end=on_end
         )
         try:
-            if plan.is_new:
+            if continuing:
+                conversation, _ = self.store.begin_continuation(
+                    user, cid, plan.assistant_id, options=plan.conversation.options
+                )
+            elif plan.is_new:
                 c = plan.conversation
                 self.store.create(
                     user,
@@ -412,19 +458,20 @@ class ChatService:
                     template_variables=c.template_variables,
                     options=c.options,
                 )
-            conversation, _, _ = self.store.begin_turn(
-                user,
-                cid,
-                text=None if plan.regenerate else plan.text,
-                parent_id=plan.place_under,
-                model=plan.model,
-                provider=plan.provider.name,
-                context_mode=upkeep.planned_mode(plan),
-                user_message_id=None if plan.regenerate else plan.user_message_id,
-                assistant_message_id=plan.assistant_id,
-                attachments=() if plan.regenerate else plan.attachments,
-                options=plan.conversation.options,
-            )
+            if not continuing:
+                conversation, _, _ = self.store.begin_turn(
+                    user,
+                    cid,
+                    text=None if plan.regenerate else plan.text,
+                    parent_id=plan.place_under,
+                    model=plan.model,
+                    provider=plan.provider.name,
+                    context_mode=upkeep.planned_mode(plan),
+                    user_message_id=None if plan.regenerate else plan.user_message_id,
+                    assistant_message_id=plan.assistant_id,
+                    attachments=() if plan.regenerate else plan.attachments,
+                    options=plan.conversation.options,
+                )
         except BaseException:
             turn.abort()
             raise

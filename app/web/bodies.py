@@ -44,6 +44,8 @@ class ChatBody(_Strict):
     # Attachment ids uploaded by this user (API "Attachments"); per-model options (API "Providers").
     attachments: list[str] | None = pydantic.Field(default=None, max_length=10)
     options: dict[str, Any] | None = pydantic.Field(default=None, max_length=16)
+    # A stopped or incomplete reply to continue in place (API `POST /chat`).
+    continue_message_id: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
 
 
 class ConversationChange(_Strict):

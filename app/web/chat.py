@@ -71,6 +71,7 @@ def post_chat() -> Response:
         variables=body.variables,
         attachments=tuple(body.attachments or ()),
         options=body.options,
+        continue_message_id=body.continue_message_id,
     )
     # The slot comes first: a refused stream starts no turn.
     return _stream(lambda: chat.follow(chat.start(request_)))

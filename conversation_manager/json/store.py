@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import edits
+from .. import continuations, edits
 from ..atomic_files import (
     Damaged,
     Missing,
@@ -437,6 +437,26 @@ class JsonConversationStore:
                 price=price,
                 fallback_from=fallback_from,
             )
+            self._save(udir, conv)
+            return msg
+
+    def begin_continuation(
+        self, user: str, cid: str, mid: str, *, options: Mapping[str, Any] | None = None
+    ) -> tuple[Conversation, Message]:
+        """Mark the reply `mid` `in_progress` for a continuation, in one commit."""
+        with self._editing(user, cid) as (udir, conv):
+            msg = continuations.begin_continuation(conv, mid, now=_now())
+            if options is not None:
+                conv.options = dict(options)
+            self._save(udir, conv)
+            return conv, msg
+
+    def finish_continuation(self, user: str, cid: str, mid: str, **call: Any) -> Message:
+        """Record how a continuation ended (the keywords of `finish_assistant_message`, for the
+        call alone); return the merged reply."""
+        edits.check_final(call["status"])
+        with self._editing(user, cid) as (udir, conv):
+            msg = continuations.finish_continuation(conv, mid, now=_now(), **call)
             self._save(udir, conv)
             return msg
 
