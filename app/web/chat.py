@@ -46,6 +46,8 @@ def index() -> str:
         # The page offers sharing and waits for model-written titles only where the server does.
         shared_templates=services().templates.shared_enabled,
         auto_titles=services().chat.settings.auto_titles,
+        # The composer says the limit before a send that would be refused (413 message_too_long).
+        max_message_chars=services().chat.settings.max_message_chars,
         # The composer's attachment limits, so it can refuse early and word the refusal.
         paste_attachment_chars=current_app.config["CHAT_PASTE_ATTACHMENT_CHARS"],
         attachment_max_bytes=current_app.config["CHAT_ATTACHMENT_MAX_BYTES"],

@@ -6,6 +6,7 @@ import { dom, el, hooks, isPhone, state } from "./dom.js";
 import { renderList, setSidebar } from "./conversations.js";
 import { messageArticle } from "./messages.js";
 import { clearBanners } from "./notices.js";
+import { showDraft } from "./drafts.js";
 import { showOptions } from "./options.js";
 import { placeSummaryMarker } from "./summary-marker.js";
 import { NO_PROVIDER_PLACEHOLDER, errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
@@ -50,6 +51,7 @@ export function showEmpty(show) {
 export function newChat() {
   hooks.detachTurn();
   state.currentId = null;
+  showDraft(null); // the new chat's own draft
   state.conv = null;
   showShareButton();
   clearBanners();
@@ -72,6 +74,7 @@ export async function openConversation(id) {
   hooks.detachTurn();
   const seq = ++state.loadSeq;
   state.currentId = id;
+  showDraft(id); // before the load: what is typed while it loads is kept
   setHash(id);
   clearBanners();
   renderList();

@@ -55,8 +55,65 @@ export const STATUS_WORDS = {
   incomplete: "The answer stopped early",
 };
 
-export function errorWords(code, fallback) {
-  return ERROR_WORDS[code] || fallback || "Something went wrong.";
+// What lies behind an `upstream_unavailable` (the SSE error's `cause`, API.md "POST /chat"): a
+// server error upstream is not "could not be reached", and each says what the user can do.
+export const CAUSE_WORDS = {
+  server_error: "The model provider had an error on its side and did not answer. Try again in a moment, or pick another model.",
+  timeout: "The model provider took too long to answer. Try again in a moment, or pick another model.",
+  unreachable: "The server could not connect to the model provider. Try again in a moment; if it keeps happening, an administrator needs to check the provider's address and the server's network.",
+  overloaded: "The model provider is overloaded right now. Wait a minute and try again, or pick another model.",
+};
+
+// Facts of this server that some words name (set once by the page from its body's data attributes).
+export const pageFacts = { maxMessageChars: null };
+
+/** "The message is too long: the limit is 100,000 characters. …", with the numbers when known. */
+export function tooLongWords(limit, length = null) {
+  if (typeof limit !== "number") return ERROR_WORDS.message_too_long;
+  const over = typeof length === "number" && length > limit ? length - limit : null;
+  const size = typeof length === "number" ? ` (${numberFmt.format(length)} characters)` : "";
+  const cut = over ? `Shorten it by ${numberFmt.format(over)} ${over === 1 ? "character" : "characters"}` : "Shorten it";
+  return `The message is too long${size}: the limit is ${numberFmt.format(limit)} characters. ${cut}, or save it as a .txt file and attach it.`;
+}
+
+/** The words for an error `code` (with its `cause` when the stream gave one); `fallback` for a code the page does not know. */
+export function errorWords(code, fallback, cause = null) {
+  if (code === "upstream_unavailable" && CAUSE_WORDS[cause]) return CAUSE_WORDS[cause];
+  if (code === "message_too_long") return tooLongWords(pageFacts.maxMessageChars);
+  if (ERROR_WORDS[code]) return ERROR_WORDS[code];
+  const status = /^http_(\d{3})$/.exec(code || "");
+  if (status) return `The server answered with an error (HTTP ${status[1]}). Try again in a moment, or reload the page.`;
+  if (code === "bad_response") return "The server's answer could not be read. Reload the page and try again.";
+  if (fallback) return fallback; // the server's own words (from the same table as ERROR_WORDS)
+  return "Something went wrong. Try again, or reload the page.";
+}
+
+/** Whether sending the same request again may help, for an HTTP error (`code`, `status`) before any stream. */
+export function canRetry(code, status) {
+  if (RETRYABLE.has(code)) return true;
+  // A code the page knows says for itself (no_provider is a 503, budget_exceeded a 429: waiting does not help).
+  if (ERROR_WORDS[code]) return false;
+  return status === 429 || status === 502 || status === 503 || status === 504;
+}
+
+// Which `incomplete` reasons can be continued (API.md `continue_message_id`): a reply cut by a
+// length limit, or for no known reason; not one the provider's filter or the model refused, nor a
+// full context window (going on would fail the same way).
+export const CONTINUABLE_REASONS = new Set(["max_output_tokens", "reply_too_long", "other"]);
+
+// The status line of an `incomplete` reply, by its reason: what happened, and what the user can do.
+export const INCOMPLETE_WORDS = {
+  max_output_tokens: "The answer stopped early: it reached its length limit. Continue it, or ask for a shorter answer.",
+  reply_too_long: "The answer stopped early: it passed this server's length limit. Continue it, or ask for a shorter answer.",
+  content_filter: "The answer stopped early: the model provider's content filter stopped it. Rephrase the message and try again.",
+  refusal: "The answer stopped early: the model declined to go on. Rephrase the message, or ask another way.",
+  context_window: "The answer stopped early: the conversation filled the model's context window. Start a new chat, or edit an earlier message.",
+  other: "The answer stopped early. Continue it, or regenerate it.",
+};
+
+/** The status line of an `incomplete` reply whose reason is `code` (API.md "Storage"). */
+export function incompleteWords(code) {
+  return INCOMPLETE_WORDS[code] || INCOMPLETE_WORDS.other;
 }
 
 
@@ -103,7 +160,8 @@ export const PROTOCOL_WORDS = {
   fake: "test provider",
 };
 
-export const NO_PROVIDER_PLACEHOLDER = "No model provider is configured, so messages cannot be sent. See the notice above.";
+export const NO_PROVIDER_PLACEHOLDER =
+  "No model provider is configured, so messages cannot be sent. An administrator needs to set a provider's key (such as OPENAI_API_KEY) on the server and restart it.";
 
 // ---------------------------------------------------------------- formatting
 
