@@ -1,0 +1,126 @@
+// Math in model text: a marked extension that takes $…$, $$…$$, \(…\) and \[…\] out of the Markdown before
+// marked treats them as text (so backslashes, underscores and asterisks inside stay as written: `x^2\,dx`), and
+// renders them with the vendored KaTeX as MathML only (no KaTeX CSS or fonts, nothing for `style-src 'self'` to
+// refuse). The HTML it returns still goes through DOMPurify in render.js. Imports no page module.
+
+import "../vendor/katex/katex.min.js";
+
+const katex = self.katex;
+
+// Sizes the model may ask for (\rule, \kern, \hspace) are capped so a reply cannot draw over the page.
+const KATEX_OPTIONS = {
+  output: "mathml",
+  throwOnError: true,
+  trust: false,
+  strict: "ignore",
+  maxSize: 20,
+  maxExpand: 500,
+};
+
+function escapeHtml(s) {
+  return String(s)
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}
+
+// KaTeX sets a style on a few nodes (\pmb's shadow, \fcolorbox's border, the error colour). The sanitiser would
+// drop them, but Chromium reports an inline style parsed even in DOMPurify's inert document as a CSP violation:
+// they are taken off KaTeX's tree before it becomes markup.
+function dropStyles(node) {
+  if (!node || typeof node !== "object") return;
+  if (node.attributes && "style" in node.attributes) delete node.attributes.style;
+  if (node.style && typeof node.style === "object") node.style = {};
+  for (const child of node.children || []) dropStyles(child);
+}
+
+/** TeX -> MathML markup (KaTeX); on a TeX error, the source as written in a code span saying why. */
+export function renderMath(tex, display, raw = tex) {
+  if (!katex) return `<code class="math-source">${escapeHtml(raw)}</code>`;
+  try {
+    const tree = katex.__renderToDomTree(tex, { ...KATEX_OPTIONS, displayMode: display });
+    dropStyles(tree);
+    return tree.toMarkup();
+  } catch (e) {
+    const why = e && e.message ? String(e.message) : "not valid TeX";
+    return `<code class="math-error" title="${escapeHtml(why)}">${escapeHtml(raw)}</code>`;
+  }
+}
+
+// Inline: `$$…$$` (display), `$…$` by the usual rules (no space after the opening `$`, none before the closing
+// one, and the closing one not followed by a digit, so "$5 and $10" stays text), `\(…\)`, `\[…\]`.
+const DOUBLE = /^\$\$(?!\$)((?:\\[\s\S]|[^\\$])+?)\$\$/;
+const SINGLE = /^\$(?![\s$])((?:\\[\s\S]|[^\\$\n]|\n(?![ \t]*\n))+?)\$(?!\d)/;
+const PAREN = /^\\\(([\s\S]+?)\\\)/;
+const BRACKET = /^\\\[([\s\S]+?)\\\]/;
+// Block: a display formula that starts a line (up to 3 spaces in, as Markdown allows) and ends its line.
+const BLOCK = /^ {0,3}(?:\$\$((?:\\[\s\S]|[^\\$])+?)\$\$|\\\[([\s\S]+?)\\\])[ \t]*(?:\n+|$)/;
+
+function inlineMatch(src) {
+  let m = DOUBLE.exec(src);
+  if (m && m[1].trim()) return { raw: m[0], text: m[1], display: true };
+  if (src.startsWith("$$")) return null;
+  m = SINGLE.exec(src);
+  if (m && !/\s$/.test(m[1])) return { raw: m[0], text: m[1], display: false };
+  m = PAREN.exec(src);
+  if (m && m[1].trim()) return { raw: m[0], text: m[1], display: false };
+  m = BRACKET.exec(src);
+  if (m && m[1].trim()) return { raw: m[0], text: m[1], display: true };
+  return null;
+}
+
+function inlineStart(src) {
+  const i = src.search(/\$|\\[([]/);
+  return i < 0 ? undefined : i;
+}
+
+// The closers of *emphasis* are searched in a masked copy of the text: math spans are masked too, so a `*` or
+// `_` inside a formula never closes emphasis opened before it.
+function maskMath(src) {
+  return src.replace(/\$\$(?:\\[\s\S]|[^\\$])+?\$\$|\$(?![\s$])(?:\\[\s\S]|[^\\$\n])+?\$(?!\d)/g, (s) =>
+    s[0] + "a".repeat(s.length - 2) + s[s.length - 1],
+  );
+}
+
+/** The marked extension: `new marked.Marked(mathExtension())` or `.use(mathExtension())`. */
+export function mathExtension() {
+  return {
+    hooks: { emStrongMask: maskMath },
+    extensions: [
+      {
+        name: "mathBlock",
+        level: "block",
+        start(src) {
+          const i = src.search(/^ {0,3}(?:\$\$|\\\[)/m);
+          return i < 0 ? undefined : i;
+        },
+        tokenizer(src) {
+          const m = BLOCK.exec(src);
+          const text = m ? (m[1] ?? m[2]) : "";
+          if (!m || !text.trim()) return undefined;
+          return { type: "mathBlock", raw: m[0], text, source: m[0].trim() };
+        },
+        renderer(token) {
+          return `<div class="math-block">${renderMath(token.text, true, token.source)}</div>\n`;
+        },
+      },
+      {
+        name: "mathInline",
+        level: "inline",
+        start: inlineStart,
+        tokenizer(src) {
+          const m = inlineMatch(src);
+          if (!m) return undefined;
+          return { type: "mathInline", raw: m.raw, text: m.text, display: m.display };
+        },
+        renderer(token) {
+          const html = renderMath(token.text, token.display, token.raw);
+          // A display formula inside a paragraph still gets a block of its own that scrolls sideways.
+          return token.display ? `<span class="math-block">${html}</span>` : html;
+        },
+      },
+    ],
+  };
+}
