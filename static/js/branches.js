@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { el, state } from "./dom.js";
 import { removeFrom } from "./messages.js";
+import { holdInView } from "./scrolling.js";
 import { showBanner } from "./notices.js";
 import { modelField, startTurn } from "./turn.js";
 import { renderConversation } from "./view.js";
@@ -17,21 +18,24 @@ export function siblingNav(m, sib) {
   prev.type = "button";
   prev.setAttribute("aria-label", "Previous version");
   prev.disabled = idx <= 0;
-  prev.addEventListener("click", () => switchBranch(sib[idx - 1]));
+  prev.addEventListener("click", () => switchBranch(sib[idx - 1], prev, "prev"));
   const next = el("button", "icon-btn sib-next", "›");
   next.type = "button";
   next.setAttribute("aria-label", "Next version");
   next.disabled = idx >= sib.length - 1;
-  next.addEventListener("click", () => switchBranch(sib[idx + 1]));
+  next.addEventListener("click", () => switchBranch(sib[idx + 1], next, "next"));
   nav.append(prev, el("span", "sib-count", `${idx + 1}/${sib.length}`), next);
   return nav;
 }
 
-export async function switchBranch(messageId) {
+/** Show another version of a message; that message stays where it was on screen, focus stays on `button`'s side. */
+export async function switchBranch(messageId, button = null, which = "next") {
   if (!state.currentId || state.turn) return;
   try {
     const conv = await api.setCurrent(state.currentId, messageId);
+    const restore = holdInView(button?.closest("article.msg") || null, which);
     renderConversation(conv);
+    restore(messageId);
   } catch (e) {
     showBanner(errorWords(e.code, e.message));
   }
