@@ -1,96 +1,18 @@
-// Model text -> Markdown -> sanitized DOM. The whole text is re-rendered on every update: never a raw chunk
-// appended, never innerHTML. Uses the vendored globals marked, DOMPurify and hljs (classic scripts).
+// Model text -> Markdown (with math, footnotes and task lists) -> sanitized DOM. The whole text is re-rendered on
+// every update: never a raw chunk appended, never innerHTML. Uses the vendored globals marked and hljs (classic
+// scripts); the sanitiser is purify.js, math is math.js (KaTeX), footnotes footnotes.js.
 
+import { footnoteExtension, linkFootnotes } from "./footnotes.js";
+import { mathExtension } from "./math.js";
+import { isSafeImageUrl, sanitizeHtml } from "./purify.js";
 import { readEventStream } from "./sse.js";
+import { markWideBlocks } from "./wide-blocks.js";
+
+export { isSafeImageUrl };
 
 const marked = window.marked;
-const DOMPurify = window.DOMPurify;
 const hljs = window.hljs;
 if (hljs) hljs.configure({ ignoreUnescapedHTML: true });
-
-// Only what Markdown produces; everything else (forms, inputs, buttons, style, iframes, objects, svg, math,
-// media that would load from elsewhere) is dropped with its content kept as text where DOMPurify can.
-const ALLOWED_TAGS = [
-  "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em", "h1", "h2",
-  "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp",
-  "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
-  "u", "ul", "var",
-];
-const ALLOWED_ATTR = ["href", "src", "alt", "title", "class", "start", "align", "colspan", "rowspan", "open"];
-const FORBID_TAGS = [
-  "form", "input", "button", "textarea", "select", "option", "style", "link", "meta", "base", "script",
-  "iframe", "frame", "frameset", "object", "embed", "applet", "svg", "math", "video", "audio", "source",
-  "track", "picture", "template", "dialog", "portal",
-];
-const FORBID_ATTR = ["style", "srcset", "action", "formaction", "background", "poster", "ping", "xlink:href"];
-
-const PURIFY_CONFIG = {
-  ALLOWED_TAGS,
-  ALLOWED_ATTR,
-  FORBID_TAGS,
-  FORBID_ATTR,
-  ALLOW_DATA_ATTR: false,
-  ALLOW_ARIA_ATTR: false,
-  ALLOW_UNKNOWN_PROTOCOLS: false,
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|data:image\/|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i,
-  RETURN_DOM_FRAGMENT: true,
-};
-
-const LINK_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
-
-function resolve(url) {
-  try {
-    return new URL(url, window.location.href);
-  } catch {
-    return null;
-  }
-}
-
-/** True when an image URL may be loaded: the page's own origin, or inline data: images. */
-export function isSafeImageUrl(url) {
-  const u = resolve(url);
-  if (!u) return false;
-  if (u.protocol === "data:") return /^data:image\//i.test(url.trim());
-  return u.origin === window.location.origin;
-}
-
-let hooksInstalled = false;
-function installHooks() {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-    // Any attribute named on* that slipped through (none should) goes, whatever the element.
-    for (const attr of Array.from(node.attributes || [])) {
-      if (/^on/i.test(attr.name)) node.removeAttribute(attr.name);
-    }
-    if (node.nodeName === "A") {
-      const href = node.getAttribute("href");
-      const u = href === null ? null : resolve(href);
-      if (href !== null && (!u || !LINK_PROTOCOLS.has(u.protocol))) node.removeAttribute("href");
-      if (node.hasAttribute("href")) {
-        node.setAttribute("rel", "noopener noreferrer");
-        node.setAttribute("target", "_blank");
-      }
-    } else if (node.nodeName === "IMG") {
-      // Removed here, inside DOMPurify's inert document, before the node is imported into the page:
-      // an <img src> in the live document would start loading even while detached.
-      const src = node.getAttribute("src");
-      if (src === null || !isSafeImageUrl(src)) {
-        node.removeAttribute("src");
-        node.setAttribute("class", "blocked-image");
-      } else {
-        node.removeAttribute("class");
-      }
-    } else if (node.hasAttribute && node.hasAttribute("class")) {
-      // Keep only the language-* classes marked puts on code blocks: model text must not borrow the page's own.
-      const keep = (node.getAttribute("class") || "")
-        .split(/\s+/)
-        .filter((c) => /^language-[\w+#.-]{1,40}$/.test(c));
-      if (keep.length) node.setAttribute("class", keep.join(" "));
-      else node.removeAttribute("class");
-    }
-  });
-}
 
 function blockedImageNote(img) {
   const span = document.createElement("span");
@@ -142,6 +64,7 @@ function escapeHtml(s) {
 // Raw HTML in the model's Markdown is shown as text, never parsed: an on* attribute parsed even in
 // DOMPurify's inert document counts as a CSP violation in Chromium, and nothing a reply needs is lost.
 // Block HTML becomes an html code block; inline tags stay visible as text.
+// Task-list items get a mark, not a checkbox: inputs stay forbidden, and a reply's list is not a form.
 const md = new marked.Marked({
   async: false,
   gfm: true,
@@ -152,14 +75,37 @@ const md = new marked.Marked({
       if (token.block) return `<pre><code class="language-html">${escapeHtml(raw.replace(/\n+$/, ""))}</code></pre>\n`;
       return escapeHtml(raw);
     },
+    checkbox({ checked }) {
+      return checked ? '<span class="task-mark task-done">☑</span> ' : '<span class="task-mark task-open">☐</span> ';
+    },
+    listitem(item) {
+      if (!item.task) return false;
+      return `<li class="task-item">${this.parser.parse(item.tokens)}</li>\n`;
+    },
   },
-});
+}).use(mathExtension(), footnoteExtension());
 
 /** Markdown text -> a sanitized DocumentFragment (no highlighting, no page decorations). */
 export function sanitizeMarkdown(text) {
-  installHooks();
-  const html = md.parse(String(text ?? ""));
-  return DOMPurify.sanitize(html, PURIFY_CONFIG);
+  return sanitizeHtml(md.parse(String(text ?? "")));
+}
+
+// Labels the sanitiser does not let through (no aria-* from model text): set here on the page's own nodes.
+function labelTaskMarks(frag) {
+  for (const mark of frag.querySelectorAll("span.task-mark")) {
+    mark.setAttribute("role", "img");
+    mark.setAttribute("aria-label", mark.classList.contains("task-done") ? "Done" : "Not done");
+  }
+}
+
+// A wide formula scrolls sideways inside its block; the keyboard can reach it to scroll.
+function decorateMathBlocks(frag) {
+  for (const block of frag.querySelectorAll(".math-block, .katex-display")) {
+    if (block.parentElement?.closest(".math-block, .katex-display")) continue;
+    block.tabIndex = 0;
+    block.setAttribute("role", "group");
+    block.setAttribute("aria-label", "Formula");
+  }
 }
 
 /** Replace the children of `container` with the rendering of the FULL `text`. */
@@ -169,6 +115,10 @@ export function renderMarkdown(container, text) {
     img.replaceWith(blockedImageNote(img));
   }
   for (const pre of Array.from(frag.querySelectorAll("pre"))) decorateCodeBlock(pre);
+  markWideBlocks(frag);
+  labelTaskMarks(frag);
+  decorateMathBlocks(frag);
+  linkFootnotes(frag);
   container.replaceChildren(frag);
 }
 

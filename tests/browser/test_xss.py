@@ -67,11 +67,29 @@ PAYLOADS = [
     "héllo 世界 🎉 <img src=x onerror=window.__pwned=1> ünïcödé ✓",
     INJECTION_TEXT,
     "a\r\n\r\nevent: done\r\ndata: {}\r\n\r\nb\rid: x\r: comment",
+    # MathML: raw MathML is text like any raw HTML; TeX goes through KaTeX (MathML output) and the sanitiser.
+    "<math><mtext><img src=x onerror=window.__pwned=1></mtext></math>",
+    '<math><annotation-xml encoding="text/html"><img src=x onerror=window.__pwned=1></annotation-xml></math>',
+    '<math><mi xlink:href="javascript:window.__pwned=1">x</mi><mglyph src="https://attacker.example/g"></math>',
+    '<math href="javascript:window.__pwned=1"><maction actiontype="statusline">x</maction></math>',
+    r"$\href{javascript:window.__pwned=1}{click}$ and $\url{javascript:alert(1)}$",
+    r"$$\includegraphics{https://attacker.example/i.png}\htmlStyle{background:url(https://attacker.example/m)}{x}$$",
+    r"\(\htmlClass{sidebar}{y}\htmlId{send}{z}\htmlData{x=1}{w}\)",
+    r"$\text{<img src=x onerror=alert(1)>}\kern{-50em}x\rule{900em}{900em}$",
+    r"$\text{</annotation><annotation-xml encoding='text/html'><img src=x onerror=alert(1)>}$",
+    r"\[\pmb{x}\fcolorbox{red}{blue}{y}\color{#ff0000}{z}\]",
 ]
 
 # Runs in the page: everything that must never appear inside `root`.
 CHECKER = r"""
 (root) => {
+  const MATHML_TAGS = ['math', 'semantics', 'annotation', 'mrow', 'mi', 'mn', 'mo', 'mtext', 'mspace', 'msup',
+    'msub', 'msubsup', 'mfrac', 'msqrt', 'mroot', 'mstyle', 'mpadded', 'mphantom', 'mover', 'munder',
+    'munderover', 'mtable', 'mtr', 'mtd', 'mlabeledtr', 'menclose'];
+  const MATHML_ATTRS = ['display', 'encoding', 'mathvariant', 'stretchy', 'fence', 'separator', 'lspace',
+    'rspace', 'minsize', 'maxsize', 'largeop', 'accent', 'accentunder', 'displaystyle', 'scriptlevel',
+    'linethickness', 'notation', 'width', 'height', 'depth', 'voffset', 'columnalign', 'columnlines',
+    'columnspacing', 'rowlines', 'rowspacing', 'mathcolor', 'mathbackground', 'mathsize', 'linebreak'];
   const bad = [];
   const own = location.origin;
   for (const e of root.querySelectorAll('*')) {
@@ -82,8 +100,15 @@ CHECKER = r"""
     }
     const tag = e.tagName.toLowerCase();
     if (['script', 'iframe', 'frame', 'object', 'embed', 'form', 'input', 'textarea', 'select', 'style',
-         'link', 'meta', 'base', 'svg', 'math', 'video', 'audio', 'source', 'picture'].includes(tag))
+         'link', 'meta', 'base', 'svg', 'video', 'audio', 'source', 'picture'].includes(tag))
       bad.push('element ' + tag);
+    // MathML only as KaTeX writes it: its elements and attributes, never a link, an image or markup inside.
+    if (e.namespaceURI === 'http://www.w3.org/1998/Math/MathML') {
+      if (!MATHML_TAGS.includes(tag)) bad.push('mathml element ' + tag);
+      for (const a of e.attributes) if (!MATHML_ATTRS.includes(a.name)) bad.push('mathml attribute ' + a.name);
+    }
+    for (const a of e.attributes)
+      if (/href$/i.test(a.name) && tag !== 'a') bad.push(a.name + ' on ' + tag);
     if (tag === 'button' && !e.classList.contains('copy-code')) bad.push('foreign button');
     if (tag === 'a' && e.hasAttribute('href')) {
       const u = new URL(e.getAttribute('href'), location.href);
