@@ -16,11 +16,29 @@ export function announceAnswering() {
   announce(ANSWERING);
 }
 
+// Not read out: the code blocks' bars (language, Copy), buttons, and a formula's TeX source (its MathML is read).
+const SKIP = ".codeblock-bar, button, annotation, annotation-xml";
+const BLOCKS = "p, li, pre, tr, h1, h2, h3, h4, h5, h6, blockquote, dt, dd, div, table, br";
+
+/** A rendered reply's text as a screen reader would read it: blocks on lines of their own, no controls. */
+export function readableText(body) {
+  const copy = body.cloneNode(true);
+  for (const n of copy.querySelectorAll(SKIP)) n.remove();
+  // The markup's own line breaks are not the reader's, except inside code.
+  const walk = document.createTreeWalker(copy, NodeFilter.SHOW_TEXT);
+  for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+    if (!t.parentElement?.closest("pre")) t.data = t.data.replace(/\s+/g, " ");
+  }
+  for (const n of copy.querySelectorAll(BLOCKS)) n.after("\n");
+  for (const n of copy.querySelectorAll("td, th")) n.after(" ");
+  return copy.textContent.replace(/[ \t]+/g, " ").replace(/ ?\n[\s]*/g, "\n").trim();
+}
+
 /** The text a finished reply is announced with: its rendered text, then its status line if any. */
 export function replyWords(art, status) {
   if (status === "stopped") return STATUS_WORDS.stopped;
   const body = art?.querySelector(".msg-body");
-  let text = (body?.innerText || body?.textContent || "").replace(/\s+\n/g, "\n").trim();
+  let text = body ? readableText(body) : "";
   if (text.length > READ_MAX) text = `${text.slice(0, READ_MAX)}… The reply goes on in the conversation.`;
   const note = status === "incomplete" ? `${STATUS_WORDS.incomplete}.` : "";
   const parts = [text || "The reply is empty.", note].filter(Boolean);

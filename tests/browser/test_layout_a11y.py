@@ -364,6 +364,18 @@ def test_a_screen_reader_hears_answering_then_each_reply_once(
     said = page.evaluate("window.__said")
     assert said[4:] == ["Answering…", "Stopping.", "Stopped."], said
 
+    # A reply with a table and code is read as its text: no "Copy" of the code block's bar.
+    server.upstream.reply = TABLE_REPLY
+    server.upstream.delta_delay = 0.0
+    send(page, "Show me the settings")
+    wait_idle(page)
+    page.wait_for_timeout(300)
+    said = page.evaluate("window.__said")
+    assert said[7] == "Answering…" and len(said) == 9, said
+    assert said[8].startswith("Here is a table and some code.\nSetting Description of what it does"), said[8]
+    assert "def a_rather_long_function_name(argument_one: int" in said[8]
+    assert "Copy" not in said[8]
+
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_small_texts_meet_wcag_aa_contrast(server: Server, open_page: Any, scheme: str) -> None:
@@ -431,6 +443,39 @@ def test_axe_finds_no_serious_violations_on_the_main_views(
     assert_axe_clean(page, server, "the account panel")
     page.keyboard.press("Escape")
 
+    # The other panels of the header and the sidebar, light and dark.
+    for opener, dialog in (
+        ("#context-open", "#context-dialog"),
+        ("#instructions-open", "#instructions-dialog"),
+        ("#share-open", "#share-dialog"),
+        ("#templates-open", "#templates-dialog"),
+        ("#stats-open", "#stats-dialog"),
+    ):
+        page.locator(opener).click()
+        expect(page.locator(dialog)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            assert_axe_clean(page, server, f"{dialog}, {scheme}")
+        page.emulate_media(color_scheme="light")
+        page.keyboard.press("Escape")
+        expect(page.locator(dialog)).to_be_hidden()
+
+    # While a reply is being written (the Stop button, the pending reply), light and dark.
+    server.upstream.reply = "word " * 300
+    server.upstream.delta_delay = 0.05
+    server.upstream.chunk_size = 5
+    page.locator("#composer-input").fill("Write a long text")
+    page.locator("#composer-input").press("Enter")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(last_reply(page).locator(".msg-body")).to_contain_text("word word")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        assert_axe_clean(page, server, f"a reply being written, {scheme}")
+    page.emulate_media(color_scheme="light")
+    page.locator("#stop").click()
+    expect(page.locator("#send")).to_be_visible()
+
     # A phone with the conversation list open.
     phone, _ = open_page(user, **PHONE)
     goto(phone, f"{server.url}/#{cid}")
@@ -438,3 +483,5 @@ def test_axe_finds_no_serious_violations_on_the_main_views(
     phone.locator("#toggle-sidebar").click()
     expect(phone.locator("#sidebar")).to_be_visible()
     assert_axe_clean(phone, server, "the conversation list on a phone")
+    phone.emulate_media(color_scheme="dark")
+    assert_axe_clean(phone, server, "the conversation list on a phone, dark")
