@@ -22,7 +22,10 @@ export function canContinue(m, isLast) {
 /** The "Continue" action of a reply article, or null when it cannot be continued. */
 export function continueButton(art, m, isLast) {
   if (!canContinue(m, isLast)) return null;
-  const b = actionButton("Continue", "Ask the model to go on from where this reply stopped", () => continueReply(art));
+  // The last try that failed is kept with the reply (metadata.continuation_error): say so where it is offered again.
+  const failed = m.metadata?.continuation_error;
+  const why = failed && typeof failed === "object" ? ` The last try failed: ${errorWords(failed.code, failed.message)}` : "";
+  const b = actionButton("Continue", `Ask the model to go on from where this reply stopped.${why}`, () => continueReply(art));
   b.classList.add("continue");
   return b;
 }

@@ -4,6 +4,7 @@ and error texts that say what happened upstream and what the user can do. Screen
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, Server, build_app, goto, shot
+from tests.fake_upstream import behaviour
 
 pytestmark = pytest.mark.browser
 
@@ -344,3 +346,202 @@ def test_incomplete_reply_says_why_and_what_to_do(server: Server, open_page: Any
     expect(status).to_have_text(
         "The answer stopped early: it reached its length limit. Continue it, or ask for a shorter answer."
     )
+
+
+# ---------------------------------------------------------------- Continue
+
+
+def stopped_reply(server: Server, page: Any, prompt: str = "Write a long text") -> str:
+    """Send `prompt`, stop the long answer part-way; the partial text on screen."""
+    server.upstream.reply = "word " * 400
+    server.upstream.chunk_size = 5
+    server.upstream.delta_delay = 0.03
+    send(page, prompt)
+    expect(last_reply(page).locator(".msg-body")).to_contain_text("word word word")
+    page.locator("#stop").click()
+    expect(last_reply(page).locator(".msg-status")).to_have_text("Stopped.")
+    wait_idle(page)
+    return str(last_reply(page).locator(".msg-body").inner_text()).strip()
+
+
+def stored(page: Any, cid: str) -> dict[str, Any]:
+    return page.evaluate(
+        "async (id) => (await fetch('/chat?conversation_id=' + encodeURIComponent(id))).json()",
+        cid,
+    )
+
+
+def test_continue_a_stopped_reply_streams_into_the_same_bubble(
+    server: Server, open_page: Any
+) -> None:
+    user = server.new_user("continuer")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    partial = stopped_reply(server, page)
+    cid = conversation_id(page)
+    reply = last_reply(page)
+    mid = reply.get_attribute("data-id")
+    before = stored(page, cid)["messages"][-1]
+    cont = reply.get_by_role("button", name="Continue", exact=True)
+    expect(cont).to_be_visible()
+    # Beside the reply's other actions, before Copy and Regenerate.
+    labels = reply.locator(".msg-actions button").all_inner_texts()
+    assert labels[:3] == ["Continue", "Copy", "Regenerate"], labels
+    shot(page, "94-continue-stopped")
+
+    # The rest streams into the same article, after the text already there.
+    server.upstream.reply = " more" * 60
+    server.upstream.delta_delay = 0.05
+    requests = len(server.upstream.responses_requests())
+    cont.click()
+    expect(page.locator("#stop")).to_be_visible()
+    expect(reply).to_have_class(re.compile(r"\bpending\b"))
+    expect(reply.locator(".msg-body")).to_contain_text("more more")
+    assert str(reply.locator(".msg-body").inner_text()).startswith(partial[:40])
+    expect(page.locator("article.msg-assistant")).to_have_count(1)
+    expect(page.locator("article.msg-user")).to_have_count(1)
+    shot(page, "94-continue-streaming")
+    wait_idle(page)
+
+    reply = last_reply(page)
+    assert reply.get_attribute("data-id") == mid
+    expect(reply.locator(".msg-status")).to_be_hidden()
+    expect(reply.get_by_role("button", name="Continue", exact=True)).to_have_count(0)
+    text = str(reply.locator(".msg-body").inner_text()).strip()
+    assert text.startswith(partial[:40]) and text.endswith("more more more")
+    shot(page, "94-continue-done")
+
+    # One more upstream call, replaying the reply's text and asking to go on.
+    calls = server.upstream.responses_requests()
+    assert len(calls) == requests + 1
+    sent = json.dumps(calls[-1].body["input"])
+    assert partial[:40] in sent
+    assert "Continue it exactly where it stopped" in sent
+    after = stored(page, cid)["messages"][-1]
+    assert after["id"] == mid and after["status"] == "completed"
+    assert after["metadata"]["continuations"] == 1
+    # Stopped before the upstream said its usage: the sum is the continuation's own.
+    earlier = (before.get("usage") or {}).get("output_tokens", 0)
+    assert after["usage"]["output_tokens"] > earlier
+
+    # A reload shows the one reply, whole.
+    page.reload()
+    expect(last_reply(page).locator(".msg-body")).to_contain_text("more more more")
+    expect(page.locator("article.msg-assistant")).to_have_count(1)
+
+
+def test_continue_a_cut_off_reply_on_a_phone_in_dark(server: Server, open_page: Any) -> None:
+    user = server.new_user("cutphone")
+    page, _ = open_page(user, viewport=PHONE, color_scheme="dark")
+    goto(page, server.url + "/")
+    page.locator("#model-input").fill("fake-incomplete")
+    send(page, "Write a lot")
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_contain_text("reached its length limit")
+    first = str(reply.locator(".msg-body").inner_text()).strip()
+    cont = reply.get_by_role("button", name="Continue", exact=True)
+    expect(cont).to_be_visible()
+    shot(page, "94-continue-phone-dark")
+    server.upstream.script([behaviour("incomplete", text=" And a little more.")])
+    cont.click()
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-body")).to_contain_text("And a")  # cut off again part-way
+    longer = str(reply.locator(".msg-body").inner_text()).strip()
+    assert longer.startswith(first) and len(longer) > len(first)
+    # Cut off once more: still offered.
+    expect(reply.get_by_role("button", name="Continue", exact=True)).to_be_visible()
+    # A reply cut by the content filter is not continued: the words say to rephrase.
+    page.locator("#model-input").fill("fake-content_filter")
+    send(page, "Something filtered")
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_contain_text("Rephrase")
+    expect(reply.get_by_role("button", name="Continue", exact=True)).to_have_count(0)
+
+
+def test_a_failed_continuation_keeps_the_text_and_offers_retry(
+    server: Server, open_page: Any
+) -> None:
+    user = server.new_user("contfail")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    partial = stopped_reply(server, page)
+    reply = last_reply(page)
+    server.upstream.script(["500"])
+    reply.get_by_role("button", name="Continue", exact=True).click()
+    banner = page.locator("#notices .banner")
+    expect(banner).to_contain_text("The reply could not be continued.")
+    expect(banner).to_contain_text("had an error on its side")
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_have_text("Stopped.")
+    assert str(reply.locator(".msg-body").inner_text()).strip() == partial
+    cont = reply.get_by_role("button", name="Continue", exact=True)
+    expect(cont).to_be_visible()
+    expect(cont).to_have_attribute("title", re.compile("The last try failed"))
+    shot(page, "94-continue-failed")
+
+    # The banner's Retry continues it again, and this time it works.
+    server.upstream.reply = " and the rest."
+    server.upstream.delta_delay = 0.0
+    banner.get_by_role("button", name="Retry").click()
+    wait_idle(page)
+    expect(last_reply(page).locator(".msg-body")).to_contain_text("and the rest.")
+    expect(last_reply(page).locator(".msg-status")).to_be_hidden()
+
+
+def test_a_continuation_refused_up_front_leaves_the_reply_as_it_was(
+    server: Server, open_page: Any
+) -> None:
+    """Another turn runs (409), say: the reply keeps its text, status and Continue; no Retry."""
+    user = server.new_user("contbusy")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    partial = stopped_reply(server, page)
+    page.route(
+        "**/chat",
+        lambda route: (
+            route.fulfill(
+                status=409,
+                content_type="application/json",
+                body='{"error": {"code": "turn_in_progress", "message": "busy"}}',
+            )
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+    last_reply(page).get_by_role("button", name="Continue", exact=True).click()
+    banner = page.locator("#notices .banner")
+    expect(banner).to_contain_text("still being written")
+    expect(banner.get_by_role("button", name="Retry")).to_have_count(0)
+    wait_idle(page)
+    reply = last_reply(page)
+    expect(reply.locator(".msg-status")).to_have_text("Stopped.")
+    assert str(reply.locator(".msg-body").inner_text()).strip() == partial
+    expect(reply.get_by_role("button", name="Continue", exact=True)).to_be_visible()
+
+
+def test_reload_during_a_continuation_reattaches_after_the_earlier_text(
+    server: Server, open_page: Any
+) -> None:
+    user = server.new_user("contreload")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    partial = stopped_reply(server, page)
+    server.upstream.reply = " more" * 80
+    server.upstream.delta_delay = 0.08
+    last_reply(page).get_by_role("button", name="Continue", exact=True).click()
+    expect(last_reply(page).locator(".msg-body")).to_contain_text("more more")
+    page.reload()
+    reply = last_reply(page)
+    # Re-attached: the continuation's frames follow the text the reply already had.
+    expect(page.locator("#stop")).to_be_visible()
+    expect(reply.locator(".msg-body")).to_contain_text("more more")
+    assert str(reply.locator(".msg-body").inner_text()).startswith(partial[:40])
+    wait_idle(page)
+    text = str(last_reply(page).locator(".msg-body").inner_text()).strip()
+    assert text.startswith(partial[:40])
+    assert text.count("more") == 80
+    expect(page.locator("article.msg-assistant")).to_have_count(1)
