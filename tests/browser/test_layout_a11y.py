@@ -372,7 +372,9 @@ def test_a_screen_reader_hears_answering_then_each_reply_once(
     page.wait_for_timeout(300)
     said = page.evaluate("window.__said")
     assert said[7] == "Answering…" and len(said) == 9, said
-    assert said[8].startswith("Here is a table and some code.\nSetting Description of what it does"), said[8]
+    assert said[8].startswith(
+        "Here is a table and some code.\nSetting Description of what it does"
+    ), said[8]
     assert "def a_rather_long_function_name(argument_one: int" in said[8]
     assert "Copy" not in said[8]
 
@@ -397,9 +399,7 @@ def test_small_texts_meet_wcag_aa_contrast(server: Server, open_page: Any, schem
     assert bad == [], json.dumps(bad, indent=1)
 
 
-def test_axe_finds_no_serious_violations_on_the_main_views(
-    server: Server, open_page: Any
-) -> None:
+def test_axe_finds_no_serious_violations_on_the_main_views(server: Server, open_page: Any) -> None:
     # The login page.
     page, _ = open_page()
     page.goto(server.url + "/login")
