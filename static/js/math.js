@@ -124,3 +124,49 @@ export function mathExtension() {
     ],
   };
 }
+
+// Copying a selection that holds formulas copies their TeX (`$…$`, `$$…$$`), as written, instead of the
+// characters the MathML shows; a selection that starts or ends inside a formula takes the whole formula.
+function formulaOf(node) {
+  const el = node && (node.nodeType === 1 ? node : node.parentElement);
+  return el ? el.closest(".md span.katex") : null;
+}
+
+function texOf(katexSpan) {
+  const tex = katexSpan.querySelector("annotation")?.textContent;
+  if (tex == null) return null;
+  return katexSpan.querySelector("math")?.getAttribute("display") === "block" ? `$$${tex}$$` : `$${tex}$`;
+}
+
+document.addEventListener("copy", (ev) => {
+  const sel = window.getSelection();
+  if (!sel || sel.isCollapsed || !sel.rangeCount || !ev.clipboardData) return;
+  const range = sel.getRangeAt(0).cloneRange();
+  const startIn = formulaOf(range.startContainer);
+  const endIn = formulaOf(range.endContainer);
+  if (startIn) range.setStartBefore(startIn);
+  if (endIn) range.setEndAfter(endIn);
+  const frag = range.cloneContents();
+  const formulas = frag.querySelectorAll("span.katex");
+  if (!formulas.length) return;
+  const html = document.createElement("div");
+  html.append(frag.cloneNode(true));
+  for (const k of formulas) {
+    const tex = texOf(k);
+    if (tex !== null) k.replaceWith(tex);
+  }
+  // The text keeps its line breaks only where it is laid out: measured off screen, then removed.
+  const box = document.createElement("div");
+  box.className = "md";
+  box.style.position = "fixed";
+  box.style.left = "-10000px";
+  box.style.top = "0";
+  box.style.whiteSpace = "normal";
+  box.append(frag);
+  document.body.append(box);
+  const text = box.innerText;
+  box.remove();
+  ev.clipboardData.setData("text/plain", text);
+  ev.clipboardData.setData("text/html", html.innerHTML);
+  ev.preventDefault();
+});

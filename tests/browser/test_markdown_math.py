@@ -137,6 +137,33 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
     assert page.evaluate(f"({MATHML_CHECK})(document.querySelector('#messages'))") == []
     assert page.locator("#messages [style]").count() == 0
 
+    # Copying a selection copies the formulas' TeX; a selection inside a formula takes the whole formula.
+    select = """([sel, start, end]) => {
+      const p = document.querySelector(sel);
+      const r = document.createRange();
+      if (start === null) r.selectNodeContents(p);
+      else {
+        const walker = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
+        const texts = [];
+        while (walker.nextNode()) texts.push(walker.currentNode);
+        r.setStart(texts[start], 0);
+        r.setEnd(texts[end], 1);
+      }
+      getSelection().removeAllRanges();
+      getSelection().addRange(r);
+    }"""
+    first_p = "#messages article.msg-assistant:last-of-type .msg-body p"
+    page.evaluate(select, [first_p, None, None])
+    page.keyboard.press("Control+C")
+    assert clipboard(page) == (
+        r"The area is $\int_0^1 x^2\,dx = \frac{1}{3}$, and with $a_1 + b_1$ as well:"
+    )
+    first_math = first_p + " math mrow"
+    page.evaluate(select, [first_math, 1, 2])
+    page.keyboard.press("Control+C")
+    assert clipboard(page) == r"$\int_0^1 x^2\,dx = \frac{1}{3}$"
+    page.evaluate("getSelection().removeAllRanges()")
+
     # Copy gives the Markdown source, backslashes and all; so does a user message's Copy.
     reply.hover()
     reply.get_by_role("button", name="Copy", exact=True).click()
@@ -150,6 +177,8 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
     # The user's own text is plain text: no math rendered there.
     expect(mine.locator(".msg-body")).to_have_text(r"What is $\int_0^1 x^2\,dx$?")
     page.mouse.move(5, 5)
+    expect(mine.get_by_role("button", name="Copy", exact=True)).to_be_visible()
+    expect(reply.get_by_role("button", name="Copy", exact=True)).to_be_visible()
     shot(page, "80-math")
 
     # A reload renders the stored text the same way.
@@ -345,4 +374,48 @@ def test_share_page_renders_math_and_notes(server: Server, open_page: Any) -> No
     )
     expect(reply.locator("section.footnotes li")).to_have_count(1)
     shot(page, "84-share-math-dark")
+    guard.check()
+
+
+EDGE_CASES = [
+    # (source, TeX of each formula in order, text the rendering shows, or None to skip that check)
+    (r"*em $a*b$ em*", ["a*b"], None),
+    (r"__strong $a_1 + b_2$ strong__", ["a_1 + b_2"], None),
+    (r"$x$5 stays", [], "$x$5 stays"),
+    (r"a $ b $ c", [], "a $ b $ c"),
+    (r"US$5 and $6 or $7.50", [], "US$5 and $6 or $7.50"),
+    (r"from $1,000 to $2,000", [], "from $1,000 to $2,000"),
+    (r"escaped \$5 and \$6", [], "escaped $5 and $6"),
+    (r"inline display $$x^2$$ here", ["x^2"], None),
+    ("| a | b |\n|---|---|\n| $x_1$ | $y^2$ |", ["x_1", "y^2"], None),
+    (r"no note [^1] here", [], "no note [^1] here"),
+    (r"half a formula $x^2", [], "half a formula $x^2"),
+    (r"code `\(x\)` and `$y$`", [], r"code \(x\) and $y$"),
+    ("$$\na\\\\\nb\n$$", ["\na\\\\\nb\n"], None),
+    (r"\[x\] then \(y\)", ["x", "y"], None),
+]
+
+
+def test_math_edge_cases_through_the_page_renderer(server: Server, open_page: Any) -> None:
+    user = server.new_user("mathedge")
+    page, guard = open_page(user)
+    goto(page, server.url + "/")
+    results = page.evaluate(
+        """(items) => items.map((src) => {
+      const box = document.createElement('div');
+      window.chatRender.renderMarkdown(box, src);
+      return {
+        tex: [...box.querySelectorAll('math annotation')].map((a) => a.textContent),
+        text: box.textContent.trim(),
+        emMath: box.querySelectorAll('em math, strong math').length,
+      };
+    })""",
+        [src for src, _, _ in EDGE_CASES],
+    )
+    for (src, tex, text), got in zip(EDGE_CASES, results, strict=True):
+        assert got["tex"] == tex, (src, got)
+        if text is not None:
+            assert got["text"] == text, (src, got)
+    # Emphasis around a formula with * or _ inside still closes after it.
+    assert results[0]["emMath"] == 1 and results[1]["emMath"] == 1, results[:2]
     guard.check()
