@@ -42,7 +42,7 @@ export async function continueReply(art) {
   setBusy(true);
   art.classList.add("pending");
   decorateFinished(art, { ...m, status: "in_progress" }, true);
-  announce("Continuing.");
+  announce("Continuing…");
 
   let res;
   try {
