@@ -485,3 +485,28 @@ def test_axe_finds_no_serious_violations_on_the_main_views(server: Server, open_
     assert_axe_clean(phone, server, "the conversation list on a phone")
     phone.emulate_media(color_scheme="dark")
     assert_axe_clean(phone, server, "the conversation list on a phone, dark")
+
+
+def test_a_shared_snapshot_has_scrolling_tables_and_no_serious_axe_findings(
+    server: Server, open_page: Any
+) -> None:
+    user = server.new_user("snapshot")
+    token = server.app.extensions["shares"].create(
+        user,
+        "c_snapshot",
+        {
+            "chat_name": LONG_TITLE,
+            "messages": [
+                {"role": "user", "text": "Show me the settings", "timestamp": 1767378354.1},
+                {"role": "assistant", "text": TABLE_REPLY, "timestamp": 1767378360.2},
+            ],
+        },
+    )
+    for scheme in ("light", "dark"):
+        page, _ = open_page(color_scheme=scheme, **PHONE)
+        page.goto(f"{server.url}/share/{token}")
+        wrap = page.locator(".msg-assistant .table-wrap")
+        expect(wrap).to_have_attribute("tabindex", "0")
+        expect(page.locator(".msg-assistant pre")).to_have_attribute("role", "region")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert_axe_clean(page, server, f"a shared snapshot on a phone, {scheme}")
