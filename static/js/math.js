@@ -36,8 +36,11 @@ function dropStyles(node) {
   for (const child of node.children || []) dropStyles(child);
 }
 
-/** TeX -> MathML markup (KaTeX); on a TeX error, the source as written in a code span saying why. */
-export function renderMath(tex, display, raw = tex) {
+// A streamed reply is re-rendered whole at every frame: the formulas already rendered are kept, not typeset again.
+const CACHE_MAX = 400;
+const cache = new Map(); // `${display}\u0000${raw}\u0000${tex}` -> markup, oldest first
+
+function typeset(tex, display, raw) {
   if (!katex) return `<code class="math-source">${escapeHtml(raw)}</code>`;
   try {
     const tree = katex.__renderToDomTree(tex, { ...KATEX_OPTIONS, displayMode: display });
@@ -47,6 +50,21 @@ export function renderMath(tex, display, raw = tex) {
     const why = e && e.message ? String(e.message) : "not valid TeX";
     return `<code class="math-error" title="${escapeHtml(why)}">${escapeHtml(raw)}</code>`;
   }
+}
+
+/** TeX -> MathML markup (KaTeX); on a TeX error, the source as written in a code span saying why. */
+export function renderMath(tex, display, raw = tex) {
+  const key = `${display ? 1 : 0}\u0000${raw}\u0000${tex}`;
+  let html = cache.get(key);
+  if (html === undefined) {
+    html = typeset(tex, display, raw);
+    if (katex) cache.set(key, html);
+    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
+  } else {
+    cache.delete(key); // most recently used goes last
+    cache.set(key, html);
+  }
+  return html;
 }
 
 // Inline: `$$…$$` (display), `$…$` by the usual rules (no space after the opening `$`, none before the closing

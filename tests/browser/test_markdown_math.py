@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Server, goto, shot
+from tests.browser.test_layout_a11y import assert_axe_clean
 
 pytestmark = pytest.mark.browser
 
@@ -180,6 +181,7 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
     expect(mine.get_by_role("button", name="Copy", exact=True)).to_be_visible()
     expect(reply.get_by_role("button", name="Copy", exact=True)).to_be_visible()
     shot(page, "80-math")
+    assert_axe_clean(page, server, "a reply with math")
 
     # A reload renders the stored text the same way.
     page.reload()
@@ -215,6 +217,7 @@ def test_math_streams_in_small_pieces_and_in_dark_on_a_phone(
     expect(page.locator("article.msg-assistant time.msg-time").last).to_have_css("opacity", "1")
     block.scroll_into_view_if_needed()
     shot(page, "82-math-phone-dark")
+    assert_axe_clean(page, server, "a reply with math on a phone, dark")
     guard.check()
 
 
@@ -307,6 +310,7 @@ def test_task_lists_and_footnotes(server: Server, open_page: Any) -> None:
     expect(refs.nth(1)).to_be_focused()
     assert page.evaluate("location.hash") == hash_before
     shot(page, "81-task-list-and-footnotes")
+    assert_axe_clean(page, server, "a reply with a task list and footnotes")
 
     # A second reply with notes: ids stay unique on the page.
     send(page, "Again?")
