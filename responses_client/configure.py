@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from responses_client.adapters.factory import (
     ADAPTERS,
@@ -73,10 +74,13 @@ def _number(env: Mapping[str, str], key: str, default: float) -> float:
     return value
 
 
-def _secrets(env: Mapping[str, str], key_variables: tuple[str, ...]) -> tuple[str, ...]:
-    # API.md "Secrets": every *_API_KEY, *_TOKEN and *_SECRET variable, SECRET_KEY and every
-    # api_key_env variable never come back out of an upstream string.
-    return tuple(
+def _secrets(
+    env: Mapping[str, str], key_variables: tuple[str, ...], urls: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    # API.md "Secrets": every *_API_KEY, *_TOKEN and *_SECRET variable, SECRET_KEY, every
+    # api_key_env variable and the user-info of any URL (a base URL, CHAT_DATABASE_URL) never
+    # come back out of an upstream string.
+    found = [
         v
         for k, v in env.items()
         if isinstance(v, str)
@@ -84,7 +88,24 @@ def _secrets(env: Mapping[str, str], key_variables: tuple[str, ...]) -> tuple[st
         and (
             k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) or k == "SECRET_KEY" or k in key_variables
         )
-    )
+    ]
+    addresses = [v for k, v in env.items() if k.endswith("_URL") and isinstance(v, str)]
+    for url in (*addresses, *urls):
+        found += _url_credentials(url)
+    return tuple(dict.fromkeys(found))
+
+
+def _url_credentials(url: str) -> list[str]:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rpartition("@")[0]
+    found = [userinfo, unquote(userinfo)]
+    found += [unquote(p) for p in (parts.username, parts.password) if p]
+    return found
 
 
 def _csv(raw: str | None) -> tuple[str, ...]:
@@ -125,7 +146,10 @@ class _Builder:
                 ]
             )
         )
-        self.secrets = _secrets(env, self.key_variables)
+        file_urls = tuple(
+            s.base_url for s in (file.providers.values() if file else ()) if s.base_url
+        )
+        self.secrets = _secrets(env, self.key_variables, file_urls)
         self.off: dict[str, str] = {}  # provider -> the variable to set to turn it on
         self.read_timeout = _number(env, "CHAT_UPSTREAM_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
 
@@ -219,6 +243,7 @@ class _Builder:
             api_version=(section.api_version if section else None) or "v1beta",
             connect_timeout=(section.connect_timeout if section else None) or 5.0,
             read_timeout=min(LIST_READ_TIMEOUT, self.read_timeout),
+            secrets=self.secrets,
         )
 
     def adapter(
@@ -396,7 +421,7 @@ def build_registry(
             provider.close()
         raise
     builder.warn_fallbacks()
-    cache = ModelCache(models_cache)
+    cache = ModelCache(models_cache, builder.secrets)
     cache.load()
     registry = ProviderRegistry(
         providers=builder.providers,

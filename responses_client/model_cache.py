@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -86,13 +86,14 @@ def now_iso() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _entry(name: str, raw: Any) -> ProviderList | None:
+def _entry(name: str, raw: Any, secrets: tuple[str, ...]) -> ProviderList | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
         return None
     protocol, origin, fetched = raw.get("protocol"), raw.get("origin"), raw.get("fetched_at")
     if not all(isinstance(v, str) for v in (protocol, origin, fetched)):
         return None
-    models = tuple(m for m in (ListedModel.from_json(r) for r in raw["models"]) if m is not None)
+    read = (ListedModel.from_json(r, secrets) for r in raw["models"])
+    models = tuple(m for m in read if m is not None)
     return ProviderList(
         provider=name,
         protocol=str(protocol),
@@ -103,8 +104,12 @@ def _entry(name: str, raw: Any) -> ProviderList | None:
     )
 
 
-def parse_cache(data: bytes) -> dict[str, ProviderList]:
-    """The lists in a cache file's bytes; raises ValueError when the file is not a cache of ours."""
+def parse_cache(data: bytes, secrets: Iterable[str] = ()) -> dict[str, ProviderList]:
+    """The lists in a cache file's bytes; raises ValueError when the file is not a cache of ours.
+
+    A model id holding one of `secrets` is dropped (a file written before ids were checked).
+    """
+    redacted = tuple(secrets)
     doc = json.loads(data)
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise ValueError("not a model-list cache")
@@ -115,7 +120,7 @@ def parse_cache(data: bytes) -> dict[str, ProviderList]:
         raise ValueError("no providers")
     out: dict[str, ProviderList] = {}
     for name, raw in providers.items():
-        entry = _entry(name, raw) if clean_token(name) == name else None
+        entry = _entry(name, raw, redacted) if clean_token(name) == name else None
         if entry is None:
             log.warning("model_cache_entry_ignored provider=%s", clean_token(name))
             continue
@@ -149,8 +154,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 class ModelCache:
     """The cached lists of one data directory (`path` None: nothing cached, nothing written)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, secrets: Iterable[str] = ()) -> None:
         self.path = path
+        self._secrets = tuple(secrets)  # ids holding one are dropped when the file is read
         self._lists: dict[str, ProviderList] = {}
         self._signature: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
@@ -182,7 +188,7 @@ class ModelCache:
         try:
             if signature[1] > MAX_BYTES:
                 raise ValueError("too large")
-            self._lists = parse_cache(self.path.read_bytes())
+            self._lists = parse_cache(self.path.read_bytes(), self._secrets)
         except (OSError, ValueError) as exc:
             # ValueError covers bad JSON and UTF-8 too; the reason is ours, never the file's text.
             reason = "unreadable" if isinstance(exc, OSError) else "not a cache of this app"

@@ -80,6 +80,14 @@ class ListTarget:
     api_version: str = "v1beta"  # gemini only
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    # Values that must never come back out of the list (API.md "Secrets"): a model id holding
+    # one is dropped, so an upstream echoing a key in an id puts it neither on disk nor on a page.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def redacted(self) -> tuple[str, ...]:
+        """The secrets an id is checked against: the configured ones and this target's key."""
+        return tuple(s for s in (self.api_key, *self.secrets) if s)
 
     @property
     def origin(self) -> str:
@@ -123,11 +131,11 @@ class ListedModel:
         }
 
     @classmethod
-    def from_json(cls, raw: Any) -> ListedModel | None:
-        """A model back from the cache file; None when the entry is not one."""
+    def from_json(cls, raw: Any, secrets: Iterable[str] = ()) -> ListedModel | None:
+        """A model back from the cache file; None when the entry is not one (or holds a secret)."""
         if not isinstance(raw, dict):
             return None
-        model_id = clean_token(raw.get("id"))
+        model_id = clean_token(raw.get("id"), secrets)
         if model_id is None:
             return None
         price = raw.get("price")
@@ -221,30 +229,32 @@ def _items(items: Any) -> list[dict[str, Any]]:
 # -- the shapes ----------------------------------------------------------------------------------
 
 
-def parse_openai(items: Any, *, chat_only: bool = True) -> list[ListedModel]:
+def parse_openai(
+    items: Any, secrets: Iterable[str] = (), *, chat_only: bool = True
+) -> list[ListedModel]:
     """OpenAI's and xAI's `GET /v1/models` (`data: [{id, object, created, owned_by}]`): ids only.
 
     `chat_only` leaves out what OpenAI lists beside chat models (embeddings, audio, images).
     """
     out = []
     for item in _items(items):
-        model_id = clean_token(item.get("id"))
+        model_id = clean_token(item.get("id"), secrets)
         if model_id is None or (chat_only and _NOT_CHAT.search(model_id)):
             continue
         out.append(ListedModel(id=model_id))
     return _checked(out)
 
 
-def parse_plain(items: Any) -> list[ListedModel]:
+def parse_plain(items: Any, secrets: Iterable[str] = ()) -> list[ListedModel]:
     """DeepSeek's `GET /models` and Ollama's `/v1/models` (OpenAI's shape, no limits): ids only."""
-    return parse_openai(items, chat_only=False)
+    return parse_openai(items, secrets, chat_only=False)
 
 
-def parse_openrouter(items: Any) -> list[ListedModel]:
+def parse_openrouter(items: Any, secrets: Iterable[str] = ()) -> list[ListedModel]:
     """OpenRouter's `GET /api/v1/models` (§5): context_length, top_provider, modalities, pricing."""
     out = []
     for item in _items(items):
-        model_id = clean_token(item.get("id"))
+        model_id = clean_token(item.get("id"), secrets)
         if model_id is None:
             continue
         window = figure(item.get("context_length")) or figure(
@@ -282,11 +292,11 @@ def parse_openrouter(items: Any) -> list[ListedModel]:
     return _checked(out)
 
 
-def parse_anthropic(items: Any) -> list[ListedModel]:
+def parse_anthropic(items: Any, secrets: Iterable[str] = ()) -> list[ListedModel]:
     """Anthropic's `GET /v1/models` ModelInfo (§1.9): windows, image input, effort, thinking."""
     out = []
     for item in _items(items):
-        model_id = clean_token(item.get("id"))
+        model_id = clean_token(item.get("id"), secrets)
         if model_id is None or item.get("lifecycle") == "retired":
             continue
         caps = item.get("capabilities")
@@ -315,7 +325,7 @@ def parse_anthropic(items: Any) -> list[ListedModel]:
     return _checked(out)
 
 
-def parse_gemini(items: Any) -> list[ListedModel]:
+def parse_gemini(items: Any, secrets: Iterable[str] = ()) -> list[ListedModel]:
     """Gemini's `GET /v1beta/models` (§2.6), as the SDK's Model fields or the wire's camelCase.
 
     Only models that generate content are kept (not embedding or other models); the id drops
@@ -325,7 +335,7 @@ def parse_gemini(items: Any) -> list[ListedModel]:
     for item in _items(items):
         raw_name = item.get("name")
         name = raw_name.removeprefix("models/") if isinstance(raw_name, str) else None
-        model_id = clean_token(name)
+        model_id = clean_token(name, secrets)
         if model_id is None:
             continue
         actions = item.get("supported_actions", item.get("supportedGenerationMethods"))
@@ -348,13 +358,14 @@ def parse_gemini(items: Any) -> list[ListedModel]:
 
 
 def parse_for(target: ListTarget, items: Any) -> list[ListedModel]:
-    """The parser of `target`'s shape applied to its list's items."""
+    """The parser of `target`'s shape applied to its list's items (ids checked against its secrets)."""
+    secrets = target.redacted
     if target.protocol == "anthropic":
-        return parse_anthropic(items)
+        return parse_anthropic(items, secrets)
     if target.protocol == "gemini":
-        return parse_gemini(items)
+        return parse_gemini(items, secrets)
     if target.protocol == "chat_completions":
         if target.flavour == "openrouter":
-            return parse_openrouter(items)
-        return parse_plain(items)
-    return parse_openai(items)
+            return parse_openrouter(items, secrets)
+        return parse_plain(items, secrets)
+    return parse_openai(items, secrets)

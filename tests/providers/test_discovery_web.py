@@ -5,6 +5,7 @@ during a turn, and no key or base URL in any output."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import chat, login
+from tests.conftest import SENTINEL_KEY, chat, login
 from tests.fake_upstream import FakeUpstream
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.chat_completions import FakeChat
@@ -202,3 +203,64 @@ def test_a_cached_list_refuses_an_unknown_model_up_front(
     assert response.get_json()["error"]["code"] == "unknown_model"
     # Gemini's list could not be read: its models are sent as named.
     assert not registry.refuses_model("gemini", "gemini-anything")
+
+
+def test_a_key_echoed_in_a_model_id_is_neither_cached_nor_shown(
+    many: tuple[Any, dict[str, Any]], data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, fakes = many
+    # Each upstream echoes a configured secret in a model id: its own key, another provider's
+    # key, a base URL's password (the shape of an id, so only the secrets rule can drop it).
+    fakes["openai"].model_listing.models = [
+        {"id": "gpt-5.4", "object": "model"},
+        {"id": f"echo/{SENTINEL_KEY}", "object": "model"},
+        {"id": f"echo/{GEMINI_KEY}", "object": "model"},
+    ]
+    fakes["openrouter"].model_listing.models = [
+        {"id": "a/b"},
+        {"id": f"echo/{OPENROUTER_KEY}"},
+        {"id": f"echo/{PROXY_PASSWORD}"},
+    ]
+    with caplog.at_level(logging.INFO):
+        result = app.test_cli_runner().invoke(args=["providers", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "openai: 1 model" in result.stdout.splitlines()
+    assert "openrouter: 1 model" in result.stdout.splitlines()
+    no_secret(result.output)
+    cache_text = (data_dir / ".app" / "models.json").read_text()
+    no_secret(cache_text)
+    client = login(app.test_client(), app)
+    shown = client.get("/providers")
+    no_secret(shown.get_data(as_text=True))
+    assert "a/b" in _models(shown.get_json(), "openrouter")
+    refreshed = client.post("/providers/refresh")
+    no_secret(refreshed.get_data(as_text=True))
+    no_secret(caplog.text, urls=False)
+
+
+def test_a_cache_written_with_a_key_in_an_id_drops_it_when_read(
+    make_app: Any, data_dir: Path
+) -> None:
+    (data_dir / ".app").mkdir(exist_ok=True)
+    doc: dict[str, Any] = {
+        "kind": "chat-model-lists",
+        "schema": 1,
+        "providers": {
+            "openai": {
+                "protocol": "responses",
+                "origin": "x",
+                "fetched_at": "2026-12-01T17:00:00Z",
+                "last_error": None,
+                "models": [{"id": "gpt-5.4"}, {"id": f"echo/{SENTINEL_KEY}"}],
+            }
+        },
+    }
+    app = make_app()
+    doc["providers"]["openai"]["origin"] = (
+        app.extensions["services"].providers.list_targets["openai"].origin
+    )
+    (data_dir / ".app" / "models.json").write_text(json.dumps(doc))
+    client = login(app.test_client(), app)
+    body = client.get("/providers").get_data(as_text=True)
+    assert "gpt-5.4" in body
+    no_secret(body)
