@@ -545,3 +545,29 @@ def test_reload_during_a_continuation_reattaches_after_the_earlier_text(
     assert text.startswith(partial[:40])
     assert text.count("more") == 80
     expect(page.locator("article.msg-assistant")).to_have_count(1)
+
+
+def test_a_stored_cause_words_the_reply_after_a_reload(server: Server, open_page: Any) -> None:
+    """The page reads a failed reply's cause from the stored message too (`error.cause`, or
+    `metadata.error_cause`), so a reload does not fall back to "could not be reached"."""
+    user = server.new_user("storedcause")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    server.upstream.script(["500"])
+    send(page, "Hello?")
+    wait_idle(page)
+
+    def with_cause(route: Any) -> None:
+        res = route.fetch()
+        body = res.json()
+        for m in body.get("messages", []):
+            if m.get("status") == "failed":
+                m.setdefault("metadata", {})
+                m["metadata"] = {**(m["metadata"] or {}), "error_cause": "timeout"}
+        route.fulfill(response=res, json=body)
+
+    page.route("**/chat?conversation_id=*", with_cause)
+    page.reload()
+    status = last_reply(page).locator(".msg-status")
+    expect(status).to_contain_text("took too long to answer")
+    expect(status.get_by_role("button", name="Retry")).to_be_visible()
