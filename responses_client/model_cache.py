@@ -189,8 +189,10 @@ class ModelCache:
             if signature[1] > MAX_BYTES:
                 raise ValueError("too large")
             self._lists = parse_cache(self.path.read_bytes(), self._secrets)
-        except (OSError, ValueError) as exc:
-            # ValueError covers bad JSON and UTF-8 too; the reason is ours, never the file's text.
+        except (OSError, ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
+            # ValueError covers bad JSON and UTF-8 too, RecursionError a too deeply nested file,
+            # the rest a shape the reader did not expect: a cache must never stop the start or a
+            # lookup. The reason is ours, never the file's text.
             reason = "unreadable" if isinstance(exc, OSError) else "not a cache of this app"
             log.warning("model_cache_ignored reason=%r (a refresh rewrites it)", reason)
             self._lists = {}

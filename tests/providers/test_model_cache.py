@@ -57,6 +57,12 @@ def test_the_cache_round_trips_and_keeps_a_failed_providers_earlier_list(
         json.dumps({"kind": KIND, "schema": 99, "providers": {}}).encode(),
         json.dumps({"kind": KIND, "schema": SCHEMA, "providers": []}).encode(),
         b"[1, 2, 3]",
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON parser's recursion
+        b'{"kind": "chat-model-lists", "schema": 1, "providers": {"openai": '
+        + b'{"a": ' * 100_000
+        + b"1"
+        + b"}" * 100_001
+        + b"}",
     ],
 )
 def test_a_broken_or_foreign_cache_is_ignored_with_a_warning(
@@ -69,6 +75,8 @@ def test_a_broken_or_foreign_cache_is_ignored_with_a_warning(
     assert registry.model_cache.lists() == {}
     assert "model_cache_ignored" in caplog.text
     assert not registry.refuses_model("openai", "anything")
+    path.write_bytes(content + b" ")  # changed by "another process": read again, ignored again
+    assert registry.model_cache.lists() == {}
 
 
 def test_a_damaged_entry_is_dropped_and_the_others_kept(tmp_path: Path) -> None:
