@@ -571,3 +571,33 @@ def test_a_stored_cause_words_the_reply_after_a_reload(server: Server, open_page
     status = last_reply(page).locator(".msg-status")
     expect(status).to_contain_text("took too long to answer")
     expect(status.get_by_role("button", name="Retry")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (503, "no_provider", "No model provider is configured"),
+        (429, "budget_exceeded", "Your usage budget is used up"),
+    ],
+)
+def test_a_refusal_that_waiting_cannot_fix_offers_no_retry(
+    server: Server, open_page: Any, status: int, code: str, words: str
+) -> None:
+    """The provider went away after the page loaded, or the budget is spent: plain words, no Retry."""
+    user = server.new_user("noretry")
+    page, _ = open_page(user)
+    goto(page, server.url + "/")
+    body = json.dumps({"error": {"code": code, "message": "x"}})
+    page.route(
+        "**/chat",
+        lambda route: (
+            route.fulfill(status=status, content_type="application/json", body=body)
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+    send(page, "Hello?")
+    banner = page.locator("#notices .banner")
+    expect(banner).to_contain_text(words)
+    expect(banner.get_by_role("button", name="Retry")).to_have_count(0)
+    expect(page.locator("#composer-input")).to_have_value("Hello?")
