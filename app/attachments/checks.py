@@ -47,7 +47,6 @@ _IMAGE_SUFFIXES = frozenset(
 # Text media types kept from the name (the content decides that it is text at all).
 _TEXT_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".csv": "text/csv"}
 MAX_NAME_CHARS = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -69,11 +68,18 @@ class Checked:
     height: int | None = None
 
 
+def _printable(name: str) -> str:
+    """`name` without control (Cc: C0, DEL, C1) or format (Cf: bidi overrides, zero-width)
+    characters, which could make a name on the page read other than it is."""
+    return "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def clean_name(filename: str | None, *, fallback: str = "file") -> str:
-    """Return the file name without path parts or control characters, at most 200 characters."""
+    """Return the file name without path parts, control or format characters, at most 200
+    characters."""
     name = unicodedata.normalize("NFC", filename or "")
     name = re.split(r"[/\\]", name)[-1]
-    name = _CONTROL.sub("", name).strip().lstrip(".").strip()
+    name = _printable(name).strip().lstrip(".").strip()
     if not name:
         return fallback
     if len(name) > MAX_NAME_CHARS:

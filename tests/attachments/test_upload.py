@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageFile
 from werkzeug.serving import make_server
 
+from app.attachments import checks
 from tests.attachments.conftest import (
     image_bytes,
     noisy_png,
@@ -203,6 +204,13 @@ def test_the_name_loses_its_path_parts(client):
     assert body["name"] == "passwd.txt"
     long_name = "x" * 300 + ".txt"
     assert upload(client, b"hello again\n", long_name).get_json()["name"] == "x" * 196 + ".txt"
+
+
+def test_the_name_loses_c1_controls_and_bidi_overrides():
+    # U+202E (RIGHT-TO-LEFT OVERRIDE) makes "photo\u202egnp.exe" read "photoexe.png" on a page.
+    assert checks.clean_name("photo\u202egnp.exe") == "photognp.exe"
+    assert checks.clean_name("a\x85b\x9fc\u200bd\u2066e\ufeff.txt") == "abcde.txt"
+    assert checks.clean_name("\u202e\u200f") == "file"
 
 
 def test_the_upload_has_its_own_body_limit(make_app):
