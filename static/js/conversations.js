@@ -6,7 +6,7 @@ import { api, request } from "./api.js";
 import { bindListKeys, displayName, groupConversations, listIcon, placeRoving, groupSection } from "./conversation-list.js";
 import { dom, el, hooks, icon, isPhone, state } from "./dom.js";
 import { announce, showBanner } from "./notices.js";
-import { deleteWithUndo, isPendingDelete } from "./undo-delete.js";
+import { UNDO_KEYS, deleteWithUndo, isPendingDelete } from "./undo-delete.js";
 import { errorWords } from "./words.js";
 
 let archivedOpen = false;
@@ -207,7 +207,7 @@ export function deleteConversation(c) {
         if (wasCurrent) hooks.newChat();
         else renderList();
         if (inList) refocus(next);
-        announce(`Deleted “${name}”. Undo is offered for a few seconds.`);
+        announce(`Deleted “${name}”. ${UNDO_KEYS} or the Undo button brings it back for a few seconds.`);
       } else if (restored) {
         renderList();
         if (wasCurrent && !state.currentId) hooks.openConversation(c.id);

@@ -6,6 +6,7 @@
 import { currentEntry, deleteById, setSidebar } from "./conversations.js";
 import { dialogOpen, dom, el, isPhone } from "./dom.js";
 import { announce, openPanel } from "./notices.js";
+import { undoLastDelete } from "./undo-delete.js";
 import { newChat } from "./view.js";
 
 const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || "");
@@ -20,6 +21,7 @@ export const SHORTCUTS = [
   [[MOD, "Shift", ";"], "Copy the last code block"],
   [[MOD, "Shift", "S"], "Show or hide the conversation list"],
   [[MOD, "Shift", "Backspace"], "Delete this conversation (with Undo)"],
+  [[MOD, "Z"], "Undo a delete while its notice shows (outside text fields)"],
   [["Esc"], "Stop the answer being written"],
   [["Enter"], "Send (in the message box)"],
   [["Shift", "Enter"], "New line (in the message box)"],
@@ -166,6 +168,7 @@ export function shortcutFor(ev, mac = IS_MAC) {
     return null;
   }
   if (mod && !ev.shiftKey && key === "k") return "search";
+  if (mod && !ev.shiftKey && key === "z" && !typing(ev.target)) return "undo";
   if (mod && (key === "/" || ev.code === "Slash")) return "help";
   if (!mod && !ev.ctrlKey && !ev.metaKey) {
     if (ev.key === "Escape" && ev.shiftKey) return "focus-composer";
@@ -178,6 +181,10 @@ function onKey(ev) {
   if (ev.defaultPrevented || dialogOpen()) return;
   const what = shortcutFor(ev);
   if (!what) return;
+  if (what === "undo") {
+    if (undoLastDelete()) ev.preventDefault();
+    return;
+  }
   ev.preventDefault();
   if (what === "new-chat") newChat();
   else if (what === "focus-composer") dom.input.focus();

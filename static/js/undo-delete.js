@@ -5,6 +5,8 @@
 import { el } from "./dom.js";
 
 export const UNDO_MS = 5000;
+/** The key that undoes the last delete while its toast shows (outside text fields). */
+export const UNDO_KEYS = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || "") ? "⌘+Z" : "Ctrl+Z";
 
 const pending = new Map(); // id -> {timer, toast, entry}
 let region = null;
@@ -15,10 +17,9 @@ function csrfToken() {
 
 function toastRegion() {
   if (region) return region;
+  // Not a live region: the page's status line says what happened (one voice, not two).
   region = el("div", "toasts");
   region.id = "toasts";
-  region.setAttribute("role", "status");
-  region.setAttribute("aria-live", "polite");
   document.body.append(region);
   return region;
 }
@@ -54,16 +55,25 @@ export function deleteWithUndo(entry, name, hooks) {
   toast.append(text, undo);
   toastRegion().append(toast);
   const timer = setTimeout(() => commit(id, hooks), UNDO_MS);
-  pending.set(id, { timer, toast, entry });
-  undo.addEventListener("click", () => {
+  const restore = () => {
     const p = pending.get(id);
     if (!p) return;
     clearTimeout(p.timer);
     pending.delete(id);
     p.toast.remove();
     hooks.changed({ restored: entry });
-  });
+  };
+  pending.set(id, { timer, toast, entry, restore });
+  undo.addEventListener("click", restore);
   hooks.changed({ hidden: entry });
+}
+
+/** Undo the latest delete that is still waiting; false when there is none. */
+export function undoLastDelete() {
+  const last = Array.from(pending.values()).pop();
+  if (!last) return false;
+  last.restore();
+  return true;
 }
 
 async function commit(id, hooks) {

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Server, goto, shot
+from tests.browser.conftest import PASSWORD, Server, build_app, goto, shot
 from tests.fake_upstream import behaviour
 
 pytestmark = pytest.mark.browser
@@ -83,6 +83,18 @@ def _focused_name(page: Any) -> str:
     )
 
 
+def _axe_serious(page: Any, server: Server, view: str) -> None:
+    """The vendored axe-core (static/vendor/axe-core) finds nothing serious or critical."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(url=server.url + "/static/vendor/axe-core/axe.min.js")
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+             .filter((v) => v.impact === "serious" || v.impact === "critical")
+             .map((v) => v.id + ": " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "))"""
+    )
+    assert found == [], f"axe on {view}: {found}"
+
+
 def _wait_gone(page: Any, server: Server, cid: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -131,6 +143,7 @@ def test_list_grouped_by_date_one_line_and_one_tab_stop(server: Server, open_pag
         == "ellipsis"
     )
     shot(page, "95-list-groups")
+    _axe_serious(page, server, "the grouped list")
 
     # One tab stop: Tab from the search box lands on one entry; the list holds one tabindex=0.
     page.locator("#filter").focus()
@@ -221,6 +234,7 @@ def test_list_grouped_by_date_one_line_and_one_tab_stop(server: Server, open_pag
     expect(phone.locator("#conv-list .conv-group-head").first).to_be_visible()
     expect(phone.locator("#conv-list .conv-pin").first).to_be_visible()
     shot(phone, "96-list-phone-dark")
+    _axe_serious(phone, server, "the list on a phone, dark")
 
 
 def test_delete_hides_offers_undo_then_deletes(server: Server, open_page: Any) -> None:
@@ -243,12 +257,22 @@ def test_delete_hides_offers_undo_then_deletes(server: Server, open_page: Any) -
     expect(toast).to_have_text(re.compile("Deleted “Keep me”"))
     expect(page.locator("#confirm-dialog")).to_be_hidden()
     shot(page, "97-undo-toast")
+    _axe_serious(page, server, "the undo toast")
     page.get_by_role("button", name="Undo deleting “Keep me”").click()
     expect(row).to_have_count(1)
     expect(toast).to_have_count(0)
     expect(page.locator("#chat-title")).to_have_text("Keep me")  # opened again
     time.sleep(6)  # past the undo delay: nothing was sent
     assert keep in _listed(page, server)
+    # Ctrl+Z (outside text fields) undoes the latest delete too.
+    row.hover()
+    page.get_by_role("button", name="Delete “Keep me”").click()
+    expect(row).to_have_count(0)
+    expect(page.locator("#sr-status")).to_contain_text("Ctrl+Z or the Undo button brings it back")
+    page.locator("#chat-title").click()
+    page.keyboard.press("Control+z")
+    expect(row).to_have_count(1)
+    expect(toast).to_have_count(0)
 
     # The Delete key on a focused entry; after the delay the DELETE is sent.
     page.locator(f'#conv-list .conv[data-id="{second}"] .conv-open').focus()
@@ -297,6 +321,7 @@ def test_shortcuts_and_help_dialog(server: Server, open_page: Any) -> None:
         ["Everywhere on the page", "In the conversation list"]
     )
     shot(page, "98-shortcuts-help")
+    _axe_serious(page, server, "the shortcuts help")
     dialog.get_by_role("button", name="Close").first.click()
     expect(dialog).to_be_hidden()
     page.get_by_role("button", name="Keyboard shortcuts").click()
@@ -361,7 +386,9 @@ def test_shortcuts_and_help_dialog(server: Server, open_page: Any) -> None:
     expect(page.locator(f'#conv-list .conv[data-id="{cid}"]')).to_have_count(1)
 
 
-def test_reasoning_label_live_then_thought_for(server: Server, open_page: Any) -> None:
+def test_reasoning_label_live_then_thought_for(
+    server: Server, open_page: Any, serve_app: Any, tmp_path: Any
+) -> None:
     user = server.new_user("thinker")
     # A stored reply that reasoned without a summary: the label is a line of its own.
     t0 = time.time() - 120
@@ -401,8 +428,31 @@ def test_reasoning_label_live_then_thought_for(server: Server, open_page: Any) -
     )
     expect(page.locator("article.msg-assistant details.thinking")).to_be_hidden()
 
+    # Waiting with a model the catalogue lists as reasoning (o4-mini): "Thinking…" before any
+    # frame; a reply that then reports no reasoning at all keeps no label.
+    app = build_app(tmp_path / "o4", server.upstream, CHAT_MODELS="o4-mini,gpt-5.4-mini")
+    app.extensions["accounts"].create_user(user, PASSWORD)
+    url = serve_app(app)
+    o4, _ = open_page(user, base_url=url)
+    goto(o4, url + "/")
+    models = o4.request.get(f"{url}/providers").json()["providers"][0]["models"]
+    assert next(m for m in models if m["id"] == "o4-mini")["reasoning"]
+    server.upstream.script([behaviour("stall_start", seconds=2.5)])
+    o4.locator("#composer-input").fill("Take your time")
+    o4.locator("#composer-input").press("Enter")
+    waiting = o4.locator("article.msg-assistant").last.locator(".reasoning-note")
+    expect(waiting).to_have_text("Thinking…")
+    expect(waiting).to_have_class(re.compile(r"\blive\b"))
+    expect(o4.locator("article.msg-assistant .typing")).to_be_hidden()
+    shot(o4, "99-reasoning-waiting")
+    expect(o4.locator("#send")).to_be_visible()
+    expect(o4.locator("article.pending")).to_have_count(0)
+    expect(o4.locator("article.msg-assistant").last.locator(".reasoning-note")).to_be_hidden()
+    assert server.upstream.responses_requests()[-1].body["model"] == "o4-mini"
+
     # Live: the summary streams, then the model waits before its text: "Thinking…" meanwhile.
     goto(page, server.url + "/")
+    box = page.locator("#composer-input")
     server.upstream.script(
         [
             behaviour(
@@ -413,7 +463,6 @@ def test_reasoning_label_live_then_thought_for(server: Server, open_page: Any) -
             )
         ]
     )
-    box = page.locator("#composer-input")
     box.fill("Say hello, thoughtfully")
     box.press("Enter")
     reply = page.locator("article.msg-assistant").last
@@ -442,3 +491,4 @@ def test_reasoning_label_live_then_thought_for(server: Server, open_page: Any) -
     goto(dark, page.url)
     dark.locator("article.msg-assistant").last.locator("details.thinking summary").click()
     shot(dark, "99-reasoning-dark")
+    _axe_serious(dark, server, "a reasoned reply, dark")
