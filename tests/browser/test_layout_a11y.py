@@ -204,6 +204,14 @@ def test_phone_tables_scroll_in_their_block_and_the_header_keeps_the_title(
     expect(desk.locator("#chat-totals")).to_be_visible()
     expect(desk.locator(".totals-foot")).to_be_hidden()
     expect(desk.locator("#chat-title")).to_have_attribute("title", LONG_TITLE)
+    # A narrow desktop window with the list open keeps the title readable the same way.
+    narrow, _ = open_page(user, viewport={"width": 960, "height": 800})
+    goto(narrow, f"{server.url}/#{cid}")
+    expect(narrow.locator("#sidebar")).to_be_visible()
+    width = narrow.locator("#chat-title").bounding_box()["width"]
+    assert width >= 500, width
+    expect(narrow.locator("#chat-totals")).to_be_hidden()
+    expect(narrow.locator(".totals-foot")).to_be_visible()
 
 
 def test_jump_to_latest_shows_away_from_the_end_and_takes_you_there(
