@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify
 import responses_client as rc
 from app.web.current import services
 from app.web.errors import error_response
-from responses_client import discovery, pricing
+from responses_client import discovery, options, pricing
 
 bp = Blueprint("providers", __name__)
 # A refresh this process finished this recently is answered again (a button pressed twice, or
@@ -60,13 +60,16 @@ def _fallback(registry: rc.ProviderRegistry, name: str) -> list[dict[str, str]]:
 
 def _model_json(registry: rc.ProviderRegistry, name: str, model: str) -> dict[str, Any]:
     info = registry.model_info(name, model)
+    # What POST /chat judges a turn's options by (the model's facts within what its protocol
+    # can send), so the page never offers an option the turn would refuse with bad_option.
+    rules = options.rules_for(registry, name, model)
     return {
         "id": model,
         "context_window": info.context_window,
         "max_output_tokens": info.max_output_tokens,
         "input": list(info.input) if info.input is not None else None,
-        "reasoning": list(info.reasoning) if info.reasoning is not None else None,
-        "options": list(info.options) if info.options is not None else None,
+        "reasoning": list(rules.efforts) if rules.efforts is not None else None,
+        "options": list(rules.takes) if rules.takes is not None else None,
         "price": _price(registry, name, model),
     }
 

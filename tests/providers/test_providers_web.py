@@ -84,12 +84,16 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
     assert openai["fallback"] == [{"provider": "deepseek", "model": "deepseek-v4-flash"}]
     mini = openai["models"][0]
     # Figures the app does not know are null, never a guess; the price is the data's record.
-    assert (mini["context_window"], mini["input"], mini["reasoning"], mini["options"]) == (
-        None,
-        None,
-        None,
-        None,
-    )
+    assert (mini["context_window"], mini["input"], mini["reasoning"]) == (None, None, None)
+    # Options are what POST /chat takes: the Responses API has no thinking switch.
+    assert mini["options"] == [
+        "reasoning_effort",
+        "reasoning_summary",
+        "verbosity",
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+    ]
     assert mini["price"]["source"].startswith("genai-prices ")
     assert set(mini["price"]) >= {"input", "cached_input", "cache_write", "output", "source"}
     assert (deepseek["protocol"], deepseek["stateful"], deepseek["fallback"]) == (
@@ -106,7 +110,8 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
         "max_output_tokens": None,
         "input": None,
         "reasoning": None,
-        "options": None,
+        # Unknown to the catalog, but DeepSeek's API sends only these (never null then).
+        "options": ["reasoning_effort", "temperature", "top_p", "max_output_tokens", "thinking"],
         "price": None,  # unknown to the price data: null, never 0
     }
     assert local == {
@@ -132,6 +137,42 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
         ],
         "fallback": [],
     }
+
+
+# A valid value of each option (the model's own efforts where it lists them).
+VALUES: dict[str, Any] = {
+    "reasoning_effort": "medium",
+    "reasoning_summary": "auto",
+    "verbosity": "low",
+    "temperature": 0.5,
+    "top_p": 0.5,
+    "max_output_tokens": 100,
+    "thinking": "on",
+}
+
+
+def test_the_options_listed_are_what_post_chat_takes(configured: Any) -> None:
+    client = login(configured.test_client(), configured)
+    providers = client.get("/providers").get_json()["providers"]
+    for provider in providers:
+        if provider["name"] == "deepseek":
+            continue  # its base URL answers nothing here; the up-front check is the same code
+        for model in provider["models"]:
+            listed = model["options"]
+            assert listed is not None  # the Responses API limits them: a list, never null
+            ref = {"provider": provider["name"], "model": model["id"]}
+            efforts = model["reasoning"]
+            for name, given in VALUES.items():
+                value = efforts[0] if name == "reasoning_effort" and efforts else given
+                response = client.post(
+                    "/chat", json={"message": "hi", **ref, "options": {name: value}}
+                )
+                if name in listed:
+                    assert response.status_code == 200, (ref, name, response.data)
+                    response.get_data()  # read the stream to its end
+                else:
+                    assert response.status_code == 400, (ref, name)
+                    assert response.get_json()["error"]["code"] == "bad_option"
 
 
 def test_models_is_the_short_form(configured: Any) -> None:
