@@ -19,7 +19,7 @@ from typing import Any
 
 from app.accounts import StorageBusy, is_token_shaped, token_hash, validate_username
 from conversation_manager.json.shares import JsonShareRecords
-from conversation_manager.names import is_valid_conversation_id
+from conversation_manager.names import is_valid_attachment_id, is_valid_conversation_id
 from conversation_manager.store import ShareRecord, ShareRecords
 
 __all__ = [
@@ -42,7 +42,6 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 SHARE_ID_CHARS = 16  # hex digits of the token hash: 64 bits, enough to name one's own shares
 _SHARE_ID_RE = re.compile(rf"[0-9a-f]{{{SHARE_ID_CHARS}}}")
 _ROLES = ("user", "assistant")
-_ATTACHMENT_ID_RE = re.compile(r"att_[0-9a-f]{24}")
 
 
 class ShareError(Exception):
@@ -74,7 +73,7 @@ def _clean_attachments(raw: Any) -> builtins.list[dict[str, str]]:
         return []
     out = []
     for a in raw:
-        if not isinstance(a, dict) or not _ATTACHMENT_ID_RE.fullmatch(str(a.get("id", ""))):
+        if not isinstance(a, dict) or not is_valid_attachment_id(a.get("id")):
             continue
         out.append({k: str(a.get(k, "")) for k in ("id", "kind", "name", "media_type")})
     return out

@@ -15,8 +15,13 @@ from .errors import InvalidId
 _USER_RE = re.compile(r"[a-z0-9_-]{3,32}")
 _NEW_USER_RE = re.compile(r"[a-z0-9][a-z0-9_-]{2,31}")
 _CONVERSATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# An attachment's id: `att_` + the first 24 hex digits of its content's sha256 (the one definition:
+# the stores, the share snapshots and the app check ids with it before any use).
+ATTACHMENT_ID_RE = re.compile(r"att_[0-9a-f]{24}")
 
 __all__ = [
+    "ATTACHMENT_ID_RE",
+    "is_valid_attachment_id",
     "is_valid_conversation_id",
     "is_valid_new_user",
     "is_valid_user",
@@ -60,3 +65,8 @@ def is_valid_new_user(name: object) -> bool:
 def is_valid_conversation_id(cid: object) -> bool:
     """Return True when `cid` matches the conversation id pattern."""
     return isinstance(cid, str) and _CONVERSATION_RE.fullmatch(cid) is not None
+
+
+def is_valid_attachment_id(aid: object) -> bool:
+    """Return True when `aid` matches the attachment id pattern (`att_` + 24 hex digits)."""
+    return isinstance(aid, str) and ATTACHMENT_ID_RE.fullmatch(aid) is not None

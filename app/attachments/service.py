@@ -18,7 +18,8 @@ from typing import Any
 import conversation_manager as cm
 from app.attachments import checks, prepare
 from app.attachments.errors import AttachmentRefused, BadAttachmentRequest
-from conversation_manager.json.attachments import ID_RE, attachment_id
+from conversation_manager.json.attachments import attachment_id
+from conversation_manager.names import is_valid_attachment_id
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class AttachmentService:
         if len(ids) > MAX_TURN_ATTACHMENTS:
             raise BadAttachmentRequest(f"at most {MAX_TURN_ATTACHMENTS} attachments per message")
         for aid in ids:
-            if not isinstance(aid, str) or not ID_RE.fullmatch(aid):
+            if not is_valid_attachment_id(aid):
                 raise BadAttachmentRequest("an attachment id is malformed")
             if aid in seen:
                 continue

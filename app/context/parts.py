@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from conversation_manager import Attachment, Message
+from responses_client.parts import IMAGE_TOKENS
 
 __all__ = [
     "ATTACHMENT_PART",
@@ -29,7 +30,8 @@ __all__ = [
 ATTACHMENT_PART = "attachment"
 # An image costs about (width x height) / 750 tokens, at most about 1,600 (the providers' own
 # rules of thumb: the copy sent is at most 1,568 px on its long edge); one of unknown size the most.
-IMAGE_MAX_TOKENS = 1600
+# The one figure is responses_client's, which counts images the same way.
+IMAGE_MAX_TOKENS = IMAGE_TOKENS
 PIXELS_PER_TOKEN = 750
 # A text file goes in as a fenced block: about four bytes a token.
 TEXT_BYTES_PER_TOKEN = 4

@@ -30,12 +30,12 @@ from ..atomic_files import (
 )
 from ..errors import NotFound, StorageError
 from ..models import Attachment
-from ..names import is_valid_user
+from ..names import ATTACHMENT_ID_RE, is_valid_attachment_id, is_valid_user
 from .layout import check_dir, user_dir
 from .state_files import locked, os_errors
 
 ATTACHMENTS_DIR = ".attachments"
-ID_RE = re.compile(r"att_[0-9a-f]{24}")
+ID_RE = ATTACHMENT_ID_RE  # the one definition is `conversation_manager.names`
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _VARIANT_RE = re.compile(r"[a-z0-9_-]{1,40}")
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -49,7 +49,7 @@ def attachment_id(data: bytes) -> str:
 
 
 def _valid_id(attachment_id: object) -> bool:
-    return isinstance(attachment_id, str) and ID_RE.fullmatch(attachment_id) is not None
+    return is_valid_attachment_id(attachment_id)
 
 
 class JsonAttachmentStore:
