@@ -56,3 +56,12 @@ class StorageFull(ConversationError):
 
 class StorageError(ConversationError):
     """Any other storage failure (I/O error, unexpected file type); nothing was written."""
+
+
+class QuotaExceeded(ConversationError):
+    """Storing would take the user's attachments past their quota; nothing was written."""
+
+    def __init__(self, used: int, quota: int) -> None:
+        super().__init__("attachment quota exceeded")
+        self.used = used
+        self.quota = quota

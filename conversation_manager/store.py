@@ -581,10 +581,14 @@ class LimitRecords(Protocol):
 class AttachmentStore(Protocol):
     """Uploaded files and their metadata, per user; the JSON files today, PostgreSQL later."""
 
-    def put(self, user: str, data: bytes, attachment: Attachment) -> Attachment:
+    def put(
+        self, user: str, data: bytes, attachment: Attachment, *, quota: int | None = None
+    ) -> Attachment:
         """Store `data` under `attachment.id` with its metadata; idempotent for the same content.
 
-        Storing again refreshes the file's time, so a re-upload is not swept as unused.
+        Storing again refreshes the file's time, so a re-upload is not swept as unused. With
+        `quota`, new content that would take `used_bytes` past it raises QuotaExceeded, checked
+        in the same critical section as the write (concurrent uploads cannot pass it together).
         """
         ...
 

@@ -18,6 +18,7 @@ from typing import Any
 import conversation_manager as cm
 from app.attachments import checks, prepare
 from app.attachments.errors import AttachmentRefused, BadAttachmentRequest
+from conversation_manager.errors import QuotaExceeded
 from conversation_manager.json.attachments import attachment_id
 from conversation_manager.names import is_valid_attachment_id
 
@@ -86,13 +87,6 @@ class AttachmentService:
         found = checks.check(name, declared_type, data, self.settings.limits)
         self._maybe_sweep(user)
         aid = attachment_id(data)
-        known = self.store.get(user, aid)
-        if known is None and self.store.used_bytes(user) + len(data) > self.settings.quota_bytes:
-            raise AttachmentRefused(
-                "quota",
-                f"your attachments would take more than {self.settings.quota_bytes:,} bytes; "
-                "files no conversation uses are removed after 24 hours",
-            )
         record = cm.Attachment(
             id=aid,
             kind="image" if found.kind == "image" else "text",
@@ -102,7 +96,16 @@ class AttachmentService:
             width=found.width,
             height=found.height,
         )
-        return self.store.put(user, data, record)
+        try:
+            # The quota is checked by the store under the lock of the write itself: concurrent
+            # uploads cannot all pass one check made before any of them is stored.
+            return self.store.put(user, data, record, quota=self.settings.quota_bytes)
+        except QuotaExceeded:
+            raise AttachmentRefused(
+                "quota",
+                f"your attachments would take more than {self.settings.quota_bytes:,} bytes; "
+                "files no conversation uses are removed after 24 hours",
+            ) from None
 
     def get(self, user: str, aid: str) -> cm.Attachment | None:
         """Return the user's attachment, or None (another user's id, an unknown or malformed one)."""

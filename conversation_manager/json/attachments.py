@@ -28,7 +28,7 @@ from ..atomic_files import (
     storage_error,
     write_atomic,
 )
-from ..errors import NotFound, StorageError
+from ..errors import NotFound, QuotaExceeded, StorageError
 from ..models import Attachment
 from ..names import ATTACHMENT_ID_RE, is_valid_attachment_id, is_valid_user
 from .layout import check_dir, user_dir
@@ -109,8 +109,14 @@ class JsonAttachmentStore:
 
     # --- AttachmentStore ---------------------------------------------------------------------
 
-    def put(self, user: str, data: bytes, attachment: Attachment) -> Attachment:
-        """Store the content and its sidecar; the same content again refreshes its time (and name)."""
+    def put(
+        self, user: str, data: bytes, attachment: Attachment, *, quota: int | None = None
+    ) -> Attachment:
+        """Store the content and its sidecar; the same content again refreshes its time (and name).
+
+        With `quota`, new content that would take the user's stored bytes past it raises
+        QuotaExceeded; the check is under the lock the write holds.
+        """
         sha = hashlib.sha256(data).hexdigest()
         if attachment.id != "att_" + sha[:24]:
             raise ValueError("the attachment id is not that of its content")
@@ -124,6 +130,10 @@ class JsonAttachmentStore:
             if have_content and found is not None and found[1] == attachment:
                 os.utime(meta_path)  # a re-upload is fresh again for the sweep
                 return attachment
+            if quota is not None and not (directory / sha).is_file():
+                used = sum(self._entries(directory)[2].values())
+                if used + len(data) > quota:
+                    raise QuotaExceeded(used, quota)
             # Content first, then the sidecar that makes it visible: a crash between leaves an
             # orphan content file, which the sweep removes. The same content under another name
             # only rewrites the sidecar (the latest name wins; messages keep their own copy).
