@@ -53,7 +53,11 @@ export function deleteWithUndo(entry, name, hooks) {
   undo.type = "button";
   undo.setAttribute("aria-label", `Undo deleting “${name}”`);
   toast.append(text, undo);
-  toastRegion().append(toast);
+  const box = toastRegion();
+  // Above the message box, whatever its height (it grows with the text; on a phone it spans the width).
+  const composer = document.getElementById("composer");
+  if (composer) box.style.bottom = `${Math.max(16, window.innerHeight - composer.getBoundingClientRect().top + 10)}px`;
+  box.append(toast);
   const timer = setTimeout(() => commit(id, hooks), UNDO_MS);
   const restore = () => {
     const p = pending.get(id);

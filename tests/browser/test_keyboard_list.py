@@ -293,6 +293,27 @@ def test_delete_hides_offers_undo_then_deletes(server: Server, open_page: Any) -
     _wait_gone(page, server, third, seconds=4.0)
     expect(page.locator("#conv-list .conv-name")).to_have_text(["Keep me"])
 
+    # On a phone, dark: the notice sits above the message box, clear of it.
+    phone, _ = open_page(
+        user,
+        viewport={"width": 390, "height": 844},
+        color_scheme="dark",
+        is_mobile=True,
+        has_touch=True,
+    )
+    goto(phone, f"{server.url}/#{keep}")
+    phone.locator("#toggle-sidebar").click()
+    phone.get_by_role("button", name="Delete “Keep me”").click()
+    note = phone.locator("#toasts .toast")
+    expect(note).to_be_visible()
+    toast_box = note.bounding_box()
+    composer_box = phone.locator("#composer").bounding_box()
+    assert toast_box is not None and composer_box is not None
+    assert toast_box["y"] + toast_box["height"] <= composer_box["y"] + 1, (toast_box, composer_box)
+    shot(phone, "97-undo-toast-phone-dark")
+    phone.get_by_role("button", name="Undo deleting “Keep me”").click()
+    expect(note).to_have_count(0)
+
 
 def test_shortcuts_and_help_dialog(server: Server, open_page: Any) -> None:
     user = server.new_user("keys")
