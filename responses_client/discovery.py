@@ -58,6 +58,30 @@ class RefreshOutcome:
         return not any(p.error is None for p in self.providers)
 
 
+@dataclass(frozen=True)
+class RefreshWarning:
+    """Something a refresh changed that breaks new chats: `code` "default_not_listed" says the
+    provider's default model is missing from its fresh list (turns naming it are refused)."""
+
+    provider: str
+    model: str
+    code: str
+
+    def to_json(self) -> dict[str, str]:
+        """The refresh answer's form of this warning."""
+        return {"provider": self.provider, "model": self.model, "code": self.code}
+
+
+def default_warnings(registry: ProviderRegistry, outcome: RefreshOutcome) -> list[RefreshWarning]:
+    """A warning for each refreshed provider whose default model its cached list now lacks."""
+    out = []
+    for item in outcome.providers:
+        default = registry.default_model(item.provider)
+        if default and registry.refuses_model(item.provider, default):
+            out.append(RefreshWarning(item.provider, default, "default_not_listed"))
+    return out
+
+
 def _lister(protocol: str) -> Callable[[ListTarget], list[dict[str, Any]]]:
     module_name = LISTERS.get(protocol)
     if module_name is None:

@@ -99,16 +99,17 @@ def register_cli(app: Flask) -> None:
         count of models or its error code; exit 1 only when every provider failed."""
         registry = app.extensions["services"].providers
         outcome = discovery.refresh(registry)
+        warnings = {w.provider: w for w in discovery.default_warnings(registry, outcome)}
         for item in outcome.providers:
             if item.error is None:
                 plural = "" if item.count == 1 else "s"
                 click.echo(f"{item.provider}: {item.count} model{plural}")
             else:
                 click.echo(f"{item.provider}: failed ({item.error})")
-            default = registry.default_model(item.provider)
-            if default and registry.refuses_model(item.provider, default):
+            warning = warnings.get(item.provider)
+            if warning is not None:
                 click.echo(
-                    f"warning: {item.provider}'s default model {default} is not in its list "
+                    f"warning: {item.provider}'s default model {warning.model} is not in its list "
                     "(turns naming it are refused until it is listed or the default changes)",
                     err=True,
                 )

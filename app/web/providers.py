@@ -36,8 +36,11 @@ def _listed(registry: rc.ProviderRegistry, name: str) -> list[str]:
 
 
 def _with_cached(registry: rc.ProviderRegistry, name: str) -> list[str]:
-    """The configured and default models, then the provider's cached list's other models."""
+    """The configured and default models, then the provider's cached list's other models
+    (none for a `strict` provider, which refuses every model outside its `models`)."""
     models = _listed(registry, name)
+    if registry.settings[name].strict:
+        return models
     seen = set(models)
     return models + [m for m in registry.cached_models(name) if m not in seen]
 
@@ -71,7 +74,17 @@ def _model_json(registry: rc.ProviderRegistry, name: str, model: str) -> dict[st
         "reasoning": list(rules.efforts) if rules.efforts is not None else None,
         "options": list(rules.takes) if rules.takes is not None else None,
         "price": _price(registry, name, model),
+        "listed": _in_list(registry, name, model),
     }
+
+
+def _in_list(registry: rc.ProviderRegistry, name: str, model: str) -> bool | None:
+    """Whether the provider's cached model list has `model` (False: POST /chat refuses it up
+    front with unknown_model); None when there is no list to judge by."""
+    cached = registry.cached_list(name)
+    if cached is None or not cached.models:
+        return None  # no list (or an empty one, which refuses nothing)
+    return cached.find(model) is not None
 
 
 def providers_json(registry: rc.ProviderRegistry) -> dict[str, Any]:
@@ -124,7 +137,8 @@ def _outcome_json(outcome: discovery.RefreshOutcome) -> list[dict[str, Any]]:
 @bp.post("/providers/refresh")
 def refresh() -> Response:
     """Read every configured provider's model list, cache it, answer the `/providers` document
-    with `refresh`: each provider's count of models or its error code."""
+    with `refresh` (each provider's count of models or its error code) and `warnings` (each
+    provider whose default model its list now lacks: `default_not_listed`)."""
     registry = services().providers
     if not registry:
         return error_response(503, "no_provider")
@@ -140,4 +154,6 @@ def refresh() -> Response:
         )
     body = providers_json(registry)
     body["refresh"] = _outcome_json(outcome)
+    # A fresh list that lacks a provider's default model: new chats with it will be refused.
+    body["warnings"] = [w.to_json() for w in discovery.default_warnings(registry, outcome)]
     return jsonify(body)

@@ -264,3 +264,48 @@ def test_a_cache_written_with_a_key_in_an_id_drops_it_when_read(
     body = client.get("/providers").get_data(as_text=True)
     assert "gpt-5.4" in body
     no_secret(body)
+
+
+def test_a_refresh_that_drops_the_default_model_warns_and_marks_it(
+    many: tuple[Any, dict[str, Any]],
+) -> None:
+    app, fakes = many
+    fakes["gemini"].model_listing.fail = "500"
+    fakes["openai"].model_listing.models = [{"id": "gpt-5.4", "object": "model"}]
+    client = login(app.test_client(), app)
+    response = client.post("/providers/refresh")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["warnings"] == [
+        {"provider": "openai", "model": "gpt-5.4-mini", "code": "default_not_listed"}
+    ]
+    shown = client.get("/providers").get_json()
+    openai = _models(shown, "openai")
+    assert openai["gpt-5.4-mini"]["listed"] is False  # the default: refused until listed
+    assert openai["gpt-5.4"]["listed"] is True
+    assert all(m["listed"] is None for m in _models(shown, "gemini").values())  # no list
+    assert _models(shown, "anthropic")["claude-sonnet-5-5"]["listed"] is True
+    # What `listed: false` says is what a new chat with the default model meets.
+    refused = client.post("/chat", json={"message": "hi"})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "unknown_model"
+    # Listed again: no warning.
+    fakes["openai"].model_listing.models = None
+    app.extensions["services"].providers.model_cache.last_outcome = None  # not the reused one
+    again = client.post("/providers/refresh").get_json()
+    assert again["warnings"] == []
+    assert _models(again, "openai")["gpt-5.4-mini"]["listed"] is True
+
+
+def test_a_strict_provider_offers_no_cached_model_it_refuses(
+    make_app: Any, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text('[providers.openai]\nmodels = ["gpt-5.4"]\nstrict = true\n')
+    app = make_app(CHAT_PROVIDERS_FILE=str(path))
+    client = login(app.test_client(), app)
+    body = client.post("/providers/refresh").get_json()
+    assert body["refresh"] == [{"provider": "openai", "count": 2, "error": None}]
+    assert list(_models(body, "openai")) == ["gpt-5.4"]  # not gpt-5.4-mini: strict refuses it
+    response = client.post("/chat", json={"message": "hi", "model": "gpt-5.4-mini"})
+    assert response.get_json()["error"]["code"] == "unknown_model"

@@ -76,6 +76,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
                 "reasoning",
                 "options",
                 "price",
+                "listed",
             }
     openai, deepseek, local = body["providers"]
     assert (openai["protocol"], openai["stateful"]) == ("responses", True)
@@ -113,6 +114,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
         # Unknown to the catalog, but DeepSeek's API sends only these (never null then).
         "options": ["reasoning_effort", "temperature", "top_p", "max_output_tokens", "thinking"],
         "price": None,  # unknown to the price data: null, never 0
+        "listed": None,  # no cached model list to judge by
     }
     assert local == {
         "name": "local",
@@ -133,6 +135,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
                     "output": 0.0,
                     "source": "configured",
                 },
+                "listed": None,
             }
         ],
         "fallback": [],
