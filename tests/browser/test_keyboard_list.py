@@ -314,6 +314,15 @@ def test_delete_hides_offers_undo_then_deletes(server: Server, open_page: Any) -
     phone.get_by_role("button", name="Undo deleting “Keep me”").click()
     expect(note).to_have_count(0)
 
+    # Logging out before the delay: the DELETE is sent first (after it, the session would be gone).
+    goto(page, server.url + "/")
+    page.locator(f'#conv-list .conv[data-id="{keep}"]').hover()
+    page.get_by_role("button", name="Delete “Keep me”").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    again, _ = open_page(user)
+    _wait_gone(again, server, keep, seconds=4.0)
+
 
 def test_shortcuts_and_help_dialog(server: Server, open_page: Any) -> None:
     user = server.new_user("keys")
