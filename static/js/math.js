@@ -37,7 +37,7 @@ function dropStyles(node) {
 }
 
 // A streamed reply is re-rendered whole at every frame: the formulas already rendered are kept, not typeset again.
-const CACHE_MAX = 400;
+const CACHE_MAX = 1000;
 const cache = new Map(); // `${display}\u0000${raw}\u0000${tex}` -> markup, oldest first
 
 function typeset(tex, display, raw) {
@@ -73,8 +73,10 @@ const DOUBLE = /^\$\$(?!\$)((?:\\[\s\S]|[^\\$])+?)\$\$/;
 const SINGLE = /^\$(?![\s$])((?:\\[\s\S]|[^\\$\n]|\n(?![ \t]*\n))+?)\$(?!\d)/;
 const PAREN = /^\\\(([\s\S]+?)\\\)/;
 const BRACKET = /^\\\[([\s\S]+?)\\\]/;
-// Block: a display formula that starts a line (up to 3 spaces in, as Markdown allows) and ends its line.
-const BLOCK = /^ {0,3}(?:\$\$((?:\\[\s\S]|[^\\$])+?)\$\$|\\\[([\s\S]+?)\\\])[ \t]*(?:\n+|$)/;
+// Block: a display formula that starts a line (up to 3 spaces in, as Markdown allows) and ends its line; a bare
+// \begin{equation}…\end{equation} (align, alignat, gather, CD, starred or not) is one too, as KaTeX's
+// auto-render takes it.
+const BLOCK = /^ {0,3}(?:\$\$((?:\\[\s\S]|[^\\$])+?)\$\$|\\\[([\s\S]+?)\\\]|(\\begin\{((?:equation|align|alignat|gather|CD)\*?)\}[\s\S]+?\\end\{\4\}))[ \t]*(?:\n+|$)/;
 
 function inlineMatch(src) {
   let m = DOUBLE.exec(src);
@@ -111,12 +113,12 @@ export function mathExtension() {
         name: "mathBlock",
         level: "block",
         start(src) {
-          const i = src.search(/^ {0,3}(?:\$\$|\\\[)/m);
+          const i = src.search(/^ {0,3}(?:\$\$|\\\[|\\begin\{(?:equation|align|alignat|gather|CD)\*?\})/m);
           return i < 0 ? undefined : i;
         },
         tokenizer(src) {
           const m = BLOCK.exec(src);
-          const text = m ? (m[1] ?? m[2]) : "";
+          const text = m ? (m[1] ?? m[2] ?? m[3]) : "";
           if (!m || !text.trim()) return undefined;
           return { type: "mathBlock", raw: m[0], text, source: m[0].trim() };
         },
@@ -188,3 +190,42 @@ document.addEventListener("copy", (ev) => {
   ev.clipboardData.setData("text/html", html.innerHTML);
   ev.preventDefault();
 });
+
+function listAttr(el, name) {
+  return (el.getAttribute(name) || "").split(/\s+/).filter(Boolean);
+}
+
+function nth(list, i) {
+  return list.length ? list[Math.min(i, list.length - 1)] : "";
+}
+
+/**
+ * Chromium's MathML (MathML Core) ignores mtable's columnalign, columnlines and rowlines, which KaTeX uses for
+ * align, array and matrices: they become the CSS of the cells here, through the CSSOM (which the CSP allows).
+ * `root` is a sanitised fragment, now the page's own DOM.
+ */
+export function layoutMath(root) {
+  for (const table of root.querySelectorAll("mtable")) {
+    const aligns = listAttr(table, "columnalign");
+    const colLines = listAttr(table, "columnlines");
+    const rowLines = listAttr(table, "rowlines");
+    const rows = Array.from(table.children).filter((r) => r.localName === "mtr" || r.localName === "mlabeledtr");
+    rows.forEach((row, r) => {
+      const cells = Array.from(row.children).filter(
+        (c) => c.localName === "mtd" && !c.classList.contains("mtr-glue") && !c.classList.contains("mml-eqn-num"),
+      );
+      cells.forEach((cell, c) => {
+        const align = nth(aligns, c);
+        if (align === "left" || align === "right" || align === "center") cell.style.textAlign = align;
+        const col = nth(colLines, c);
+        if (c < cells.length - 1 && (col === "solid" || col === "dashed")) {
+          cell.style.borderRight = `0.06em ${col} currentColor`;
+        }
+        const line = nth(rowLines, r);
+        if (r < rows.length - 1 && (line === "solid" || line === "dashed")) {
+          cell.style.borderBottom = `0.06em ${line} currentColor`;
+        }
+      });
+    });
+  }
+}

@@ -49,10 +49,11 @@ const CONFIG = {
 const MATHML_NS = "http://www.w3.org/1998/Math/MathML";
 const LINK_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 // The page's own classes the renderer's Markdown extensions write (raw HTML in a reply is never parsed, so a
-// reply cannot set a class itself): code languages, KaTeX's wrappers, footnotes and task marks.
+// reply cannot set a class itself): code languages, KaTeX's wrappers and equation-number cells, footnotes and
+// task marks.
 const OWN_CLASSES = new Set([
   "katex", "katex-display", "math-block", "math-error", "math-source", "fn-ref", "fn-back", "footnotes",
-  "task-item", "task-mark", "task-done", "task-open",
+  "task-item", "task-mark", "task-done", "task-open", "mtr-glue", "mml-eqn-num",
 ]);
 // KaTeX lengths: a number with its unit. Negative space is kept small and sizes bounded, so a formula cannot
 // be made to reach over the text or the page around it.

@@ -3,7 +3,7 @@
 // scripts); the sanitiser is purify.js, math is math.js (KaTeX), footnotes footnotes.js.
 
 import { footnoteExtension, linkFootnotes } from "./footnotes.js";
-import { mathExtension } from "./math.js";
+import { layoutMath, mathExtension } from "./math.js";
 import { isSafeImageUrl, sanitizeHtml } from "./purify.js";
 import { readEventStream } from "./sse.js";
 import { markWideBlocks } from "./wide-blocks.js";
@@ -106,6 +106,7 @@ function decorateMathBlocks(frag) {
     block.setAttribute("role", "group");
     block.setAttribute("aria-label", "Formula");
   }
+  layoutMath(frag);
 }
 
 /** Replace the children of `container` with the rendering of the FULL `text`. */

@@ -40,6 +40,11 @@ $$ \alpha_1 $$
 ```
 
 A broken one: $\frac{1}{$ end.
+
+\begin{align}
+a &= b + c \\
+d &= e
+\end{align}
 """
 
 TEX = [
@@ -47,6 +52,7 @@ TEX = [
     r"a_1 + b_1",
     "\n\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}\n",
     "\ne^{i\\pi} + 1 = 0\n",
+    "\\begin{align}\na &= b + c \\\\\nd &= e\n\\end{align}",
 ]
 
 DETAILS_REPLY = """Plan for today:
@@ -72,12 +78,21 @@ MATHML_CHECK = r"""
   const attrs = new Set(['display', 'encoding', 'mathvariant', 'stretchy', 'fence', 'separator', 'lspace',
     'rspace', 'minsize', 'maxsize', 'largeop', 'accent', 'accentunder', 'displaystyle', 'scriptlevel',
     'linethickness', 'notation', 'width', 'height', 'depth', 'voffset', 'columnalign', 'columnlines',
-    'columnspacing', 'rowlines', 'rowspacing', 'mathcolor', 'mathbackground', 'mathsize', 'linebreak']);
+    'columnspacing', 'rowlines', 'rowspacing', 'mathcolor', 'mathbackground', 'mathsize', 'linebreak', 'class']);
   const bad = [];
   for (const e of root.querySelectorAll('*')) {
     if (e.namespaceURI !== 'http://www.w3.org/1998/Math/MathML') continue;
     if (!tags.has(e.localName)) bad.push('tag ' + e.localName);
-    for (const a of e.attributes) if (!attrs.has(a.name)) bad.push(e.localName + '@' + a.name);
+    for (const a of e.attributes) {
+      if (a.name === 'style' && ['mtable', 'mtd'].includes(e.localName)) continue;
+      if (!attrs.has(a.name)) bad.push(e.localName + '@' + a.name);
+    }
+    // The page's own layout of tables (math.js layoutMath, through the CSSOM): alignment, lines, width only.
+    for (let i = 0; i < e.style.length; i++) {
+      if (!/^(text-align|border-(right|bottom)(-.*)?)$/.test(e.style[i])) bad.push(e.localName + ' style ' + e.style[i]);
+    }
+    const cls = e.getAttribute('class');
+    if (cls !== null && !['mtr-glue', 'mml-eqn-num'].includes(cls)) bad.push(e.localName + '.' + cls);
   }
   return bad;
 }
@@ -110,11 +125,17 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
     body = reply.locator(".msg-body")
 
     # Four formulas: two inline, two display; the TeX each came from is exactly what the model wrote.
-    expect(body.locator("math")).to_have_count(4)
+    expect(body.locator("math")).to_have_count(5)
     annotations = body.locator("math annotation").all_text_contents()
     assert annotations == TEX
-    assert body.locator("math[display=block]").count() == 2
-    expect(body.locator(".math-block")).to_have_count(2)
+    assert body.locator("math[display=block]").count() == 3
+    expect(body.locator(".math-block")).to_have_count(3)
+    # A numbered environment is numbered (1), (2) per reply, by CSS counters on KaTeX's number cells.
+    numbers = body.locator("mtd.mml-eqn-num")
+    expect(numbers).to_have_count(2)
+    assert "counter(mmlEqnNo)" in numbers.first.evaluate(
+        "(e) => getComputedStyle(e, '::before').content"
+    )
     expect(body.locator(".math-block").first).to_have_attribute("tabindex", "0")
     expect(body.locator(".math-block").first).to_have_attribute("aria-label", "Formula")
     # The thin space survives: KaTeX saw `\,` (a space), not the `,` Markdown used to leave.
@@ -136,7 +157,14 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
 
     # Only what KaTeX emits got through, and no style attribute anywhere.
     assert page.evaluate(f"({MATHML_CHECK})(document.querySelector('#messages'))") == []
-    assert page.locator("#messages [style]").count() == 0
+    assert page.locator("#messages [style]:not(mtable, mtd)").count() == 0
+    # Chromium ignores columnalign: the cells of align are aligned by the page (right, then left).
+    cells = (
+        body.locator("mtable")
+        .first.locator("mtr")
+        .first.locator("mtd:not(.mtr-glue, .mml-eqn-num)")
+    )
+    assert [c.evaluate("(e) => e.style.textAlign") for c in cells.all()] == ["right", "left"]
 
     # Copying a selection copies the formulas' TeX; a selection inside a formula takes the whole formula.
     select = """([sel, start, end]) => {
@@ -185,7 +213,7 @@ def test_math_renders_as_mathml_and_keeps_the_tex(server: Server, open_page: Any
 
     # A reload renders the stored text the same way.
     page.reload()
-    expect(page.locator("article.msg-assistant").last.locator(".msg-body math")).to_have_count(4)
+    expect(page.locator("article.msg-assistant").last.locator(".msg-body math")).to_have_count(5)
     guard.check()
 
 
@@ -207,7 +235,7 @@ def test_math_streams_in_small_pieces_and_in_dark_on_a_phone(
     send(page, "Math on a phone")
     wait_idle(page)
     body = page.locator("article.msg-assistant").last.locator(".msg-body")
-    expect(body.locator("math")).to_have_count(5)
+    expect(body.locator("math")).to_have_count(6)
     # The wide formula scrolls inside its own block; the page does not scroll sideways.
     block = body.locator(".math-block").last
     sizes = block.evaluate("(e) => [e.scrollWidth, e.clientWidth]")
@@ -253,6 +281,7 @@ def test_sanitiser_lets_through_only_katex_mathml(server: Server, open_page: Any
         const bad = check(box);
         for (const e of box.querySelectorAll('*')) {{
           for (const a of e.attributes) {{
+            if (a.name === 'style' && ['mtable', 'mtd'].includes(e.localName)) continue;  // checked above
             if (/^on|^style$|href$|^src$|^id$/i.test(a.name)) bad.push(e.localName + '@' + a.name);
           }}
           if (e.classList.contains('sidebar')) bad.push('page class');
@@ -422,4 +451,29 @@ def test_math_edge_cases_through_the_page_renderer(server: Server, open_page: An
             assert got["text"] == text, (src, got)
     # Emphasis around a formula with * or _ inside still closes after it.
     assert results[0]["emMath"] == 1 and results[1]["emMath"] == 1, results[:2]
+    guard.check()
+
+
+def test_array_lines_and_alignment_become_cell_styles(server: Server, open_page: Any) -> None:
+    user = server.new_user("matharray")
+    page, guard = open_page(user)
+    goto(page, server.url + "/")
+    styles = page.evaluate(
+        r"""(src) => {
+      const box = document.createElement('div');
+      box.className = 'md';
+      window.chatRender.renderMarkdown(box, src);
+      document.getElementById('messages').append(box);
+      const rows = [...box.querySelectorAll('mtable > mtr')];
+      const out = rows.map((r) => [...r.children].map((c) => [c.style.textAlign, c.style.borderRightStyle,
+        c.style.borderBottomStyle]));
+      box.remove();
+      return out;
+    }""",
+        r"$$\begin{array}{l|r}a & bb \\ \hline ccc & d\end{array}$$",
+    )
+    assert styles == [
+        [["left", "solid", "solid"], ["right", "", "solid"]],
+        [["left", "solid", ""], ["right", "", ""]],
+    ], styles
     guard.check()

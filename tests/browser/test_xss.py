@@ -89,7 +89,7 @@ CHECKER = r"""
   const MATHML_ATTRS = ['display', 'encoding', 'mathvariant', 'stretchy', 'fence', 'separator', 'lspace',
     'rspace', 'minsize', 'maxsize', 'largeop', 'accent', 'accentunder', 'displaystyle', 'scriptlevel',
     'linethickness', 'notation', 'width', 'height', 'depth', 'voffset', 'columnalign', 'columnlines',
-    'columnspacing', 'rowlines', 'rowspacing', 'mathcolor', 'mathbackground', 'mathsize', 'linebreak'];
+    'columnspacing', 'rowlines', 'rowspacing', 'mathcolor', 'mathbackground', 'mathsize', 'linebreak', 'class'];
   const bad = [];
   const own = location.origin;
   for (const e of root.querySelectorAll('*')) {
