@@ -17,15 +17,17 @@ this module's). No anthropic/httpx2 object or exception leaves this module.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import anthropic
-import httpx2
 
 from responses_client import parts
+from responses_client.adapters.anthropic_client import (
+    DEFAULT_BASE_URL,
+    build_client,
+)
 from responses_client.adapters.anthropic_errors import (
     TRANSPORT_ERRORS,
     error_from_status,
@@ -38,7 +40,7 @@ from responses_client.adapters.http_errors import (
     log_provider_error,
 )
 from responses_client.adapters.raw_relay import relay_raw
-from responses_client.adapters.transport import CancellableTransport, cancel_scope
+from responses_client.adapters.transport import cancel_scope
 from responses_client.anthropic_events import AnthropicState
 from responses_client.cancel import CancelToken
 from responses_client.capabilities import Capabilities, check_request
@@ -47,8 +49,6 @@ from responses_client.events import Event, ResponseRequest
 
 logger = logging.getLogger("responses_client")  # one logger name for the whole package
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"  # a root: the SDK adds /v1/messages
-API_VERSION = "2026-10-21"  # the version anthropic 2.x speaks (providers.md §1.1)
 THREADS_BETA = "message-threads-2026-08-12"
 DEFAULT_MAX_TOKENS = 8192
 MIN_THINKING_BUDGET = 1024  # the API's floor for a manual thinking budget
@@ -69,15 +69,6 @@ _RATE_HEADERS = (
     ("anthropic-ratelimit-requests-remaining", "ratelimit_remaining_requests"),
     ("anthropic-ratelimit-tokens-remaining", "ratelimit_remaining_tokens"),
 )
-
-
-def _env_header_names() -> tuple[str, ...]:
-    # The SDK merges ANTHROPIC_CUSTOM_HEADERS ("Name: value" lines) into every request, whatever
-    # the caller passes; the same parse gives the names this adapter must take back out.
-    raw = os.environ.get("ANTHROPIC_CUSTOM_HEADERS")
-    if not raw:
-        return ()
-    return tuple(line[: line.find(":")].strip() for line in raw.split("\n") if ":" in line)
 
 
 def messages_from(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -131,26 +122,8 @@ class AnthropicProvider:
         self.default_max_tokens = default_max_tokens
         self.output_limit = output_limit
         self._secrets = tuple(s for s in (api_key, *secrets) if s)
-        timeout = httpx2.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0)
-        http_client = anthropic.DefaultHttpxClient(
-            transport=CancellableTransport(), timeout=timeout
-        )
-        # Headers ANTHROPIC_CUSTOM_HEADERS would add are omitted; the ones it would replace are
-        # set back to this adapter's values.
-        headers: dict[str, Any] = {}
-        for header in _env_header_names():
-            headers[header] = anthropic.omit
-            if header.lower() == "authorization":
-                headers[header] = f"Bearer {api_key}"
-        headers["anthropic-version"] = API_VERSION
-        self._client = anthropic.Anthropic(
-            api_key=api_key,  # explicit: the SDK then reads no credential from the environment
-            base_url=self.base_url,  # explicit: ANTHROPIC_BASE_URL is not read
-            timeout=timeout,
-            max_retries=0,  # always: retries are the app's (RetryPolicy), and a stop ends them
-            http_client=http_client,
-            default_headers=headers,
-            open_telemetry={"traces": False, "propagation": False},  # whatever the environment
+        self._client = build_client(
+            api_key, self.base_url, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
 
     def __repr__(self) -> str:

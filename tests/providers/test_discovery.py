@@ -385,3 +385,27 @@ def test_anthropic_max_tokens_follows_the_cached_output_limit(
     discovery.refresh(registry)
     assert adapter.max_tokens_for(request) == 4096  # the list's max_tokens
     registry.close()
+
+
+def test_anthropic_listing_takes_the_environments_headers_back_out_like_the_adapter(
+    fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fakes["anthropic"]
+    target = ListTarget("anthropic", "anthropic", fake.base_url, ANTHROPIC_KEY)
+    discovery.fetch(target)
+    clean = fake.requests[-1]
+    monkeypatch.setenv(
+        "ANTHROPIC_CUSTOM_HEADERS",
+        "X-Leak: 1\nanthropic-version: 2023-06-01\nAuthorization: Bearer env\nx-api-key: env",
+    )
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-key-0000000000")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    assert len(discovery.fetch(target)) == 4
+    env = fake.requests[-1]
+    assert env.path == "/v1/models"
+    assert "x-leak" not in env.headers and "x-api-key" not in env.headers
+    assert env.headers["anthropic-version"] == "2026-10-21"
+    assert env.headers["authorization"] == f"Bearer {ANTHROPIC_KEY}"
+    assert {k: v for k, v in env.headers.items() if k != "host"} == {
+        k: v for k, v in clean.headers.items() if k != "host"
+    }

@@ -15,11 +15,8 @@ import httpx2
 import pytest
 from anthropic.types.anthropic_beta_param import AnthropicBetaParam
 
-from responses_client.adapters.anthropic_messages import (
-    API_VERSION,
-    THREADS_BETA,
-    AnthropicProvider,
-)
+from responses_client.adapters.anthropic_client import API_VERSION
+from responses_client.adapters.anthropic_messages import THREADS_BETA, AnthropicProvider
 from responses_client.errors import UpstreamUnavailable
 from responses_client.events import Finished, ResponseRequest, TextDelta
 from tests.fakes.anthropic import (
