@@ -1,10 +1,10 @@
 // Model text -> Markdown (with math, footnotes and task lists) -> sanitized DOM. The whole text is re-rendered on
 // every update: never a raw chunk appended, never innerHTML. Uses the vendored globals marked and hljs (classic
-// scripts); the sanitiser is purify.js, math is math.js (KaTeX), footnotes footnotes.js.
+// scripts); the sanitiser is sanitize.js, math is math.js (KaTeX), footnotes footnotes.js.
 
 import { footnoteExtension, linkFootnotes } from "./footnotes.js";
 import { layoutMath, mathExtension } from "./math.js";
-import { isSafeImageUrl, sanitizeHtml } from "./purify.js";
+import { isSafeImageUrl, sanitizeHtml } from "./sanitize.js";
 import { readEventStream } from "./sse.js";
 import { markWideBlocks } from "./wide-blocks.js";
 
