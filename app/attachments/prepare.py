@@ -2,17 +2,22 @@
 
 An image goes as a copy of at most `MAX_EDGE` px on the long edge and `MAX_SEND_BYTES`, in its own
 format where the protocol takes it (GIF goes to Gemini as PNG, first frame); a JPEG or WebP still
-too large steps its quality down, and a PNG or GIF still too large becomes a JPEG. A copy that had
-to be made is cached in the store as a variant. A text file goes in as a fenced block with its name
-as the info string. Must not import Flask.
+too large steps its quality down, and a PNG or GIF still too large becomes a JPEG. The original goes
+byte for byte only when it is already such a copy (`sendable`): one frame, no EXIF, a plain mode,
+and not much larger than its pixels need (no large metadata chunk); any other is rendered (first
+frame, upright, metadata stripped). A copy that had to be made is cached in the store as a
+variant. A text file goes in as a fenced block with its name as the info string. Must not import
+Flask.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
+from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 import conversation_manager as cm
 from app.attachments.checks import IMAGE_TYPES, sniff_image
@@ -22,6 +27,18 @@ MAX_SEND_BYTES = 5 * 1000 * 1000  # the smallest per-image limit among the provi
 # The formats a protocol does not take, and what they become.
 CONVERT: dict[tuple[str, str], str] = {("gemini", "GIF"): "PNG"}
 _QUALITIES = (90, 82, 72, 60, 45)
+# The modes an original may be sent in (anything else, e.g. CMYK or 16-bit, is rendered).
+_PLAIN_MODES = {
+    "PNG": ("RGB", "RGBA", "L", "P"),
+    "GIF": ("P", "L"),
+    "JPEG": ("RGB", "L"),
+    "WEBP": ("RGB", "RGBA"),
+}
+_CHANNELS = {"L": 1, "P": 1, "RGB": 3, "RGBA": 4}
+# An original sent as is may be at most this much larger than its raw pixels, or this small.
+MAX_OVERHEAD = 1.5
+SMALL_ORIGINAL_BYTES = 16 * 1024
+MAX_METADATA_BYTES = 4 * 1024  # text chunks, ICC profile, XMP... of an original sent as is
 _FORMAT_OF = {media_type: fmt for fmt, media_type in IMAGE_TYPES.items()}
 
 
@@ -43,13 +60,7 @@ def image_for(
     """Return (media_type, data) of the image copy sent to a provider of `protocol`."""
     fmt = target_format(protocol, attachment.media_type)
     data = store.read(user, attachment.id)
-    fits = (
-        attachment.width is not None
-        and attachment.height is not None
-        and max(attachment.width, attachment.height) <= MAX_EDGE
-        and len(data) <= MAX_SEND_BYTES
-    )
-    if fits and fmt == _FORMAT_OF[attachment.media_type]:
+    if fmt == _FORMAT_OF[attachment.media_type] and sendable(data):
         return attachment.media_type, data
     variant = _variant_name(fmt)
     cached = store.read_variant(user, attachment.id, variant)
@@ -86,6 +97,37 @@ def _flatten(image: Image.Image) -> Image.Image:
     white = Image.new("RGB", rgba.size, (255, 255, 255))
     white.paste(rgba, mask=rgba.getchannel("A"))
     return white
+
+
+def _metadata_bytes(info: Mapping[Any, object]) -> int:
+    """The bytes of an image's metadata as Pillow read it (text chunks, ICC, XMP, comments)."""
+    total = 0
+    for value in info.values():
+        if isinstance(value, (bytes, str)):
+            total += len(value)
+    return total
+
+
+def sendable(data: bytes) -> bool:
+    """Whether an original may go byte for byte: at most MAX_EDGE px and MAX_SEND_BYTES, one
+    frame, no EXIF (orientation, GPS...), a plain mode, little metadata, and not much larger than
+    its pixels need (a small image with megabytes of chunks is not sent as those megabytes)."""
+    if len(data) > MAX_SEND_BYTES:
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # the header only: nothing is decoded
+            fmt, mode, (width, height) = image.format, image.mode, image.size
+            frames = getattr(image, "n_frames", 1)
+            has_exif = bool(image.getexif()) or "exif" in image.info
+            metadata = _metadata_bytes(image.info)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return False
+    if fmt not in _PLAIN_MODES or mode not in _PLAIN_MODES[fmt]:
+        return False
+    if max(width, height) > MAX_EDGE or frames != 1 or has_exif or metadata > MAX_METADATA_BYTES:
+        return False
+    raw = width * height * _CHANNELS[mode]
+    return len(data) <= max(SMALL_ORIGINAL_BYTES, MAX_OVERHEAD * raw)
 
 
 def render(data: bytes, fmt: str) -> tuple[str, bytes]:

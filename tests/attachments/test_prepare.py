@@ -120,3 +120,72 @@ def test_a_16_bit_greyscale_png_keeps_its_tones(service):
     with Image.open(io.BytesIO(sent)) as copy:
         assert copy.size == (1568, 78)
         assert copy.convert("L").getpixel((5, 5)) == 40000 // 256  # not clipped to white
+
+
+def _frames(image: bytes) -> int:
+    with Image.open(io.BytesIO(image)) as opened:
+        return getattr(opened, "n_frames", 1)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_an_animated_original_goes_as_its_first_frame_only(service, fmt):
+    frames = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    buf = io.BytesIO()
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = buf.getvalue()
+    assert _frames(data) == 3
+    attachment = service.upload("alice", f"anim.{fmt.lower()}", None, data)
+    media_type, sent = service.image_for("alice", attachment, "anthropic")
+    assert media_type == attachment.media_type and sent != data
+    assert _frames(sent) == 1
+    with Image.open(io.BytesIO(sent)) as image:
+        assert image.convert("RGB").getpixel((5, 5))[0] > 200  # the first (red) frame
+
+
+def test_a_small_png_with_a_huge_metadata_chunk_goes_without_it(service):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Comment", "x" * 4_900_000, zip=False)
+    buf = io.BytesIO()
+    Image.new("RGB", (10, 10), (1, 2, 3)).save(buf, "PNG", pnginfo=info)
+    data = buf.getvalue()
+    assert len(data) > 4_900_000
+    attachment = service.upload("alice", "tiny.png", "image/png", data)
+    media_type, sent = service.image_for("alice", attachment, "responses")
+    assert media_type == "image/png" and len(sent) < 10_000
+    assert _size(sent) == ((10, 10), "PNG")
+
+
+def test_exif_is_never_sent_and_the_copy_is_upright(service):
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 20, 20))  # blue on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: the blue goes on top
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 12.0)  # a GPS latitude
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes(), quality=95)
+    attachment = service.upload("alice", "where.jpg", "image/jpeg", buf.getvalue())
+    _, sent = service.image_for("alice", attachment, "responses")
+    with Image.open(io.BytesIO(sent)) as copy:
+        assert copy.size == (20, 40)
+        assert not copy.getexif() and "exif" not in copy.info
+        top, bottom = copy.getpixel((10, 5)), copy.getpixel((10, 35))
+    assert top[2] > 200 > top[0] and bottom[0] > 200 > bottom[2]
+
+
+def test_a_cmyk_jpeg_goes_as_rgb(service):
+    buf = io.BytesIO()
+    Image.new("CMYK", (30, 30), (0, 255, 255, 0)).save(buf, "JPEG")
+    attachment = service.upload("alice", "print.jpg", "image/jpeg", buf.getvalue())
+    media_type, sent = service.image_for("alice", attachment, "anthropic")
+    with Image.open(io.BytesIO(sent)) as copy:
+        assert (media_type, copy.format, copy.mode) == ("image/jpeg", "JPEG", "RGB")
+
+
+def test_plain_small_originals_still_go_byte_for_byte(service):
+    for fmt, name in (("PNG", "a.png"), ("WEBP", "a.webp"), ("GIF", "a.gif")):
+        data = image_bytes(fmt, (64, 48))
+        attachment = service.upload("alice", name, None, data)
+        assert service.image_for("alice", attachment, "anthropic")[1] == data
+    assert prepare.sendable(image_bytes("PNG", (64, 48), mode="RGBA"))
