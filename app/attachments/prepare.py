@@ -6,14 +6,17 @@ too large steps its quality down, and a PNG or GIF still too large becomes a JPE
 byte for byte only when it is already such a copy (`sendable`): one frame, no EXIF, a plain mode,
 and not much larger than its pixels need (no large metadata chunk); any other is rendered (first
 frame, upright, metadata stripped). A copy that had to be made is cached in the store as a
-variant. A text file goes in as a fenced block with its name as the info string. Must not import
-Flask.
+variant. Rendering decodes at a reduced scale where the format allows (JPEG), shrinks before any
+mode conversion, and runs at most `MAX_RENDERS` at a time per process (a large image's decode is
+the memory peak). A text file goes in as a fenced block with its name as the info string. Must not
+import Flask.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +42,11 @@ _CHANNELS = {"L": 1, "P": 1, "RGB": 3, "RGBA": 4}
 MAX_OVERHEAD = 1.5
 SMALL_ORIGINAL_BYTES = 16 * 1024
 MAX_METADATA_BYTES = 4 * 1024  # text chunks, ICC profile, XMP... of an original sent as is
+# Renders at a time per process: each may hold a decoded original (up to CHAT_IMAGE_MAX_PIXELS).
+MAX_RENDERS = 2
+RENDER_SLOTS = threading.BoundedSemaphore(MAX_RENDERS)
+REDUCING_GAP = 2.0  # an integer reduction first, down to about twice the size sent, then Lanczos
+_ORIENTATION = 0x0112  # the EXIF tag
 _FORMAT_OF = {media_type: fmt for fmt, media_type in IMAGE_TYPES.items()}
 
 
@@ -73,7 +81,7 @@ def image_for(
 
 
 def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 
 
 def _encode(image: Image.Image, fmt: str, quality: int) -> bytes:
@@ -130,24 +138,82 @@ def sendable(data: bytes) -> bool:
     return len(data) <= max(SMALL_ORIGINAL_BYTES, MAX_OVERHEAD * raw)
 
 
-def render(data: bytes, fmt: str) -> tuple[str, bytes]:
-    """Decode the first frame, upright, at most MAX_EDGE px and MAX_SEND_BYTES; return (format, data).
+def _shrinkable(image: Image.Image) -> Image.Image:
+    """The image in a mode that resizes well; only unusual modes are converted at full size."""
+    if image.mode.startswith("I"):
+        # 16-bit greyscale: scale to 8 bits (a plain convert would clip it to white).
+        return image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if image.mode in ("P", "PA", "1") or (
+        "transparency" in image.info and image.mode in ("L", "RGB")
+    ):
+        # A palette resizes only by nearest neighbour, and a transparent colour key is lost.
+        return image.convert("RGBA" if _has_alpha(image) else "RGB")
+    return image
 
-    The image was checked on upload (`checks.check_image`), so its size is within the pixel limit.
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """A cheap integer reduction of a large decoded image toward `REDUCING_GAP` x MAX_EDGE px.
+
+    An image with alpha is reduced band by band, premultiplied (as Pillow resizes one), so no
+    full-size premultiplied copy is ever made; the result stays premultiplied (`RGBa`, `La`).
+    Returns `image` itself when it is small enough already.
+    """
+    factor = int(max(image.size) / MAX_EDGE / REDUCING_GAP)
+    if factor < 2:
+        return image
+    if image.mode not in ("LA", "RGBA"):
+        return image.reduce(factor)
+    premultiplied = {"LA": "La", "RGBA": "RGBa"}[image.mode]
+    width, height = image.size
+    out = Image.new(premultiplied, (-(-width // factor), -(-height // factor)))
+    band = factor * max(1, 256 // factor)  # rows per band: a multiple of the factor
+    for top in range(0, height, band):
+        strip = image.crop((0, top, width, min(height, top + band)))
+        out.paste(strip.convert(premultiplied).reduce(factor), (0, top // factor))
+    return out
+
+
+def _decoded(data: bytes) -> Image.Image:
+    """The first frame at most MAX_EDGE px, upright, RGB or RGBA, without its metadata.
+
+    A JPEG decodes at a reduced scale (`draft`); the shrink runs on the decoded source before
+    any mode conversion (an integer reduction first), so only the source itself is ever held at
+    full size, never a copy of it.
     """
     with Image.open(io.BytesIO(data)) as source:
         source.seek(0)
         if source.format == "JPEG":
-            source.draft("RGB", (MAX_EDGE, MAX_EDGE))  # decode at a reduced scale: less memory
-        frame = ImageOps.exif_transpose(source) or source
-        if frame.mode.startswith("I"):
-            # 16-bit greyscale: scale to 8 bits (a plain convert would clip it to white).
-            frame = frame.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-        frame = frame.convert("RGBA" if _has_alpha(frame) else "RGB")
+            # Decode at 1/2, 1/4 or 1/8 scale where that still leaves twice the size sent.
+            source.draft("RGB", (2 * MAX_EDGE, 2 * MAX_EDGE))
+        orientation = source.getexif().get(_ORIENTATION)  # applied after the shrink
+        image = _reduced(_shrinkable(source))
+        image.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        # Small now; a copy of the source's own (closing the file frees what it decoded).
+        frame = image.copy() if image is source else image
+    if orientation and orientation != 1:
+        exif = Image.Exif()
+        exif[_ORIENTATION] = orientation
+        frame.info["exif"] = exif.tobytes()
+        frame = ImageOps.exif_transpose(frame) or frame
+    frame = frame.convert("RGBA" if _has_alpha(frame) else "RGB")
+    frame.info.clear()  # nothing of the original's metadata goes on
+    return frame
+
+
+def render(data: bytes, fmt: str) -> tuple[str, bytes]:
+    """Decode the first frame, upright, at most MAX_EDGE px and MAX_SEND_BYTES; return (format, data).
+
+    The image was checked on upload (`checks.check_image`), so its size is within the pixel limit.
+    At most MAX_RENDERS run at once in a process.
+    """
+    with RENDER_SLOTS:
+        frame = _decoded(data)
     edge = MAX_EDGE
+    image = frame
     while True:
-        image = frame.copy()
-        image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+        if max(image.size) > edge:
+            image = frame.copy()
+            image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         if fmt in ("JPEG", "WEBP"):
             for quality in _QUALITIES:
                 out = _encode(image, fmt, quality)

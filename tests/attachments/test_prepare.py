@@ -189,3 +189,52 @@ def test_plain_small_originals_still_go_byte_for_byte(service):
         attachment = service.upload("alice", name, None, data)
         assert service.image_for("alice", attachment, "anthropic")[1] == data
     assert prepare.sendable(image_bytes("PNG", (64, 48), mode="RGBA"))
+
+
+def test_a_render_waits_for_a_free_slot():
+    import threading
+
+    data = image_bytes("PNG", (2000, 100))
+    for _ in range(prepare.MAX_RENDERS):
+        prepare.RENDER_SLOTS.acquire()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (prepare.render(data, "PNG"), done.set()))
+    try:
+        worker.start()
+        assert not done.wait(0.5)  # every slot is taken: it waits
+    finally:
+        for _ in range(prepare.MAX_RENDERS):
+            prepare.RENDER_SLOTS.release()
+    assert done.wait(5)
+    worker.join(5)
+
+
+RSS_SCRIPT = """
+import resource, sys
+from app.attachments import prepare
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+prepare.render(data, "PNG")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_rendering_a_large_sparse_png_stays_within_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    # 6324 x 6324 RGBA (40 M pixels, the default limit): 160 MB decoded from a 155 KB file.
+    path = tmp_path / "zero.png"
+    Image.new("RGBA", (6324, 6324), (0, 0, 0, 0)).save(path, "PNG")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        check=True,
+    )
+    added_mib = int(run.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
+    # The decoded source (160 MB) plus small copies; it was about 680 MiB (full-size copies).
+    assert added_mib < 320, added_mib
