@@ -136,15 +136,22 @@ export function linkFootnotes(fragment) {
   }
 }
 
-// Following a note moves the view and the focus inside the page without touching the address.
+function noteLink(ev) {
+  return ev.target instanceof Element ? ev.target.closest(".md a.fn-ref, .md a.fn-back") : null;
+}
+
+// Following a note moves the view and the focus inside the page without touching the address (nor opening a
+// tab whose address would name a conversation that does not exist).
 document.addEventListener("click", (ev) => {
-  const a = ev.target instanceof Element ? ev.target.closest("a.fn-ref, a.fn-back") : null;
-  if (!a || ev.button !== 0) return;
+  const a = noteLink(ev);
+  if (!a) return;
   ev.preventDefault();
   const id = (a.getAttribute("href") || "").slice(1);
   const target = id ? document.getElementById(id) : null;
   if (!target) return;
   target.scrollIntoView({ block: "center" });
-  if (target.tabIndex < 0 && target.tagName !== "LI") target.tabIndex = -1;
   target.focus({ preventScroll: true });
+});
+document.addEventListener("auxclick", (ev) => {
+  if (noteLink(ev)) ev.preventDefault();
 });
