@@ -348,6 +348,17 @@ def test_task_lists_and_footnotes(server: Server, open_page: Any) -> None:
         "[...document.querySelectorAll('#messages [id]')].map((e) => e.id).filter((i) => /^fn/.test(i))"
     )
     assert len(ids) == len(set(ids)) and len(ids) == 2 * 5, ids
+
+    # The same conversation in dark mode.
+    dark, dark_guard = open_page(user, color_scheme="dark")
+    goto(dark, page.url)
+    expect(dark.locator("article.msg-assistant")).to_have_count(2)
+    dark.locator("article.msg-assistant").first.locator(
+        "section.footnotes"
+    ).scroll_into_view_if_needed()
+    shot(dark, "81-task-list-and-footnotes-dark")
+    assert_axe_clean(dark, server, "a reply with a task list and footnotes, dark")
+    dark_guard.check()
     guard.check()
 
 
