@@ -186,6 +186,12 @@ EFFORT_MAPS: dict[str, dict[str, str]] = {
 }
 
 
+def undated(model: str) -> str:
+    """An Anthropic model id without its date suffix (`claude-opus-5-5-20260928` is
+    `claude-opus-5-5`, the alias naming the newest; §7)."""
+    return _DATED.sub("", model)
+
+
 def protocol_options(protocol: str | None, flavour: str | None = None) -> frozenset[str]:
     """The options a protocol (a Chat Completions `flavour`) can send; every one when unknown."""
     if protocol == "chat_completions":
@@ -217,7 +223,7 @@ def model_facts(family: str | None, model: str) -> ModelFacts | None:
         return None
     name = model.removeprefix("models/") if family == "gemini" else model
     if family == "anthropic":
-        name = _DATED.sub("", name)
+        name = undated(name)
     elif family == "openai":
         name = _OPENAI_DATED.sub("", name)
     return table.get(name) or table.get("")

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from responses_client.catalog import undated
 from responses_client.identifiers import clean_token
 from responses_client.model_lists import ListedModel
 
@@ -37,7 +37,6 @@ SCHEMA = 1
 KIND = "chat-model-lists"
 MAX_BYTES = 32 * 1024 * 1024  # a cache file larger than this is not read
 LOCK_TIMEOUT = 10.0
-_DATED = re.compile(r"-\d{8}$")  # Anthropic lists dated ids; `claude-x-5-5` names the newest
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class ProviderList:
             return table[name]
         if ":" not in name and f"{name}:latest" in table:
             return table[f"{name}:latest"]
-        return next((m for m in self.models if _DATED.sub("", m.id) == name), None)
+        return next((m for m in self.models if undated(m.id) == name), None)
 
     def to_json(self) -> dict[str, Any]:
         """The file's form of this list."""
