@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from responses_client.adapters.factory import (
     ADAPTERS,
@@ -31,7 +30,6 @@ from responses_client.catalog import (
     OPENAI_SUGGESTIONS,
     family_of,
     known_models,
-    model_facts,
 )
 from responses_client.model_cache import ModelCache
 from responses_client.model_lists import ListTarget
@@ -42,7 +40,14 @@ from responses_client.providers_file import (
     ProvidersFileError,
     load,
 )
-from responses_client.registry import ModelInfo, ModelRef, ProviderRegistry, ProviderSettings
+from responses_client.registry import (
+    ModelInfo,
+    ModelRef,
+    ProviderRegistry,
+    ProviderSettings,
+    catalog_info,
+)
+from responses_client.secret_values import secret_values
 
 log = logging.getLogger(__name__)
 
@@ -72,40 +77,6 @@ def _number(env: Mapping[str, str], key: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{key} must not be negative")
     return value
-
-
-def _secrets(
-    env: Mapping[str, str], key_variables: tuple[str, ...], urls: tuple[str, ...] = ()
-) -> tuple[str, ...]:
-    # API.md "Secrets": every *_API_KEY, *_TOKEN and *_SECRET variable, SECRET_KEY, every
-    # api_key_env variable and the user-info of any URL (a base URL, CHAT_DATABASE_URL) never
-    # come back out of an upstream string.
-    found = [
-        v
-        for k, v in env.items()
-        if isinstance(v, str)
-        and v.strip()
-        and (
-            k.endswith(("_API_KEY", "_TOKEN", "_SECRET")) or k == "SECRET_KEY" or k in key_variables
-        )
-    ]
-    addresses = [v for k, v in env.items() if k.endswith("_URL") and isinstance(v, str)]
-    for url in (*addresses, *urls):
-        found += _url_credentials(url)
-    return tuple(dict.fromkeys(found))
-
-
-def _url_credentials(url: str) -> list[str]:
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return []
-    if "@" not in parts.netloc:
-        return []
-    userinfo = parts.netloc.rpartition("@")[0]
-    found = [userinfo, unquote(userinfo)]
-    found += [unquote(p) for p in (parts.username, parts.password) if p]
-    return found
 
 
 def _csv(raw: str | None) -> tuple[str, ...]:
@@ -149,7 +120,7 @@ class _Builder:
         file_urls = tuple(
             s.base_url for s in (file.providers.values() if file else ()) if s.base_url
         )
-        self.secrets = _secrets(env, self.key_variables, file_urls)
+        self.secrets = secret_values(env, self.key_variables, file_urls)
         self.off: dict[str, str] = {}  # provider -> the variable to set to turn it on
         self.read_timeout = _number(env, "CHAT_UPSTREAM_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)
 
@@ -285,9 +256,11 @@ class _Builder:
             family = family_of(name, settings.protocol)
             for model in (*settings.models, *known_models(family)):
                 if (name, model) not in self.models:
-                    self.models[(name, model)] = self.catalog_info(name, model)
+                    self.models[(name, model)] = catalog_info(settings, name, model)
         for (provider, model), section in (self.file.models if self.file else {}).items():
-            base = self.models.get((provider, model)) or self.catalog_info(provider, model)
+            base = self.models.get((provider, model)) or catalog_info(
+                self.settings.get(provider), provider, model
+            )
             self.overrides[(provider, model)] = ModelInfo(
                 provider=provider,
                 id=model,
@@ -310,22 +283,6 @@ class _Builder:
                 price=section.price,
                 fallback=section.fallback,
             )
-
-    def catalog_info(self, provider: str, model: str) -> ModelInfo:
-        settings = self.settings.get(provider)
-        family = family_of(provider, settings.protocol) if settings else None
-        facts = model_facts(family, model)
-        if facts is None:
-            return ModelInfo(provider=provider, id=model)
-        return ModelInfo(
-            provider=provider,
-            id=model,
-            context_window=facts.context_window,
-            max_output_tokens=facts.max_output_tokens,
-            input=facts.input,
-            reasoning=facts.reasoning,
-            options=facts.options,
-        )
 
     # -- the defaults ---------------------------------------------------------------------------
 

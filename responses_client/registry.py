@@ -67,6 +67,24 @@ class ProviderSettings:
     max_retry_after: float | None = None  # the file's; None: CHAT_UPSTREAM_MAX_RETRY_AFTER
 
 
+def catalog_info(settings: ProviderSettings | None, provider: str, model: str) -> ModelInfo:
+    """What the built-in catalog knows of `provider:model` (configured as `settings`; None: not
+    configured, so no family applies); every figure None when it knows nothing."""
+    family = family_of(provider, settings.protocol) if settings else None
+    facts = model_facts(family, model)
+    if facts is None:
+        return ModelInfo(provider=provider, id=model)
+    return ModelInfo(
+        provider=provider,
+        id=model,
+        context_window=facts.context_window,
+        max_output_tokens=facts.max_output_tokens,
+        input=facts.input,
+        reasoning=facts.reasoning,
+        options=facts.options,
+    )
+
+
 @dataclass
 class ProviderRegistry:
     """The configured providers by name, in the contract's order, with their settings and models."""
@@ -158,24 +176,8 @@ class ProviderRegistry:
         if listed is None:
             return base or ModelInfo(provider=provider, id=model)
         if base is None:
-            base = self._catalog_info(provider, model)
+            base = catalog_info(self.settings.get(provider), provider, model)
         return _merged(base, self.overrides.get((provider, model)), listed)
-
-    def _catalog_info(self, provider: str, model: str) -> ModelInfo:
-        settings = self.settings.get(provider)
-        family = family_of(provider, settings.protocol) if settings else None
-        facts = model_facts(family, model)
-        if facts is None:
-            return ModelInfo(provider=provider, id=model)
-        return ModelInfo(
-            provider=provider,
-            id=model,
-            context_window=facts.context_window,
-            max_output_tokens=facts.max_output_tokens,
-            input=facts.input,
-            reasoning=facts.reasoning,
-            options=facts.options,
-        )
 
     def fallback_for(self, provider: str, model: str) -> list[ModelRef]:
         """The candidates after `provider:model`, in order: the model's list, else the provider's.
