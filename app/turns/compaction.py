@@ -15,6 +15,7 @@ the one rule of whether that step runs, for the turn and its preview alike.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ import stream_processor as sp
 from app.context import ContextPlan, counter_for, trim_summary
 from conversation_manager.models import ContextMode, Summary
 
+from .attachments import AttachmentSource
 from .config import ChatSettings
 from .errors import ContextTooLongRequest
 from .finish import Admission
@@ -203,6 +205,8 @@ class ContextUpkeep:
     notes: dict[str, Any] = field(default_factory=dict)
     # What the stored summary's call cost (USD or None, tokens), for the turn's spend.
     spent: list[tuple[float | None, int]] = field(default_factory=list)
+    # Where a summary reads the text files it summarises (None: they are only named).
+    attachments: AttachmentSource | None = None
 
     def wanted(self, plan: TurnPlan) -> bool:
         """Whether the turn's plan asks for a compaction or (summaries on) a summary."""
@@ -239,6 +243,11 @@ class ContextUpkeep:
             self.price,
             cancel,
             max_tokens=summary_cap(context, counter),
+            text_block=(
+                functools.partial(self.attachments.text_block, plan.user)
+                if self.attachments is not None
+                else None
+            ),
         )
         assert summary.text is not None
         # The cap is in the writer's tokens (maybe another model's, or an estimate): counted as

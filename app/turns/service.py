@@ -398,6 +398,7 @@ class ChatService:
         cancel = rc.CancelToken()
         # Summary or compaction before the request, in the worker (API "Context").
         upkeep = ContextUpkeep(self.store, self.provider_registry, self.settings, self.price)
+        upkeep.attachments = self.attachments  # a summary reads the text files it summarises
         spend = self.limits.add_spend if self.limits is not None else None  # spend of no turn
         continuing = isinstance(plan, ContinuationPlan)
         save: Callable[..., object] = (

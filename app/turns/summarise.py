@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import conversation_manager as cm
 import responses_client as rc
+from app.attachments.errors import AttachmentRefused
 from app.context import (
     ContextPlan,
     TokenCounter,
@@ -38,9 +39,13 @@ SUMMARY_INSTRUCTIONS = (
     "given, fold it in. Write in the conversation's language. Answer with the summary alone."
 )
 SUMMARY_OUTPUT_TOKENS = 1024  # a summary longer than this would crowd the turn it serves
+# A text file in a summary's input: at most this many characters of its block (~8k tokens).
+FILE_CHARS = 32_000
 ROLE_NAMES = {"user": "User", "assistant": "Assistant"}
 
 Pricer = Callable[..., Quote]  # ChatService.price: (provider, model, usage, *, echoed_model)
+# A text attachment's fenced block (AttachmentSource.text_block for the conversation's user).
+TextBlock = Callable[[cm.Attachment], str]
 
 
 class SummaryFailed(Exception):
@@ -100,28 +105,88 @@ def base_summary(conversation: cm.Conversation, ids: Sequence[str]) -> Summary |
     return best
 
 
-def transcript(messages: Sequence[cm.Message]) -> str:
-    """The messages as one plain text, each under its speaker's name (empty replies left out)."""
-    parts = [f"{ROLE_NAMES.get(m.role, m.role)}: {m.text}" for m in messages if m.text]
+def _cut_block(block: str, name: str, limit: int) -> str:
+    """A fenced file block of at most about `limit` characters: its start, closed by its own
+    fence, then a line saying how much was left out."""
+    if len(block) <= limit:
+        return block
+    fence = block.rsplit("\n", 1)[-1]  # the closing fence is the block's last line
+    keep = max(0, limit - len(fence) - 1)
+    left = len(block) - len(fence) - keep
+    return f"{block[:keep].rstrip()}\n{fence}\n[the rest of {name}, {left:,} characters, left out]"
+
+
+def entry(
+    message: cm.Message, text_block: TextBlock | None = None, file_chars: int = FILE_CHARS
+) -> str:
+    """One message as the transcript holds it: `[image: <name>]` for each image, each text file's
+    fenced block (cut to `file_chars`; `[file: <name>]` when its content cannot be read), then the
+    text; "" for a message with none of these."""
+    parts: list[str] = []
+    for attachment in message.attachments:
+        if attachment.kind == "image":
+            parts.append(f"[image: {attachment.name}]")
+            continue
+        try:
+            block = text_block(attachment) if text_block is not None else None
+        except (cm.ConversationError, AttachmentRefused, OSError, ValueError):
+            block = None  # a file gone from the store: the summary still says there was one
+        parts.append(
+            f"[file: {attachment.name}]"
+            if block is None
+            else _cut_block(block, attachment.name, file_chars)
+        )
+    if message.text:
+        parts.append(message.text)
     return "\n\n".join(parts)
 
 
-def summary_input(base: Summary | None, messages: Sequence[cm.Message]) -> str:
+def transcript(
+    messages: Sequence[cm.Message],
+    text_block: TextBlock | None = None,
+    file_chars: int = FILE_CHARS,
+) -> str:
+    """The messages as one plain text, each under its speaker's name (empty replies left out),
+    with their attachments (`entry`)."""
+    entries = ((m, entry(m, text_block, file_chars)) for m in messages)
+    parts = [f"{ROLE_NAMES.get(m.role, m.role)}: {text}" for m, text in entries if text]
+    return "\n\n".join(parts)
+
+
+def summary_input(
+    base: Summary | None,
+    messages: Sequence[cm.Message],
+    text_block: TextBlock | None = None,
+    file_chars: int = FILE_CHARS,
+) -> str:
     """The input of a summary call: the earlier summary (if any), then the messages after it."""
-    body = f"Conversation:\n\n{transcript(messages)}"
+    body = f"Conversation:\n\n{transcript(messages, text_block, file_chars)}"
     if base is None or not base.text:
         return body
     earlier = f"Earlier summary:\n\n{base.text}"
     return f"{earlier}\n\n{body}" if messages else earlier
 
 
-def fitted(base: Summary | None, messages: Sequence[cm.Message], budget: int) -> list[cm.Message]:
+def file_chars_for(budget: int) -> int:
+    """The characters one text file may take in a summary's input of `budget` tokens: at most
+    a quarter of the budget (about four characters a token), and at most FILE_CHARS."""
+    return max(0, min(FILE_CHARS, budget))
+
+
+def fitted(
+    base: Summary | None,
+    messages: Sequence[cm.Message],
+    budget: int,
+    text_block: TextBlock | None = None,
+) -> list[cm.Message]:
     """The oldest of `messages` whose summary input fits `budget` tokens (at least one message,
-    so a summary always makes progress; the model's own check refuses one that cannot fit)."""
+    so a summary always makes progress; the model's own check refuses one that cannot fit).
+    A message counts with its attachments as `entry` writes them."""
     used = estimate_tokens(SUMMARY_INSTRUCTIONS) + estimate_tokens(summary_input(base, []))
+    file_chars = file_chars_for(budget)
     kept: list[cm.Message] = []
     for message in messages:
-        used += estimate_tokens(message.text or "") + 2
+        used += estimate_tokens(entry(message, text_block, file_chars)) + 2
         if kept and used > budget:
             break
         kept.append(message)
@@ -197,13 +262,15 @@ def summarise(
     cancel: rc.CancelToken,
     *,
     max_tokens: int = SUMMARY_OUTPUT_TOKENS,
+    text_block: TextBlock | None = None,
 ) -> Summary:
     """Summarise the messages `ids` (a prefix of a branch, root first) in one call of at most
     `max_tokens` output tokens.
 
     The longest earlier summary of a prefix of them goes in as text with only the messages after
     it; as many of those as the writer's window holds are covered (the rest on a later turn).
-    Raise `SummaryFailed`.
+    Images are named (`[image: <name>]`), text files go in as their blocks (`text_block`; cut to
+    a share of the budget; without it, named). Raise `SummaryFailed`.
     """
     provider, model = writer
     base = base_summary(conversation, ids)
@@ -223,11 +290,11 @@ def summarise(
         context_tokens=settings.context_tokens,
         output_limits=(output_limit, max_tokens),
     )
-    later = fitted(base, later, budget)
+    later = fitted(base, later, budget, text_block)
     own = registry.settings.get(provider.name)
     request = rc.ResponseRequest(
         model=model,
-        input=summary_input(base, later),
+        input=summary_input(base, later, text_block, file_chars_for(budget)),
         instructions=SUMMARY_INSTRUCTIONS,
         store=False,  # a summary call is never chained from
         max_output_tokens=output_cap(max_tokens, output_limit),
