@@ -15,6 +15,11 @@ import { initChoice } from "./choice.js";
 import { openRegenMenu } from "./regen-menu.js";
 import { initSharePanel } from "./share-panel.js";
 import { initSearch } from "./search.js";
+import { initDrafts } from "./drafts.js";
+import { initComposerNotes } from "./composer-notes.js";
+import { continueButton } from "./continue.js";
+import "./header.js"; // the title's tooltip; usage and cost out of the header on a phone
+import "./scrolling.js"; // the "Jump to latest" button
 import { SSEParser, readEventStream, streamOf } from "./sse.js";
 import { detachTurn, reattach, regenerate, sendFromComposer, stopTurn } from "./turn.js";
 import { autosize, newChat, openConversation, setBusy, setComposerEnabled, setTitle } from "./view.js";
@@ -33,6 +38,7 @@ Object.assign(hooks, {
   regenerateWith: openRegenMenu,
   startEdit,
   siblingNav,
+  continueButton,
 });
 
 function bind() {
@@ -75,6 +81,8 @@ function bind() {
 
 async function init() {
   bind();
+  initDrafts(); // before the first view: it shows that conversation's draft
+  initComposerNotes();
   initAccount();
   initTemplates();
   initInstructions();

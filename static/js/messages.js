@@ -1,9 +1,11 @@
 // Message articles: one per message of the branch on screen, with status, actions and usage.
 // Model text reaches the DOM only through render.js (TurnView).
 
-import { el, hooks } from "./dom.js";
+import { el, hooks, state } from "./dom.js";
 import { TurnView } from "./render.js";
+import { reasoningSection, showStoredReasoning } from "./reasoning.js";
 import { attachmentList } from "./attachments.js";
+import { messageTime } from "./msg-time.js";
 import { droppedWords, optionsWords } from "./options.js";
 import {
   RETRYABLE,
@@ -13,6 +15,7 @@ import {
   fallbackNotice,
   fmtCost,
   fmtTokens,
+  incompleteWords,
   priceTitle,
   usageTitle,
 } from "./words.js";
@@ -48,6 +51,7 @@ export function messageArticle(m, isLast) {
     view.reasoning = m.reasoning_summary || "";
     view.flush();
     art._view = view;
+    showStoredReasoning(art, m);
   } else {
     if (Array.isArray(m.attachments) && m.attachments.length) art.append(attachmentList(m.attachments));
     const body = el("div", "msg-body plain", m.text || "");
@@ -98,11 +102,7 @@ export function showFallback(art, m) {
 }
 
 export function thinkingSection() {
-  const d = el("details", "thinking");
-  d.hidden = true;
-  const s = el("summary", null, "Thinking");
-  d.append(s, el("div", "thinking-body md"));
-  return d;
+  return reasoningSection(); // reasoning.js writes its label ("Thinking…", "Thought for 12 s")
 }
 
 /** Fill the status line and the footer (siblings, actions, usage) of a message article. */
@@ -115,7 +115,7 @@ export function decorateFinished(art, m, isLast) {
 
   if (m.role === "assistant") {
     if (m.status === "failed" && m.error) {
-      showMessageError(art, m.error.code, m.error.message, RETRYABLE.has(m.error.code));
+      showMessageError(art, m.error.code, m.error.message, RETRYABLE.has(m.error.code), m.error.cause ?? m.metadata?.error_cause);
     } else if (m.status === "stopped") {
       status.hidden = false;
       status.className = "msg-status status-note";
@@ -123,8 +123,7 @@ export function decorateFinished(art, m, isLast) {
     } else if (m.status === "incomplete") {
       status.hidden = false;
       status.className = "msg-status status-note";
-      const reason = m.error?.code ? ` (${m.error.code.replaceAll("_", " ")})` : "";
-      status.textContent = `${STATUS_WORDS.incomplete}${reason}.`;
+      status.textContent = incompleteWords(m.error?.code); // what happened and what to do
     }
   }
 
@@ -132,13 +131,18 @@ export function decorateFinished(art, m, isLast) {
   if (sib.length > 1) foot.append(hooks.siblingNav(m, sib));
 
   const actions = el("span", "msg-actions");
+  // With no provider configured nothing can be sent: no Edit, Regenerate, Retry or Continue that cannot help.
+  const canSend = !state.providerMissing;
   if (m.role === "user") {
-    actions.append(actionButton("Edit", "Edit this message and send it as a new branch", () => hooks.startEdit(art)));
+    if (m.text) actions.append(actionButton("Copy", "Copy this message", (b) => copyText(m.text, b)));
+    if (canSend) actions.append(actionButton("Edit", "Edit this message and send it as a new branch", () => hooks.startEdit(art)));
   } else if (m.status !== "in_progress") {
+    const more = hooks.continueButton?.(art, m, isLast); // stopped or cut off: go on from there
+    if (more) actions.append(more);
     if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
     const retryShown = m.status === "failed" && m.error && RETRYABLE.has(m.error.code);
-    if (!retryShown) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
-    if (m.parent_id) {
+    if (!retryShown && canSend) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
+    if (m.parent_id && canSend) {
       const w = actionButton("Regenerate with…", "Write a new answer with another model", (b) => hooks.regenerateWith(art, b));
       w.classList.add("regen-with");
       w.setAttribute("aria-haspopup", "listbox");
@@ -147,6 +151,8 @@ export function decorateFinished(art, m, isLast) {
     }
   }
   foot.append(actions);
+  const time = messageTime(m); // shown on hover and focus (msg-time.js)
+  if (time) foot.append(time);
 
   if (m.role === "assistant" && m.status !== "in_progress" && m.usage) {
     const u = el("span", "msg-usage");
@@ -160,7 +166,6 @@ export function decorateFinished(art, m, isLast) {
     foot.append(u);
   }
   if (m.role === "assistant" && m.status !== "in_progress") foot.append(...optionsNotes(m.metadata));
-  void isLast;
 }
 
 /** The options a reply was sent with and those dropped for its model (API "Options"), as small text. */
@@ -200,14 +205,14 @@ export function copyText(text, btn) {
   else done(false);
 }
 
-export function showMessageError(art, code, message, retryable) {
+export function showMessageError(art, code, message, retryable, cause = null) {
   const status = art.querySelector(".msg-status");
   status.hidden = false;
   status.className = "msg-status status-error";
   status.setAttribute("role", "alert");
-  status.replaceChildren(el("span", "error-text", errorWords(code, message)));
+  status.replaceChildren(el("span", "error-text", errorWords(code, message, cause)));
   const m = art._msg;
-  if (retryable && m && m.parent_id) {
+  if (retryable && m && m.parent_id && !state.providerMissing) {
     const b = el("button", "btn btn-small retry", "Retry");
     b.type = "button";
     b.addEventListener("click", () => hooks.regenerate(m));

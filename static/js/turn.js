@@ -7,7 +7,9 @@ import { refreshList } from "./conversations.js";
 import { choiceFields, fieldsOf } from "./choice.js";
 import { decorateFinished, messageArticle, removeFrom, setAnswerer, showFallback, showMessageError } from "./messages.js";
 import { announce, clearBanners, showBanner } from "./notices.js";
+import { announceAnswering, announceReply } from "./announce.js";
 import { consumeTurnStream } from "./render.js";
+import { trackReasoning } from "./reasoning.js";
 import { clearAttachments, hasAttachments, readyIds, restoreAttachments, sentAttachments } from "./attachments.js";
 import { optionsField, optionsSent } from "./options.js";
 import { watchTitle } from "./titles.js";
@@ -23,7 +25,9 @@ import {
   setTitle,
   showEmpty,
 } from "./view.js";
-import { RETRYABLE, errorWords } from "./words.js";
+import { RETRYABLE, canRetry, errorWords } from "./words.js";
+import { clearDraft, saveDraft } from "./drafts.js";
+import { composerFits } from "./composer-notes.js";
 
 /** A new answer to the user message above `m`, with the composer's model or `choice` ({provider, model}). */
 export function regenerate(m, choice = null) {
@@ -69,6 +73,7 @@ export async function sendFromComposer() {
   if (state.turn || sending) return;
   if (dom.input.disabled) return;
   if (!dom.input.value.trim() && !hasAttachments()) return;
+  if (!composerFits()) return; // over the length limit: the note under the box says by how much
   // Send waits for the uploads; a refused file keeps the message in the composer (the note says why).
   sending = true;
   dom.send.disabled = true;
@@ -84,6 +89,7 @@ export async function sendFromComposer() {
   if (!text && !ids.length) return;
   const attachments = sentAttachments();
   dom.input.value = "";
+  clearDraft();
   autosize();
   clearAttachments();
   const body = { message: text, ...modelField(), ...optionsField() };
@@ -110,7 +116,7 @@ export async function startTurn(body, { userText = null, fromComposer = false, a
   const turn = { conversationId: body.conversation_id || null, controller, view: asstArt._view, article: asstArt };
   state.turn = turn;
   setBusy(true);
-  announce("Sending.");
+  announceAnswering();
 
   let res;
   try {
@@ -123,10 +129,11 @@ export async function startTurn(body, { userText = null, fromComposer = false, a
     asstArt.remove();
     if (fromComposer && !dom.input.value) {
       dom.input.value = body.message || "";
+      saveDraft(); // not sent: it is the draft again
       autosize();
     }
     if (fromComposer && attachments.length && !hasAttachments()) restoreAttachments(attachments);
-    const retryable = RETRYABLE.has(e.code) || e.status === 429 || e.status === 503;
+    const retryable = canRetry(e.code, e.status); // not no_provider's 503 nor budget_exceeded's 429
     // A refused option names itself in the server's words (API "Options": bad_option naming it).
     const words = e.code === "bad_option" && e.message ? e.message : errorWords(e.code, e.message);
     showBanner(words, { retry: retryable ? () => startTurn(body, { userText, fromComposer, attachments }) : null });
@@ -147,7 +154,9 @@ export async function reattach(conversationId, art, m) {
   state.turn = turn;
   setBusy(true);
   art.classList.add("pending");
+  announceAnswering();
   decorateFinished(art, { ...m, status: "in_progress" }, true);
+  turn.prefix = m.text || ""; // a continuation's frames carry only the new text
   let res;
   try {
     res = await api.events(conversationId, "", controller.signal);
@@ -169,11 +178,14 @@ export async function followStream(turn, stream, userArt, isNew) {
   let ended = null; // {event, data}
   const fallbacks = []; // the `from` of each fallback event, in order
   const onEvent = (event, data) => {
+    trackReasoning(art, event, data);
     if (event === "conversation") {
       turn.conversationId = data.conversation_id;
       art.dataset.id = data.assistant_message_id || "";
       art._msg.id = data.assistant_message_id;
-      art._msg.parent_id = data.user_message_id;
+      if (data.user_message_id) art._msg.parent_id = data.user_message_id; // null for a continuation
+      // A continuation streams only what follows the reply's earlier text (API.md continue_message_id).
+      if (data.continue_message_id && typeof turn.prefix === "string") view.text = turn.prefix;
       if (userArt && data.user_message_id) {
         userArt.dataset.id = data.user_message_id;
         userArt._msg.id = data.user_message_id;
@@ -237,10 +249,10 @@ export async function followStream(turn, stream, userArt, isNew) {
   if (ended?.event === "error") {
     const d = ended.data || {};
     art._msg.status = "failed";
-    showMessageError(art, d.code, d.message, d.retryable ?? RETRYABLE.has(d.code));
-    announce(errorWords(d.code, d.message));
+    showMessageError(art, d.code, d.message, d.retryable ?? RETRYABLE.has(d.code), d.cause);
+    announce(errorWords(d.code, d.message, d.cause));
   } else if (ended?.event === "done") {
-    announce(ended.data?.status === "stopped" ? "Stopped." : "Answer complete.");
+    announceReply(art, ended.data?.status);
   } else {
     showMessageError(art, "interrupted", null, true);
   }
@@ -253,6 +265,7 @@ export async function followStream(turn, stream, userArt, isNew) {
   }
   refreshList();
   if (ended?.event === "done") watchTitle(turn.conversationId);
+  return ended;
 }
 
 
@@ -269,7 +282,7 @@ export async function openAfterTurn(id, liveError = null) {
       // The stored error has no "retryable": keep what the live event said.
       const last = dom.messages.querySelector("article.msg-assistant:last-of-type");
       if (last && last._msg.status === "failed") {
-        showMessageError(last, liveError.code, liveError.message, liveError.retryable ?? RETRYABLE.has(liveError.code));
+        showMessageError(last, liveError.code, liveError.message, liveError.retryable ?? RETRYABLE.has(liveError.code), liveError.cause);
       }
     }
   } catch (e) {

@@ -378,7 +378,7 @@ def test_fallback_notice_live_and_after_reload(two_providers: Server, open_page:
     send(page, "Anyone?")
     wait_idle(page)
     reply = last_reply(page)
-    expect(reply.locator(".msg-status")).to_contain_text("The model provider could not be reached.")
+    expect(reply.locator(".msg-status")).to_contain_text("overloaded right now")
     expect(reply.locator(".msg-fallback")).to_have_text(
         "Tried before beta-mini: alpha was unavailable."
     )
