@@ -18,6 +18,7 @@ import responses_client as rc
 from app.web.current import services
 from app.web.errors import error_response
 from responses_client import discovery, options, pricing
+from responses_client.catalog import OPTION_NAMES
 
 bp = Blueprint("providers", __name__)
 # A refresh this process finished this recently is answered again (a button pressed twice, or
@@ -66,13 +67,16 @@ def _model_json(registry: rc.ProviderRegistry, name: str, model: str) -> dict[st
     # What POST /chat judges a turn's options by (the model's facts within what its protocol
     # can send), so the page never offers an option the turn would refuse with bad_option.
     rules = options.rules_for(registry, name, model)
+    takes = rules.takes
+    if rules.efforts == ():  # no effort at all: a reasoning_effort is refused too
+        takes = tuple(n for n in takes or OPTION_NAMES if n != "reasoning_effort")
     return {
         "id": model,
         "context_window": info.context_window,
         "max_output_tokens": info.max_output_tokens,
         "input": list(info.input) if info.input is not None else None,
         "reasoning": list(rules.efforts) if rules.efforts is not None else None,
-        "options": list(rules.takes) if rules.takes is not None else None,
+        "options": list(takes) if takes is not None else None,
         "price": _price(registry, name, model),
         "listed": _in_list(registry, name, model),
     }

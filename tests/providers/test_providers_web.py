@@ -154,12 +154,12 @@ VALUES: dict[str, Any] = {
 }
 
 
-def test_the_options_listed_are_what_post_chat_takes(configured: Any) -> None:
-    client = login(configured.test_client(), configured)
-    providers = client.get("/providers").get_json()["providers"]
-    for provider in providers:
-        if provider["name"] == "deepseek":
-            continue  # its base URL answers nothing here; the up-front check is the same code
+def _listed_options_agree_with_chat(client: Any, skip: tuple[str, ...] = ()) -> None:
+    """Every option GET /providers lists for a model is taken by POST /chat, every other one
+    refused with bad_option (the providers in `skip` answer nothing here)."""
+    for provider in client.get("/providers").get_json()["providers"]:
+        if provider["name"] in skip:
+            continue
         for model in provider["models"]:
             listed = model["options"]
             assert listed is not None  # the Responses API limits them: a list, never null
@@ -176,6 +176,25 @@ def test_the_options_listed_are_what_post_chat_takes(configured: Any) -> None:
                 else:
                     assert response.status_code == 400, (ref, name)
                     assert response.get_json()["error"]["code"] == "bad_option"
+
+
+def test_the_options_listed_are_what_post_chat_takes(configured: Any) -> None:
+    client = login(configured.test_client(), configured)
+    # deepseek's base URL answers nothing here; its up-front check is the same code.
+    _listed_options_agree_with_chat(client, skip=("deepseek",))
+
+
+def test_a_model_without_reasoning_lists_no_effort(make_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text('[models."openai:gpt-5.4"]\nreasoning = []\n')
+    app = make_app(CHAT_PROVIDERS_FILE=str(path), CHAT_MODELS="gpt-5.4-mini,gpt-5.4")
+    client = login(app.test_client(), app)
+    body = client.get("/providers").get_json()
+    models = {m["id"]: m for m in body["providers"][0]["models"]}
+    assert models["gpt-5.4"]["reasoning"] == []
+    assert "reasoning_effort" not in models["gpt-5.4"]["options"]
+    assert "reasoning_effort" in models["gpt-5.4-mini"]["options"]
+    _listed_options_agree_with_chat(client)
 
 
 def test_models_is_the_short_form(configured: Any) -> None:
