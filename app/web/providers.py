@@ -77,6 +77,11 @@ def _model_json(registry: rc.ProviderRegistry, name: str, model: str) -> dict[st
         "input": list(info.input) if info.input is not None else None,
         "reasoning": list(rules.efforts) if rules.efforts is not None else None,
         "options": list(takes) if takes is not None else None,
+        # The enum options of which the model takes only some values (e.g. a model that always
+        # thinks: thinking on|adaptive); an option not named here takes every value.
+        "option_values": {
+            k: list(v) for k, v in rules.values.items() if takes is None or k in takes
+        },
         "price": _price(registry, name, model),
         "listed": _in_list(registry, name, model),
     }

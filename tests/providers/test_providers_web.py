@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from responses_client.configure import ConfigError
+from responses_client.options import CHOICES
 from responses_client.providers_file import ProvidersFileError
 from tests.conftest import SENTINEL_KEY, login
 
@@ -77,6 +78,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
                 "options",
                 "price",
                 "listed",
+                "option_values",
             }
     openai, deepseek, local = body["providers"]
     assert (openai["protocol"], openai["stateful"]) == ("responses", True)
@@ -115,6 +117,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
         "options": ["reasoning_effort", "temperature", "top_p", "max_output_tokens", "thinking"],
         "price": None,  # unknown to the price data: null, never 0
         "listed": None,  # no cached model list to judge by
+        "option_values": {},
     }
     assert local == {
         "name": "local",
@@ -136,6 +139,7 @@ def test_providers_answers_the_contracts_shape(configured: Any) -> None:
                     "source": "configured",
                 },
                 "listed": None,
+                "option_values": {},
             }
         ],
         "fallback": [],
@@ -165,11 +169,14 @@ def _listed_options_agree_with_chat(client: Any, skip: tuple[str, ...] = ()) -> 
             assert listed is not None  # the Responses API limits them: a list, never null
             ref = {"provider": provider["name"], "model": model["id"]}
             efforts = model["reasoning"]
+            limited = model["option_values"]
             for name, given in VALUES.items():
                 value = efforts[0] if name == "reasoning_effort" and efforts else given
-                response = client.post(
-                    "/chat", json={"message": "hi", **ref, "options": {name: value}}
-                )
+                if name in limited:
+                    value = limited[name][0]
+                    for refused in set(CHOICES[name]) - set(limited[name]):
+                        assert _sent(client, ref, name, refused).status_code == 400
+                response = _sent(client, ref, name, value)
                 if name in listed:
                     assert response.status_code == 200, (ref, name, response.data)
                     response.get_data()  # read the stream to its end
@@ -178,10 +185,25 @@ def _listed_options_agree_with_chat(client: Any, skip: tuple[str, ...] = ()) -> 
                     assert response.get_json()["error"]["code"] == "bad_option"
 
 
+def _sent(client: Any, ref: dict[str, str], name: str, value: Any) -> Any:
+    return client.post("/chat", json={"message": "hi", **ref, "options": {name: value}})
+
+
 def test_the_options_listed_are_what_post_chat_takes(configured: Any) -> None:
     client = login(configured.test_client(), configured)
     # deepseek's base URL answers nothing here; its up-front check is the same code.
     _listed_options_agree_with_chat(client, skip=("deepseek",))
+
+
+def test_a_model_taking_some_values_of_an_option_lists_them(make_app: Any) -> None:
+    app = make_app(CHAT_MODELS="o4-mini,gpt-5.4")
+    client = login(app.test_client(), app)
+    models = {m["id"]: m for m in client.get("/providers").get_json()["providers"][0]["models"]}
+    assert models["o4-mini"]["option_values"] == {"reasoning_summary": ["auto", "detailed", "none"]}
+    assert models["o4-mini"]["reasoning"] == ["low", "medium", "high"]
+    assert "temperature" not in models["o4-mini"]["options"]
+    assert models["gpt-5.4"]["option_values"] == {}
+    _listed_options_agree_with_chat(client)
 
 
 def test_a_model_without_reasoning_lists_no_effort(make_app: Any, tmp_path: Path) -> None:
