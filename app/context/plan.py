@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 from conversation_manager import Attachment, Conversation, Message
 from conversation_manager.models import CHAINABLE_STATUSES, Summary
 
-from .parts import attachment_tokens, content_of, has_content, images_in, new_input
+from .parts import attachment_tokens, content_of, has_content, holds_image, images_in, new_input
 from .summaries import (
     SUMMARY_PREFIX,
     SUMMARY_RESERVE_TOKENS,
@@ -28,6 +28,7 @@ from .tokens import ESTIMATE, TURN_OVERHEAD, TokenCounter, counter_for, estimate
 
 __all__ = [
     "CHAINABLE_STATUSES",
+    "IMAGES_OMITTED",
     "SUMMARY_PREFIX",
     "SUMMARY_RESERVE_TOKENS",
     "ContextMode",
@@ -47,6 +48,9 @@ ContextMode = Literal["first", "chained", "replayed", "compacted"]
 MessageState = Literal["sent", "in_chain", "summarised", "dropped"]
 
 DEFAULT_CONTEXT_TOKENS = 128_000
+# A reply's `metadata[IMAGES_OMITTED]`: its request had images replaced by notes, so its chain
+# upstream holds only the notes.
+IMAGES_OMITTED = "images_omitted"
 MIN_MARGIN_TOKENS = 1024
 MARGIN_SHARE = 0.02
 
@@ -93,6 +97,14 @@ class ContextPlan:
     token_method: str = ESTIMATE
     budget: int = 0
     context_window: int = 0
+    # Images of the messages sent go as notes (a text-only model): the reply made from this plan
+    # is marked (`reply_marks`), and a model that takes images never chains over it.
+    images_omitted: bool = False
+
+    @property
+    def reply_marks(self) -> dict[str, Any]:
+        """What the reply's metadata records of this plan (`images_omitted`)."""
+        return {IMAGES_OMITTED: True} if self.images_omitted else {}
 
     def input_tokens(self, instructions: str | None = None) -> int:
         """The estimated input tokens of the request this plan makes (its own instructions)."""
@@ -203,6 +215,9 @@ class _Fit:
     window: int
     instructions: tuple[int, int]  # (calibrated, raw)
     new: tuple[int, int]
+    # A text-only model (`images` False): the messages whose images it gets as notes, if sent.
+    noted: frozenset[str] = frozenset()
+    new_noted: bool = False
 
     @property
     def base(self) -> int:
@@ -214,7 +229,9 @@ class _Fit:
         messages: tuple[PlannedMessage, ...] = kw.get("messages", ())
         sent = sum(m.tokens for m in messages if m.state == "sent")
         suffix = kw.get("summary_tokens", 0)
+        noted = self.new_noted or any(m.state == "sent" and m.id in self.noted for m in messages)
         return ContextPlan(
+            images_omitted=noted,
             estimated_input_tokens=self.base + sent + suffix + kw.get("chained_tokens", 0),
             raw_input_tokens=self.instructions[1] + self.new[1] + raw_sent,
             instructions_tokens=self.instructions[0],
@@ -279,6 +296,10 @@ def plan_context(
         window=window or context_tokens,
         instructions=_base_tokens(counter, conversation.instructions),
         new=new,
+        noted=frozenset()
+        if images
+        else frozenset(m.id for m in conversation.messages if images_in([m])),
+        new_noted=not images and holds_image(new_attachments),
     )
     if parent_id is None:
         return fit.plan(input=lone, previous_response_id=None, context_mode="first")
@@ -293,6 +314,9 @@ def plan_context(
         at = len(path) - 1 - len(point[1]) if point is not None else -1
         if point is not None and not images and images_in(path[: at + 1]):
             # A text-only model never chains over images it cannot read: a replay, with notes.
+            point, at = None, -1
+        if point is not None and images and point[0].metadata.get(IMAGES_OMITTED):
+            # The chain upstream holds notes where the images were: a replay sends them.
             point, at = None, -1
         # A summary of the branch down to the chained reply (that chain compacted) replaces it;
         # one that ends elsewhere leaves the chain, which keeps the provider's cache.

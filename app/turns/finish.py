@@ -148,6 +148,7 @@ def decide(
     # What this app estimated it sent, beside the provider's count: the next estimate for this
     # model is calibrated by the two (app.context.tokens).
     metadata["estimated_input_tokens"] = context.estimated_input_tokens
+    metadata.update(context.reply_marks)  # e.g. images_omitted: never chained over by images
     metadata["token_count"] = token_record(
         context.token_method, context.raw_input_tokens, context.chained_tokens
     )

@@ -227,6 +227,35 @@ def test_a_text_only_model_of_the_same_provider_does_not_chain_over_images(servi
     assert vision.requests[3].previous_response_id == third[-1].data["response_id"]
 
 
+def test_a_model_that_takes_images_does_not_chain_over_a_reply_that_got_notes(
+    service, providers, cat
+):
+    vision = providers[0]
+    attachment, data = cat
+    vision.enqueue_reply("A red square.")
+    first = run_turn(service, message="What is this?", attachments=(attachment.id,))
+    cid = first[0].data["conversation_id"]
+    vision.enqueue_reply("Words only.")
+    second = run_turn(service, message="And now?", conversation_id=cid, model="see-text")
+    reply = service.store.get(USER, cid).message(second[-1].data["message_id"])
+    assert reply.metadata["images_omitted"] is True
+    # The same provider's image model: its chain upstream holds the note, so the branch is
+    # replayed with the image itself.
+    vision.enqueue_reply("Red, as I can see.")
+    third = run_turn(service, message="Look again", conversation_id=cid, model="see-a")
+    assert third[0].data["context_mode"] == "replayed"
+    request = vision.requests[2]
+    assert request.previous_response_id is None
+    assert request.input[0]["content"][0] == image_part(data)
+    after = service.store.get(USER, cid).message(third[-1].data["message_id"])
+    assert "images_omitted" not in after.metadata
+    # That reply saw the image: a later image turn chains from it again.
+    vision.enqueue_reply("Still red.")
+    fourth = run_turn(service, message="Sure?", conversation_id=cid, model="see-a")
+    assert fourth[0].data["context_mode"] == "chained"
+    assert vision.requests[3].previous_response_id == third[-1].data["response_id"]
+
+
 def test_a_replay_to_a_model_that_takes_images_sends_them_again(service, providers, cat):
     vision, _, backup = providers
     attachment, data = cat
