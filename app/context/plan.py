@@ -10,7 +10,7 @@ Pure functions over conversation records; imports neither Flask nor an SDK.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
 from conversation_manager import Attachment, Conversation, Message
@@ -100,11 +100,25 @@ class ContextPlan:
     # Images of the messages sent go as notes (a text-only model): the reply made from this plan
     # is marked (`reply_marks`), and a model that takes images never chains over it.
     images_omitted: bool = False
+    token_factor: float = 1.0  # the calibration of the counter the estimate was made with
 
     @property
     def reply_marks(self) -> dict[str, Any]:
         """What the reply's metadata records of this plan (`images_omitted`)."""
         return {IMAGES_OMITTED: True} if self.images_omitted else {}
+
+    def with_notes(self, images: Sequence[Attachment], notes: Sequence[str]) -> ContextPlan:
+        """This plan with its estimate counting `notes` where it counted `images` (images of the
+        input left out of a request, e.g. past a protocol's image budget)."""
+        if not images:
+            return self
+        counter = TokenCounter(self.token_method, self.token_factor)
+        raw = attachment_tokens(images) - sum(counter.raw(note) for note in notes)
+        return replace(
+            self,
+            estimated_input_tokens=max(0, self.estimated_input_tokens - counter.scale(raw)),
+            raw_input_tokens=max(0, self.raw_input_tokens - raw),
+        )
 
     def input_tokens(self, instructions: str | None = None) -> int:
         """The estimated input tokens of the request this plan makes (its own instructions)."""
@@ -232,6 +246,7 @@ class _Fit:
         noted = self.new_noted or any(m.state == "sent" and m.id in self.noted for m in messages)
         return ContextPlan(
             images_omitted=noted,
+            token_factor=self.counter.factor,
             estimated_input_tokens=self.base + sent + suffix + kw.get("chained_tokens", 0),
             raw_input_tokens=self.instructions[1] + self.new[1] + raw_sent,
             instructions_tokens=self.instructions[0],
