@@ -18,6 +18,9 @@ function normaliseModel(m) {
     input: list(m.input),
     reasoning: list(m.reasoning),
     options: list(m.options),
+    // {option: [values]} for a choice the model takes only in part (o4-mini's summaries, ...).
+    option_values: m.option_values && typeof m.option_values === "object" ? m.option_values : null,
+    listed: typeof m.listed === "boolean" ? m.listed : null, // false: its cached list lacks it
     price: m.price && typeof m.price === "object" ? m.price : null,
   };
 }

@@ -75,6 +75,9 @@ function valuesFor(o, info) {
   if (o.name === "reasoning_effort" && Array.isArray(info?.reasoning) && info.reasoning.length) {
     return info.reasoning.filter((e) => typeof e === "string");
   }
+  const raw = info?.option_values?.[o.name];
+  const only = Array.isArray(raw) ? raw.filter((v) => typeof v === "string") : null;
+  if (only && only.length) return o.values.filter((v) => only.includes(v));
   return o.values;
 }
 
@@ -219,7 +222,10 @@ async function refreshModels() {
     const cat = doc && Array.isArray(doc.providers) ? fromProviders(doc) : await loadCatalogue();
     if (cat) setCatalogue(cat);
     const n = (cat?.providers || []).reduce((sum, p) => sum + p.models.length, 0);
-    ui.refreshResult.textContent = `Models refreshed: ${n} listed.`;
+    const unlisted = (doc?.warnings || [])
+      .filter((w) => w?.code === "default_not_listed")
+      .map((w) => `${w.provider}'s default model ${w.model} is no longer listed: new chats with it will be refused.`);
+    ui.refreshResult.textContent = [`Models refreshed: ${n} listed.`, ...unlisted].join(" ");
     render();
   } catch (e) {
     ui.refreshResult.className = "field-hint result-error";
