@@ -256,6 +256,42 @@ def test_a_model_that_takes_images_does_not_chain_over_a_reply_that_got_notes(
     assert vision.requests[3].previous_response_id == third[-1].data["response_id"]
 
 
+def test_a_hybrid_chain_that_sent_notes_marks_its_reply_too(service, providers, cat):
+    vision, _, backup = providers
+    attachment, data = cat
+    vision.enqueue_reply("Hello.")
+    first = run_turn(service, message="hi")
+    cid = first[0].data["conversation_id"]
+    backup.enqueue_reply("A red square.")
+    run_turn(
+        service,
+        message="What is this?",
+        conversation_id=cid,
+        attachments=(attachment.id,),
+        provider="backup",
+        model="see-b",
+    )
+    # The text-only model chains from its provider's first reply (no image before it) and gets
+    # the later image as a note beside the chain.
+    vision.enqueue_reply("Words only.")
+    third = run_turn(
+        service, message="And now?", conversation_id=cid, provider="vision", model="see-text"
+    )
+    assert third[0].data["context_mode"] == "chained"
+    assert vision.requests[1].previous_response_id == first[-1].data["response_id"]
+    assert vision.requests[1].input[0]["content"][0] == {"type": "text", "text": NOTE}
+    reply = service.store.get(USER, cid).message(third[-1].data["message_id"])
+    assert reply.metadata["images_omitted"] is True
+    # The image model replays rather than chain from that reply.
+    vision.enqueue_reply("Red.")
+    fourth = run_turn(
+        service, message="Look", conversation_id=cid, provider="vision", model="see-a"
+    )
+    assert fourth[0].data["context_mode"] == "replayed"
+    assert vision.requests[2].previous_response_id is None
+    assert vision.requests[2].input[2]["content"][0] == image_part(data)
+
+
 def test_a_replay_to_a_model_that_takes_images_sends_them_again(service, providers, cat):
     vision, _, backup = providers
     attachment, data = cat
