@@ -51,7 +51,6 @@ class ImageBudget:
 IMAGE_BUDGETS = {
     "anthropic": ImageBudget(100, 30 * MB),
     "gemini": ImageBudget(50, 18 * MB),
-    "gemini_interactions": ImageBudget(50, 18 * MB),
 }
 DEFAULT_IMAGE_BUDGET = ImageBudget(50, 20 * MB)
 ANTHROPIC_SMALL_WINDOW = 200_000  # models up to this window take 100 images, larger ones 600
