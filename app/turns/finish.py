@@ -180,6 +180,8 @@ def decide(
     elif error is not None:
         status, retryable = "failed", error.retryable
         message_error = _worded(error.code)
+        if error.cause:  # what lay behind it, so a reloaded page words it as the live one did
+            metadata["error_cause"] = error.cause
         named = (answered.provider.name, answered.model) == (plan.provider.name, plan.model)
         if error.code == "unknown_model" and plan.previous_choice is not None and named:
             # The model this turn named is unknown upstream: the conversation keeps its previous

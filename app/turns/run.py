@@ -65,9 +65,12 @@ class TurnRun:
     # Just before a candidate's request: its attachment references made content parts.
     attach: Callable[[Candidate], Candidate] | None = None
 
-    def _events(self, candidate: Candidate, *, last: bool) -> Iterator[rc.Event]:
+    def _events(self, attempt: Attempt, *, last: bool) -> Iterator[rc.Event]:
+        # The candidate with its parts is kept on the attempt, so the reply's estimate counts
+        # what was really sent (an image budget's notes); a second pass changes nothing.
         if self.attach is not None:
-            candidate = self.attach(candidate)
+            attempt.candidate = self.attach(attempt.candidate)
+        candidate = attempt.candidate
         request = self.plan.request_for(candidate, self.settings)
         # Only the last candidate is retried; an earlier one gives way to the next at once.
         policy = (
@@ -88,17 +91,13 @@ class TurnRun:
     ) -> None:
         """Relay `attempt.candidate`'s stream into its reply (a replan makes it the replayed one)."""
         try:
-            sp.relay(
-                cap.apply(self._events(attempt.candidate, last=last)), attempt.reply, control.emit
-            )
+            sp.relay(cap.apply(self._events(attempt, last=last)), attempt.reply, control.emit)
         except rc.PreviousResponseNotFound:
             if control.stopped:
                 raise
             # The chain expired upstream: resend the branch's history, once, never in a loop.
             attempt.candidate = self.replan(attempt.candidate)
-            sp.relay(
-                cap.apply(self._events(attempt.candidate, last=last)), attempt.reply, control.emit
-            )
+            sp.relay(cap.apply(self._events(attempt, last=last)), attempt.reply, control.emit)
 
     def _run(self, attempt: Attempt, cap: sp.TextCap, control: sp.TurnControl) -> None:
         """Try the candidates in order, keeping `attempt` current; raise `_Failed` at the end."""

@@ -431,3 +431,17 @@ def test_a_frame_log_failure_after_a_fallback_saves_the_candidates_reply(service
     assert saved.fallback_from == [
         {"provider": "anthropic", "model": "claude-a", "code": "upstream_unavailable"}
     ]
+
+
+def test_a_failed_reply_keeps_what_lay_behind_its_error(service, three):
+    # The `error` frame's cause is saved too, so a reloaded page words the reply as the live one did.
+    anthropic, gemini, openai = three
+    anthropic.enqueue_error(rc.UpstreamUnavailable(status=529, cause="overloaded"))
+    gemini.enqueue_error(rc.QuotaExceeded(status=429))
+    for _ in range(3):
+        openai.enqueue_error(rc.UpstreamUnavailable(status=500, cause="server_error"))
+    frames = run_turn(service, message="hello")
+    cid, mid = frames[0].data["conversation_id"], frames[0].data["assistant_message_id"]
+    assert frames[-1].data["cause"] == "server_error"
+    saved = service.store.get(USER, cid).message(mid)
+    assert saved.status == "failed" and saved.metadata["error_cause"] == "server_error"
