@@ -4,6 +4,7 @@ re-attach, stop, delete while running and crash repair in the service.
 Imports no Flask; SDKs only through the provider adapters.
 """
 
+from .candidates import Candidate
 from .config import ChatSettings, TurnRequest
 from .errors import (
     BadOptionRequest,
@@ -19,7 +20,8 @@ from .errors import (
     UnsupportedInputRequest,
 )
 from .finish import Admission, Finisher, Outcome, decide, error_data
-from .plan import Candidate, TurnPlan, choose_model, plan_turn, replay_candidate
+from .model_choice import choose_model
+from .plan import TurnPlan, plan_turn, replay_candidate
 from .run import TurnRun
 from .service import ChatService, StartedTurn, TurnLimits
 

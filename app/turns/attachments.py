@@ -27,7 +27,7 @@ import responses_client as rc
 from app.attachments.errors import AttachmentRefused, BadAttachmentRequest
 from app.context.parts import ATTACHMENT_PART
 
-from .plan import Candidate, takes_images
+from .candidates import Candidate, takes_images
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,11 @@ from app.context import ContextPlan, counter_for, trim_summary
 from conversation_manager.models import ContextMode, Summary
 
 from .attachments import AttachmentSource
+from .candidates import Candidate, plan_candidates
 from .config import ChatSettings
 from .errors import ContextTooLongRequest
 from .finish import Admission
-from .plan import Candidate, TurnPlan, plan_candidates
+from .plan import TurnPlan
 from .summarise import (
     Pricer,
     SummaryFailed,

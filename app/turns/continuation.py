@@ -21,9 +21,11 @@ import responses_client as rc
 import stream_processor as sp
 from conversation_manager import continuations
 
+from .candidates import Candidate, plan_context_for, takes_images, window_of
 from .config import ChatSettings, TurnRequest
 from .errors import BadTurnRequest, ContextTooLongRequest
-from .plan import Candidate, TurnPlan, choose_model, plan_context_for, takes_images, window_of
+from .model_choice import choose_model
+from .plan import TurnPlan
 from .run import TurnRun
 from .turn_options import candidate_options
 

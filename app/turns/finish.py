@@ -23,8 +23,9 @@ from conversation_manager.models import PREVIOUS_CHOICE, STATELESS_MARK
 from responses_client.identifiers import INCOMPLETE_CODES, clean_token
 from responses_client.pricing import Quote
 
+from .candidates import Candidate
 from .config import ChatSettings
-from .plan import Candidate, TurnPlan
+from .plan import TurnPlan
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ import conversation_manager as cm
 import responses_client as rc
 from app.context import ContextPlan, PlannedMessage, counter_for
 
+from .candidates import plan_context_for, takes_images, window_of
 from .compaction import upkeep_wanted
 from .config import ChatSettings, TurnRequest
 from .errors import ContextTooLongRequest
-from .plan import new_message_parent, plan_context_for, takes_images, window_of
+from .plan import new_message_parent
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import stream_processor as sp
 from responses_client.identifiers import clean_token
 from responses_client.retry import RetryPolicy, stream_with_retries
 
+from .candidates import Candidate
 from .config import ChatSettings
 from .finish import Finisher
-from .plan import Candidate, TurnPlan
+from .plan import TurnPlan
 
 log = logging.getLogger(__name__)
 

@@ -26,21 +26,15 @@ from responses_client import pricing
 
 from .attachments import AttachmentSource, PartMaker, known_attachments
 from .attachments import resolve as resolve_attachments
+from .candidates import Candidate
 from .compaction import ContextUpkeep, SpendingAdmission, noted_save
 from .config import ChatSettings, TurnRequest
 from .continuation import ContinuationPlan, ContinuationRun, continuation_choice, plan_continuation
 from .continuation import check_request as check_continue_request
 from .errors import BadTurnRequest, NoTurn, TurnInProgress
 from .finish import Admission, Finisher, error_data
-from .plan import (
-    Candidate,
-    TurnPlan,
-    choose_model,
-    message_text,
-    new_conversation,
-    plan_turn,
-    replay_candidate,
-)
+from .model_choice import choose_model
+from .plan import TurnPlan, message_text, new_conversation, plan_turn, replay_candidate
 from .preview import ContextPreview, preview_turn
 from .run import TurnRun
 from .titles import TitleWriter, may_want_title

@@ -27,9 +27,9 @@ from app.context import (
 from conversation_manager.models import Summary, Usage
 from responses_client.pricing import Quote
 
+from .candidates import output_cap, window_of
 from .config import ChatSettings
 from .finish import usage_record
-from .plan import output_cap, window_of
 
 # The one fixed instruction of every summary call; the conversation's own instructions stay out.
 SUMMARY_INSTRUCTIONS = (

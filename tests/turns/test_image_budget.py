@@ -16,7 +16,7 @@ from app.turns.attachments import (
     PartMaker,
     image_budget,
 )
-from app.turns.plan import Candidate
+from app.turns.candidates import Candidate
 from responses_client.adapters.fake import FakeProvider
 
 MB = 1000 * 1000
