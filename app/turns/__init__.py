@@ -20,10 +20,11 @@ from .errors import (
     UnsupportedInputRequest,
 )
 from .finish import Admission, Finisher, Outcome, decide, error_data
+from .following import StartedTurn
 from .model_choice import choose_model
 from .plan import TurnPlan, plan_turn, replay_candidate
 from .run import TurnRun
-from .service import ChatService, StartedTurn, TurnLimits
+from .service import ChatService, TurnLimits
 
 __all__ = [
     "Admission",

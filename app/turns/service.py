@@ -1,5 +1,6 @@
-"""Chat turns end to end: check and plan a turn, admit it, commit, start its worker; re-attach, stop,
-delete while running, and crash repair.
+"""Chat turns end to end: check and plan a turn, admit it, commit, start its worker; re-attach, stop
+and delete while running (following.py), crash repair (repair.py), the commit (commit.py), costs
+(costs.py).
 
 Turn coordination (lock, frames, stop) comes from `coordination_for(user)`; no paths are built here.
 Imports no Flask; SDKs only through the provider adapters.
@@ -11,15 +12,13 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 import conversation_manager as cm
 import responses_client as rc
 import stream_processor as sp
-from app import messages
 from app.observe.report import TurnObserver
 from app.templating import TemplateStart
 from responses_client import pricing
@@ -27,22 +26,25 @@ from responses_client import pricing
 from .attachments import AttachmentSource, PartMaker, known_attachments
 from .attachments import resolve as resolve_attachments
 from .candidates import Candidate
+from .commit import commit_turn
 from .compaction import ContextUpkeep, SpendingAdmission, noted_save
 from .config import ChatSettings, TurnRequest
 from .continuation import ContinuationPlan, ContinuationRun, continuation_choice, plan_continuation
 from .continuation import check_request as check_continue_request
-from .errors import BadTurnRequest, NoTurn, TurnInProgress
+from .costs import Quoter, TurnCosts
+from .errors import BadTurnRequest, TurnInProgress
 from .finish import Admission, Finisher, error_data
+from .following import StartedTurn, follow_started, reattach, stop_and_wait, stop_turn
 from .model_choice import choose_model
 from .plan import TurnPlan, message_text, new_conversation, plan_turn, replay_candidate
 from .preview import ContextPreview, preview_turn
+from .repair import load_repairing, repair_stale
 from .run import TurnRun
 from .titles import TitleWriter, may_want_title
 from .turn_options import turn_options
 
 log = logging.getLogger(__name__)
 
-Quoter = Callable[..., pricing.Quote]
 # (user, template_id, variables, message) -> the rendered start; NotFound, BadTemplate.
 TemplateStarter = Callable[[str, str, Mapping[str, str] | None, str], TemplateStart]
 
@@ -63,15 +65,6 @@ class TurnLimits(Protocol):
     def add_spend(self, user: str, *, cost_usd: float | None, tokens: int) -> None:
         """Record spend that belongs to no turn (a title call) in the budget's ledger."""
         ...
-
-
-@dataclass(frozen=True)
-class StartedTurn:
-    """A turn whose worker runs; the web layer follows its frames."""
-
-    conversation_id: str
-    assistant_message_id: str
-    coordination: sp.Coordination
 
 
 class ChatService:
@@ -105,6 +98,10 @@ class ChatService:
             )
         self.providers = self.provider_registry.providers  # the live ones, by name
         self.quote = quote
+        # A turn's cost (app/turns/costs.py): `price` for usage, `quote_reply` for a reply.
+        costs = TurnCosts(self.provider_registry, quote)
+        self.price = costs.price
+        self.quote_reply = costs.quote_reply
         self.settings = settings
         self.coordination_for = coordination_for
         self.limits = limits
@@ -123,88 +120,11 @@ class ChatService:
     # -- loading and crash repair --------------------------------------------------------------
 
     def load(self, user: str, conversation_id: str) -> cm.Conversation:
-        """Load a conversation, marking a reply left `in_progress` by a dead worker as interrupted.
-
-        When the store cannot be written yet (a read-only disk), the conversation is returned as it
-        is and repaired on a later load.
-        """
-        conversation = self.store.get(user, conversation_id)
-        stale = [m for m in conversation.messages if m.status == "in_progress"]
-        if not stale:
-            return conversation
-        coordination = self.coordination_for(user)
-        if coordination.is_live(conversation_id):
-            # A worker past its last frame has finished with the store (its save was tried): its
-            # reply, if still in_progress, is repaired now rather than after the lock goes.
-            header = coordination.read_header(conversation_id) or {}
-            last = coordination.last_frame(conversation_id)
-            if last is None or last[1] not in sp.TERMINAL_EVENTS:
-                return conversation
-            stale = [m for m in stale if m.id == header.get("turn_id")]
-            if not stale:
-                return conversation
-        try:
-            return self._repair(user, conversation_id, stale, coordination)
-        except (cm.StorageBusy, cm.StorageFull, cm.StorageError, OSError):
-            log.warning("repair_deferred conversation=%s", conversation_id)
-            return conversation
-
-    def _repair(
-        self,
-        user: str,
-        conversation_id: str,
-        stale: list[cm.Message],
-        coordination: sp.Coordination,
-    ) -> cm.Conversation:
-        turn_id, text = coordination.reply_text(conversation_id)
-        conversation = None
-        for message in stale:
-            kept = text if turn_id == message.id and len(text) > len(message.text) else message.text
-            conversation = self.store.mark_interrupted(
-                user, conversation_id, message.id, kept, message=messages.message_for("interrupted")
-            )
-            log.warning("turn_interrupted conversation=%s message=%s", conversation_id, message.id)
-        assert conversation is not None
-        return conversation
+        """Load a conversation, marking a reply left `in_progress` by a dead worker as interrupted
+        (app/turns/repair.py)."""
+        return load_repairing(self.store, self.coordination_for, user, conversation_id)
 
     # -- starting a turn -----------------------------------------------------------------------
-
-    def price(
-        self,
-        provider: str,
-        model: str,
-        usage: dict[str, int] | None,
-        *,
-        echoed_model: str | None = None,
-        billed_cost_usd: float | None = None,
-        service_tier: str | None = None,
-    ) -> pricing.Quote:
-        """A cost of `provider:model` for `usage` and the rates used (API "Cost"), with the
-        file's price override and price-data provider id."""
-        info = self.provider_registry.model_info(provider, model)
-        provider_settings = self.provider_registry.settings.get(provider)
-        return self.quote(
-            provider,
-            model,
-            usage,
-            echoed_model=echoed_model,
-            billed_cost_usd=billed_cost_usd,
-            override=info.price,
-            price_provider=provider_settings.price_provider if provider_settings else None,
-            service_tier=service_tier,
-        )
-
-    def quote_reply(self, candidate: Candidate, reply: sp.Reply) -> pricing.Quote:
-        """The cost of `candidate`'s reply and the rates used."""
-        tier = reply.metadata.get("service_tier")
-        return self.price(
-            candidate.provider.name,
-            candidate.model,
-            reply.usage,
-            echoed_model=reply.model,
-            billed_cost_usd=reply.billed_cost_usd,
-            service_tier=tier if isinstance(tier, str) else None,
-        )
 
     def start(self, req: TurnRequest) -> StartedTurn:
         """Check, plan, admit and commit a turn, start its worker, and return what the web follows.
@@ -252,37 +172,22 @@ class ChatService:
         options = turn_options(
             self.provider_registry, given, conversation.options, chosen, self.settings
         )
-        cid = conversation.id
-        coordination = self.coordination_for(req.user)
-        try:
-            lock = coordination.acquire(cid)
-        except sp.TurnBusy:
-            raise TurnInProgress() from None
-        admission: Admission | None = None
-        try:
-            with contextlib.suppress(OSError):
-                coordination.clear_stop(cid)  # left by a process that died mid-turn
-            if not is_new:
-                conversation = self.store.get(req.user, cid)
-                stale = [m for m in conversation.messages if m.status == "in_progress"]
-                if stale:  # we hold the lock, so nobody is writing these any more
-                    conversation = self._repair(req.user, cid, stale, coordination)
-            conversation = conversation.model_copy(update={"options": options})
-            plan = plan_turn(
+        return self._plan_locked(
+            req,
+            conversation,
+            options,
+            lambda current: plan_turn(
                 req,
-                conversation,
+                current,
                 chosen,
                 self.settings,
                 text,
                 is_new=is_new,
                 registry=self.provider_registry,
                 attachments=attachments,
-            )
-            admission = self._admit(plan)
-        except BaseException:
-            lock.release()
-            raise
-        return self._launch(plan, coordination, lock, admission)
+            ),
+            reload=not is_new,
+        )
 
     def _start_continuation(self, req: TurnRequest) -> StartedTurn:
         """Continue a stopped or cut-off reply in place (app/turns/continuation.py): the same
@@ -296,6 +201,26 @@ class ChatService:
         options = turn_options(
             self.provider_registry, req.options, conversation.options, chosen, self.settings
         )
+        return self._plan_locked(
+            req,
+            conversation,
+            options,
+            lambda current: plan_continuation(
+                req, current, chosen, self.settings, registry=self.provider_registry
+            ),
+        )
+
+    def _plan_locked(
+        self,
+        req: TurnRequest,
+        conversation: cm.Conversation,
+        options: dict[str, object],
+        make_plan: Callable[[cm.Conversation], TurnPlan],
+        *,
+        reload: bool = True,
+    ) -> StartedTurn:
+        """Take the turn lock, reload and repair the conversation (`reload`), plan and admit the
+        turn under the lock, then launch it; the lock is released if anything refuses it."""
         cid = conversation.id
         coordination = self.coordination_for(req.user)
         try:
@@ -305,14 +230,13 @@ class ChatService:
         try:
             with contextlib.suppress(OSError):
                 coordination.clear_stop(cid)  # left by a process that died mid-turn
-            conversation = self.store.get(req.user, cid)
-            stale = [m for m in conversation.messages if m.status == "in_progress"]
-            if stale:  # we hold the lock, so nobody is writing these any more
-                conversation = self._repair(req.user, cid, stale, coordination)
+            if reload:
+                conversation = self.store.get(req.user, cid)
+                stale = [m for m in conversation.messages if m.status == "in_progress"]
+                if stale:  # we hold the lock, so nobody is writing these any more
+                    conversation = repair_stale(self.store, req.user, cid, stale, coordination)
             conversation = conversation.model_copy(update={"options": options})
-            plan: TurnPlan = plan_continuation(
-                req, conversation, chosen, self.settings, registry=self.provider_registry
-            )
+            plan = make_plan(conversation)
             admission = self._admit(plan)
         except BaseException:
             lock.release()
@@ -432,41 +356,7 @@ class ChatService:
             coordination, cid, lock, plan.assistant_id, run, cancel, on_end=on_end
         )
         try:
-            if continuing:
-                conversation, _ = self.store.begin_continuation(
-                    user, cid, plan.assistant_id, options=plan.conversation.options
-                )
-            elif plan.is_new:
-                c = plan.conversation
-                self.store.create(
-                    user,
-                    chat_name=c.chat_name,
-                    model=c.model,
-                    provider=c.provider,
-                    instructions=c.instructions,
-                    conversation_id=c.id,
-                    created_at=c.created_at,
-                    last_update=c.last_update,
-                    chat_name_source=c.chat_name_source,
-                    messages=c.messages,
-                    template_id=c.template_id,
-                    template_variables=c.template_variables,
-                    options=c.options,
-                )
-            if not continuing:
-                conversation, _, _ = self.store.begin_turn(
-                    user,
-                    cid,
-                    text=None if plan.regenerate else plan.text,
-                    parent_id=plan.place_under,
-                    model=plan.model,
-                    provider=plan.provider.name,
-                    context_mode=upkeep.planned_mode(plan),
-                    user_message_id=None if plan.regenerate else plan.user_message_id,
-                    assistant_message_id=plan.assistant_id,
-                    attachments=() if plan.regenerate else plan.attachments,
-                    options=plan.conversation.options,
-                )
+            conversation = commit_turn(self.store, plan, upkeep.planned_mode)
         except BaseException:
             turn.abort()
             raise
@@ -474,80 +364,42 @@ class ChatService:
         turn.begin("conversation", {**first, "context_mode": upkeep.planned_mode(plan)})
         return StartedTurn(conversation.id, plan.assistant_id, coordination)
 
-    # -- following, stopping, deleting ---------------------------------------------------------
-
-    def _dead_error(self, message_id: str) -> dict[str, object]:
-        return error_data("interrupted", message_id)
+    # -- following, stopping, deleting (app/turns/following.py) ------------------------------------
 
     def follow(self, started: StartedTurn) -> Iterator[bytes]:
         """The SSE bytes of a turn just started, from its first frame."""
-        return started.coordination.follow(
-            started.conversation_id,
-            after=0,
-            dead_error=self._dead_error,
-            keepalive_seconds=self.settings.keepalive_seconds,
-        )
+        return follow_started(started, self.settings)
 
     def events(self, user: str, conversation_id: str, last_event_id: str | None) -> Iterator[bytes]:
         """Re-attach to the turn in flight, or to the one that just ended; raise `NoTurn` otherwise."""
         self.load(user, conversation_id)  # 404 / 409 for unknown or damaged conversations
         coordination = self.coordination_for(user)
-        header = coordination.read_header(conversation_id)
-        live = coordination.is_live(conversation_id)
-        if header is None or not (live or coordination.finished_available(conversation_id)):
-            raise NoTurn()
-        after = 0
-        if last_event_id:
-            turn_id, _, n = last_event_id.strip().rpartition(":")
-            if turn_id == header.get("turn_id") and n.isdigit():
-                after = int(n)
-        frames = coordination.follow(
+        return reattach(
+            coordination,
             conversation_id,
-            after=after,
-            dead_error=self._dead_error,
-            keepalive_seconds=self.settings.keepalive_seconds,
+            last_event_id,
+            self.settings,
+            after=lambda: self.load(user, conversation_id),
         )
-        return self._repair_after(user, conversation_id, frames)
-
-    def _repair_after(self, user: str, cid: str, frames: Iterator[bytes]) -> Iterator[bytes]:
-        try:
-            yield from frames
-        finally:
-            # A worker that died leaves its reply in_progress: finish it as interrupted.
-            with contextlib.suppress(cm.ConversationError):
-                self.load(user, cid)
-
-    def _stop_and_wait(self, conversation_id: str, coordination: sp.Coordination) -> None:
-        """Stop the turn in flight and wait until its reply is saved; 503 if that takes too long."""
-        self.registry.request_stop(coordination, conversation_id)
-        deadline = self.settings.stop_deadline
-        if not self.registry.wait_ended(coordination, conversation_id, deadline):
-            log.warning("stop_not_confirmed conversation=%s", conversation_id)
-            raise cm.StorageBusy(retry_after=max(1, math.ceil(self.settings.lock_timeout)))
 
     def stop(self, user: str, conversation_id: str) -> None:
         """Stop the turn in flight and return once its partial reply is saved `stopped`."""
         self.store.get(user, conversation_id)
         coordination = self.coordination_for(user)
-        last = coordination.last_frame(conversation_id)
-        live = coordination.is_live(conversation_id)
-        if not live or (last is not None and last[1] in sp.TERMINAL_EVENTS):
-            raise NoTurn()  # a turn whose last frame is written has ended, lock or not
-        header = coordination.read_header(conversation_id) or {}
-        self._stop_and_wait(conversation_id, coordination)
-        conversation = self.load(user, conversation_id)
-        turn_id = header.get("turn_id")
-        reply = next((m for m in conversation.messages if m.id == turn_id), None)
-        if reply is not None and reply.status == "in_progress":
-            # The worker ended but its reply could not be saved (nor repaired) yet: no false 204.
-            raise cm.StorageBusy(retry_after=max(1, math.ceil(self.settings.lock_timeout)))
+        stop_turn(
+            self.registry,
+            coordination,
+            conversation_id,
+            self.settings,
+            reload=lambda: self.load(user, conversation_id),
+        )
 
     def delete(self, user: str, conversation_id: str) -> None:
         """Stop a running turn first (waiting for its save), then delete the conversation."""
         cm.validate_conversation_id(conversation_id)
         coordination = self.coordination_for(user)
         if coordination.is_live(conversation_id):
-            self._stop_and_wait(conversation_id, coordination)
+            stop_and_wait(self.registry, coordination, conversation_id, self.settings)
         self.store.delete(user, conversation_id)
         with contextlib.suppress(OSError):
             coordination.discard(conversation_id)
