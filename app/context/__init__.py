@@ -5,21 +5,13 @@ offline token counts it is fitted with.
 Pure functions over conversation records; imports no Flask and no SDK.
 """
 
-from app.context.plan import (
-    CHAINABLE_STATUSES,
+from app.context.fitting import context_budget, holds_newest
+from app.context.plan import chain_point, plan_context
+from app.context.records import ContextMode, ContextPlan, MessageState, PlannedMessage
+from app.context.replay import history_turns
+from app.context.summaries import (
     SUMMARY_PREFIX,
     SUMMARY_RESERVE_TOKENS,
-    ContextMode,
-    ContextPlan,
-    MessageState,
-    PlannedMessage,
-    chain_point,
-    context_budget,
-    history_turns,
-    holds_newest,
-    plan_context,
-)
-from app.context.summaries import (
     reusable_summaries,
     summary_text_cap,
     summary_tokens,
@@ -34,6 +26,7 @@ from app.context.tokens import (
     estimate_tokens,
     token_record,
 )
+from conversation_manager.models import CHAINABLE_STATUSES
 
 __all__ = [
     "CHAINABLE_STATUSES",

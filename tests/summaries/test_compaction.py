@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.context.plan import SUMMARY_PREFIX
+from app.context import SUMMARY_PREFIX
 from tests.conftest import chat, login, stored
 
 from .helpers import is_summary_call, summary_reply

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.context.plan import SUMMARY_PREFIX
+from app.context import SUMMARY_PREFIX
 from app.turns.summarise import SUMMARY_INSTRUCTIONS
 from tests.conftest import chat, login, stored
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.context import TokenCounter, text_summary_tokens
-from app.context.plan import SUMMARY_PREFIX, SUMMARY_RESERVE_TOKENS
+from app.context import SUMMARY_PREFIX, SUMMARY_RESERVE_TOKENS, TokenCounter, text_summary_tokens
 from tests.conftest import chat, login, stored
 
 from .helpers import REPLY, is_summary_call, words

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.context.plan import SUMMARY_PREFIX
+from app.context import SUMMARY_PREFIX
 from app.turns import ChatService, TurnRequest
 from app.turns.summarise import SUMMARY_INSTRUCTIONS
 from responses_client.adapters.fake import FakeProvider
