@@ -49,7 +49,7 @@ def test_six_processes_forty_turns_each(data_dir: Path) -> None:
 
 def test_threads_sharing_the_lock_never_overlap(store: JsonConversationStore) -> None:
     conv = new_conversation(store)
-    udir = store._udir(USER, create=False)
+    udir = store.files.find_user_dir(USER, create=False)
     assert udir is not None
     inside = 0
     overlaps = 0
@@ -58,7 +58,7 @@ def test_threads_sharing_the_lock_never_overlap(store: JsonConversationStore) ->
     def work() -> None:
         nonlocal inside, overlaps
         for _ in range(50):
-            with store._locked(udir):
+            with store.files.locked(udir):
                 with guard:
                     inside += 1
                     overlaps += inside > 1

@@ -20,7 +20,7 @@ def test_a_thousand_users_leave_at_most_the_bound(data_dir: Path) -> None:
         user = f"user{i:04d}"
         conv = store.create(user, chat_name="x", model="m", provider="p", instructions="")
         store.rename(user, conv.id, "y")
-    assert len(store._locks) <= LOCK_CACHE_SIZE
+    assert len(store.files.locks) <= LOCK_CACHE_SIZE
 
 
 def test_a_lock_in_use_is_never_dropped_nor_doubled(

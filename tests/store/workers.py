@@ -30,9 +30,9 @@ def append_turns(data_dir: str, user: str, cid: str, writer: int, count: int) ->
 def hold_lock(data_dir: str, user: str) -> None:
     """Take the user's lock, say so, and sleep until killed."""
     store = JsonConversationStore(data_dir)
-    udir = store._udir(user, create=True)
+    udir = store.files.find_user_dir(user, create=True)
     assert udir is not None
-    with store._locked(udir):
+    with store.files.locked(udir):
         sys.stdout.write("held\n")
         sys.stdout.flush()
         time.sleep(120)
