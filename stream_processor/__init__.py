@@ -38,6 +38,7 @@ from .worker import (
     TurnBody,
     TurnControl,
     TurnRegistry,
+    TurnsClosing,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "TurnControl",
     "TurnLock",
     "TurnRegistry",
+    "TurnsClosing",
     "accumulate",
     "coalesce",
     "conditions_in_use",

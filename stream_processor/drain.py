@@ -5,7 +5,8 @@ a stop) would kill it mid-answer and leave its reply `in_progress` until a later
 `drain` waits up to a bound for the turns to end on their own (`completed`), then asks the rest to
 stop (their partial text saved `stopped`, as a user's stop would) and waits for those saves.
 `Drainer` runs that in a thread of its own from a signal handler, so the server keeps serving the
-turns' streams meanwhile. Imports only this package's worker module (no Flask, no gunicorn).
+turns' streams meanwhile; from its start the process's registries refuse new turns (`TurnsClosing`:
+a request on a kept-alive connection would otherwise start one nobody waits for). Imports only this package's worker module (no Flask, no gunicorn).
 """
 
 from __future__ import annotations
@@ -78,10 +79,12 @@ class Drainer:
         self.result: Drained | None = None
 
     def start(self, wait: float, stop_grace: float) -> None:
-        """Begin draining in a background thread (a second call does nothing)."""
+        """Refuse new turns, and begin draining in a background thread (a second call does nothing)."""
         with self._guard:
             if self._thread is not None:
                 return
+            for registry in registries():
+                registry.close()
             self._deadline = time.monotonic() + wait + stop_grace
             thread = threading.Thread(
                 target=self._run, args=(wait, stop_grace), name="turn-drain", daemon=True
@@ -90,6 +93,7 @@ class Drainer:
             self._thread = thread
 
     def _run(self, wait: float, stop_grace: float) -> None:
+        log.info("turns_draining running=%d", len(running_turns()))  # new turns are refused now
         self.result = drain(wait, stop_grace)
         log.info(
             "turns_drained finished=%d stopped=%d left=%d",
@@ -99,9 +103,15 @@ class Drainer:
         )
 
     def finish(self, wait: float, stop_grace: float) -> Drained | None:
-        """Start the drain if no signal did, then wait for it (at most its own bound, plus a margin)."""
+        """Start the drain if no signal did, wait for it (at most its own bound, plus a margin), then
+        stop any turn still running that it never asked to stop."""
         self.start(wait, stop_grace)
         thread = self._thread
         if thread is not None:
             thread.join(max(0.0, self._deadline - time.monotonic()) + 0.5)
+        # A turn of a registry made after the start (not closed), or one the drain thread never
+        # reached: without this pass the process would exit under it.
+        if any(not turn.control.stopped for turn in running_turns()):
+            late = drain(0.0, stop_grace)
+            log.info("turns_drained_at_exit stopped=%d left=%d", late.stopped, late.left)
         return self.result

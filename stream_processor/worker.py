@@ -35,6 +35,15 @@ class TurnAborted(Exception):
     """The turn's commit failed before its first frame: nothing may be journalled or saved."""
 
 
+class TurnsClosing(Exception):
+    """This process is exiting (its drain began): it starts no new turn; another process may.
+
+    `retry_after` is the seconds a client should wait before asking again (on a new connection).
+    """
+
+    retry_after = 1
+
+
 class TurnControl:
     """What a turn's body sees: emit frames, and whether (and how) it was asked to stop.
 
@@ -139,7 +148,16 @@ class TurnRegistry:
         self._live: dict[tuple[str, str], Turn] = {}
         self._guard = threading.Lock()
         self._watcher: threading.Thread | None = None
+        # Set once the process drains its turns: a turn started later would be neither waited
+        # for nor stopped, and die with the process mid-answer.
+        self.closing = False
         _REGISTRIES.add(self)
+
+    def close(self) -> None:
+        """Refuse every later `start` with `TurnsClosing` (the turns running go on)."""
+        # No lock: this may run in a signal handler. `start` reads the flag again under its guard
+        # as it lists the turn, so a drain listing the turns after this sees every turn let in.
+        self.closing = True
 
     def running(self) -> list[Turn]:
         """This registry's turns whose workers have not ended yet."""
@@ -159,8 +177,12 @@ class TurnRegistry:
         """Run `body` in a worker that owns `lock` from now on; call `begin` or `abort` next.
 
         `on_end` runs when the worker ends, whatever ended it, just before the lock is released.
+        Raises `TurnsClosing` (after releasing `lock` and running `on_end`) once `close` was called.
         """
         try:
+            if self.closing:
+                log.warning("turn_refused_exiting conversation=%s", conversation_id)
+                raise TurnsClosing()
             with contextlib.suppress(OSError):
                 coordination.clear_stop(conversation_id)
             writer = coordination.writer(conversation_id, turn_id)
@@ -174,7 +196,13 @@ class TurnRegistry:
             target=self._run, args=(turn, body), name=f"turn-{turn_id}", daemon=True
         )
         with self._guard:
-            self._live[turn.key] = turn
+            refused = self.closing  # again under the guard `running` reads: listed or refused
+            if not refused:
+                self._live[turn.key] = turn
+        if refused:
+            log.warning("turn_refused_exiting conversation=%s", conversation_id)
+            self._clean_up(turn)
+            raise TurnsClosing()
         try:
             turn.thread.start()
         except BaseException:

@@ -352,9 +352,12 @@ class ChatService:
         if self.settings.auto_titles and may_want_title(plan.conversation):
             # After the final frame, in a thread of its own: `done` is never delayed.
             on_end = self.titles.after_turn(on_end, user, cid, plan.assistant_id)
-        turn = self.registry.start(
-            coordination, cid, lock, plan.assistant_id, run, cancel, on_end=on_end
-        )
+        try:
+            turn = self.registry.start(
+                coordination, cid, lock, plan.assistant_id, run, cancel, on_end=on_end
+            )
+        except sp.TurnsClosing as exc:  # this worker is exiting: the lock is released, retry
+            raise cm.StorageBusy(retry_after=exc.retry_after) from None  # on a new connection
         try:
             conversation = commit_turn(self.store, plan, upkeep.planned_mode)
         except BaseException:

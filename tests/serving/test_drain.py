@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import stream_processor as sp
 from stream_processor.drain import Drainer, drain, running_turns
 
@@ -87,3 +89,58 @@ def test_a_turn_started_while_stopping_is_stopped_too(tmp_path: Path) -> None:
     result = drain(wait=0.0, stop_grace=5.0)
     assert result.left == 0 and result.stopped == 2
     assert first["status"] == "stopped" and later["box"]["status"] == "stopped"
+
+
+def test_a_turn_asked_for_after_the_drain_began_is_refused(tmp_path: Path) -> None:
+    # A request on a kept-alive connection after SIGTERM: its turn would be neither waited for
+    # nor stopped, and die with the process. It is refused, and its lock is free again.
+    registry = sp.TurnRegistry(lambda mid: {"code": "internal", "message_id": mid})
+    coordination = sp.FileCoordination(tmp_path)
+    ended: list[bool] = []
+    drainer = Drainer()
+    drainer.start(25.0, 4.5)  # the signal: nothing runs yet
+    lock = coordination.acquire("c_late")
+    with pytest.raises(sp.TurnsClosing):
+        registry.start(
+            coordination,
+            "c_late",
+            lock,
+            "m_late",
+            lambda c: ("done", {}),
+            None,
+            on_end=lambda: ended.append(True),
+        )
+    assert ended == [True]  # the turn's admission is given back
+    assert not coordination.is_live("c_late")
+    assert not running_turns()
+    t0 = time.monotonic()
+    assert drainer.finish(25.0, 4.5) is not None
+    assert time.monotonic() - t0 < 5
+
+
+def test_the_exit_stops_a_turn_the_drain_never_saw(tmp_path: Path) -> None:
+    # A registry made after the drain began (so not closed): the exit's last pass stops its turn.
+    drainer = Drainer()
+    drainer.start(0.0, 0.5)
+    registry = sp.TurnRegistry(lambda mid: {"code": "internal", "message_id": mid})
+    coordination = sp.FileCoordination(tmp_path)
+    time.sleep(0.2)
+    late = start(registry, coordination, "c_late", 60)
+    t0 = time.monotonic()
+    drainer.finish(0.0, 5.0)
+    assert time.monotonic() - t0 < 5
+    assert late["status"] == "stopped" and late["text"]
+    assert not running_turns()
+    assert not coordination.is_live("c_late")
+
+
+def test_post_chat_on_an_exiting_worker_answers_503_to_retry(client: Any) -> None:
+    drainer = Drainer()
+    drainer.start(1.0, 1.0)
+    response = client.post("/chat", json={"message": "late"})
+    assert response.status_code == 503, response.data
+    assert response.get_json()["error"]["code"] == "storage_busy"  # retryable on the page
+    assert response.headers["Retry-After"] == "1"
+    drainer.finish(1.0, 1.0)
+    # Nothing was started or stored: no conversation holds a reply left `in_progress`.
+    assert client.get("/get-all-conversations").get_json()["conversations"] == []

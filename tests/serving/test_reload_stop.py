@@ -9,6 +9,7 @@ status and its text: `completed` when it finished in time, else `stopped` with i
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -282,3 +283,34 @@ def test_quick_stop_saves_turns_as_stopped(slow_upstream, app, data_dir, server_
     (reply,) = assistant_messages(data_dir, first["conversation_id"])
     assert reply["status"] == "stopped" and reply["text"].startswith(PIECE)
     no_leftovers(data_dir)
+
+
+def test_term_refuses_a_turn_asked_for_on_a_kept_alive_connection(
+    slow_upstream, app, data_dir, server_factory
+):
+    # During the stop a worker still reads requests on its kept-alive connections for a moment
+    # (gunicorn's STOP_KEEPALIVE_LINGER): a turn started there would be neither waited for nor
+    # stopped. It is refused with 503 `storage_busy` (retryable, on a new connection) instead.
+    slow_upstream.n_deltas = 1000  # 20 s an answer: longer than graceful_timeout
+    server = server_factory(slow_upstream.base_url, 10)
+    browser = Browser(server.url, app)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    headers = {"Cookie": browser.cookie, "Content-Type": "application/json"}
+    conn.request("GET", "/healthz", headers=headers)
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 200
+    t0 = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    # The workers have the signal within milliseconds, and linger 2 s: ask in between.
+    time.sleep(0.5)
+    conn.request("POST", "/chat", body=json.dumps({"message": "late"}), headers=headers)
+    response = conn.getresponse()
+    assert response.status == 503  # not a turn the exiting worker would die under
+    body = json.loads(response.read())
+    conn.close()
+    assert body["error"]["code"] == "storage_busy" and response.getheader("Retry-After") == "1"
+    assert response.getheader("Connection") == "close"  # the retry reaches a live worker
+    server.proc.wait(15)
+    assert time.monotonic() - t0 < 15
+    assert not (data_dir / "alice").exists() or not list((data_dir / "alice").glob("c_*.json"))
