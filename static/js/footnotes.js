@@ -119,7 +119,8 @@ export function linkFootnotes(fragment) {
   });
   const seen = new Set();
   for (const a of fragment.querySelectorAll("a.fn-ref")) {
-    const n = Number((a.getAttribute("href") || "").replace("#fn-", ""));
+    const n = Number(a.getAttribute("data-fn-note") || 0); // the sanitiser kept only the note's number
+    a.removeAttribute("data-fn-note");
     if (!n || !items[n - 1]) continue;
     a.setAttribute("href", `#${prefix}-note-${n}`);
     a.removeAttribute("target");

@@ -1,9 +1,10 @@
 // Math in model text: a marked extension that takes $…$, $$…$$, \(…\) and \[…\] out of the Markdown before
 // marked treats them as text (so backslashes, underscores and asterisks inside stay as written: `x^2\,dx`), and
 // renders them with the vendored KaTeX as MathML only (no KaTeX CSS or fonts, nothing for `style-src 'self'` to
-// refuse). The HTML it returns still goes through DOMPurify in render.js. Imports no page module.
+// refuse). The HTML it returns still goes through DOMPurify in render.js. Imports only sanitize.js (escapeHtml).
 
 import "../vendor/katex/katex.min.js";
+import { escapeHtml } from "./sanitize.js";
 
 const katex = self.katex;
 
@@ -16,15 +17,6 @@ const KATEX_OPTIONS = {
   maxSize: 20,
   maxExpand: 500,
 };
-
-function escapeHtml(s) {
-  return String(s)
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
 
 // KaTeX sets a style on a few nodes (\pmb's shadow, \fcolorbox's border, the error colour). The sanitiser would
 // drop them, but Chromium reports an inline style parsed even in DOMPurify's inert document as a CSP violation:

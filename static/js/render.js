@@ -4,7 +4,7 @@
 
 import { footnoteExtension, linkFootnotes } from "./footnotes.js";
 import { layoutMath, mathExtension } from "./math.js";
-import { isSafeImageUrl, sanitizeHtml } from "./sanitize.js";
+import { escapeHtml, isSafeImageUrl, sanitizeHtml } from "./sanitize.js";
 import { readEventStream } from "./sse.js";
 import { markWideBlocks } from "./wide-blocks.js";
 
@@ -50,15 +50,6 @@ function decorateCodeBlock(pre) {
   bar.append(label, copy);
   pre.replaceWith(wrap);
   wrap.append(bar, pre);
-}
-
-function escapeHtml(s) {
-  return String(s)
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
 }
 
 // Raw HTML in the model's Markdown is shown as text, never parsed: an on* attribute parsed even in

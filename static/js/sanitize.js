@@ -99,6 +99,16 @@ function checkMathAttributes(node) {
   }
 }
 
+/** `s` as HTML text (for markup the renderer builds as a string before sanitising). */
+export function escapeHtml(s) {
+  return String(s)
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}
+
 let hooksInstalled = false;
 function installHooks() {
   if (hooksInstalled) return;
@@ -118,8 +128,15 @@ function installHooks() {
     }
     if (node.nodeName === "A") {
       const href = node.getAttribute("href");
-      const u = href === null ? null : resolve(href);
-      if (href !== null && (!u || !LINK_PROTOCOLS.has(u.protocol))) node.removeAttribute("href");
+      if (href !== null && href.trim().startsWith("#")) {
+        // A fragment-only link in model output would jump to (or, in a new tab, reopen) a part of the page
+        // itself. Footnote references keep only their number: footnotes.js links them to their own notes.
+        const n = /^#fn-(\d{1,4})$/.exec(href.trim());
+        if (n && /(^|\s)fn-ref(\s|$)/.test(node.getAttribute("class") || "")) node.setAttribute("data-fn-note", n[1]);
+        node.removeAttribute("href");
+      }
+      const u = node.hasAttribute("href") ? resolve(href) : null;
+      if (node.hasAttribute("href") && (!u || !LINK_PROTOCOLS.has(u.protocol))) node.removeAttribute("href");
       if (node.hasAttribute("href")) {
         node.setAttribute("rel", "noopener noreferrer");
         node.setAttribute("target", "_blank");
