@@ -14,6 +14,7 @@ export const el = (tag, cls, text) => {
 const ICONS = {
   pencil: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
   trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
+  arrowDown: "M12 5v14M6 13l6 6 6-6",
 };
 
 /** A small stroke icon as an SVG element (built with DOM calls, no markup strings). */

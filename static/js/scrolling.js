@@ -2,7 +2,7 @@
 // end, and keeping a message in view (and focus on its ‹ n/m › switcher) when its versions are switched.
 // Imports only dom.js; the page's higher modules call in.
 
-import { dom, el } from "./dom.js";
+import { dom, el, icon } from "./dom.js";
 
 // Farther than this from the end (px) and the button shows; the same margin view.js uses to keep following.
 const AWAY = 160;
@@ -59,17 +59,7 @@ function buildButton() {
   b.type = "button";
   b.id = "jump-latest";
   b.title = "Scroll to the latest message";
-  const NS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(NS, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "16");
-  svg.setAttribute("height", "16");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("class", "icon");
-  const path = document.createElementNS(NS, "path");
-  path.setAttribute("d", "M12 5v14M6 13l6 6 6-6");
-  svg.append(path);
-  b.append(svg, el("span", null, "Jump to latest"));
+  b.append(icon("arrowDown"), el("span", null, "Jump to latest"));
   b.addEventListener("click", jumpToLatest);
   row.append(b);
   dom.scroller.append(row);
