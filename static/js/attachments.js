@@ -1,7 +1,7 @@
 // Attachments in the composer: the paper-clip picker, drag and drop onto the composer, pasted images,
 // and a long paste turned into a text file; chips with thumbnails, an upload state, a remove button and
 // the refusal in words. Uploads go to POST /attachments at once; a turn sends the ids (API "Attachments").
-// Also the thumbnails and file chips on messages (user messages here, the share page in share.html).
+// The tray is kept per conversation. The thumbnails and file chips on messages are attachment-links.js.
 
 import { errorFrom } from "./api.js";
 import { dom, el, state } from "./dom.js";
@@ -42,6 +42,11 @@ export function fmtBytes(n) {
 let items = [];
 let keys = 0;
 let pastes = 0;
+// The tray belongs to a conversation, as its draft does ("new": the new chat): switching keeps each one's
+// files aside (their uploads go on) and shows the other's. `switches` lets a waiting send see a switch.
+const trays = new Map();
+let trayKey = "new";
+let switches = 0;
 
 function looksImage(file) {
   return IMAGE_TYPES.has(file.type) || /\.(png|jpe?g|webp|gif)$/i.test(file.name || "");
@@ -198,7 +203,32 @@ function renderItem(item) {
   li.title = item.status === "error" ? `${item.name}: ${item.error}` : item.name;
 }
 
-function showNote(text, kind = "warn") {
+/** Show conversation `id`'s files in the tray (null: the new chat's); the ones shown so far are kept as its own. */
+export function showTray(id) {
+  const key = id || "new";
+  if (key === trayKey) return;
+  if (items.length) trays.set(trayKey, items);
+  trayKey = key;
+  items = trays.get(key) || [];
+  trays.delete(key);
+  switches++;
+  ui.tray?.replaceChildren(...items.map((i) => i.node).filter(Boolean));
+  if (ui.tray) renderTray();
+  if (ui.note) checkNote();
+}
+
+/** The new chat got its id: its files are that conversation's now. */
+export function adoptTray(id) {
+  if (trayKey === "new" && id) trayKey = id;
+}
+
+/** How many times the tray changed conversation (a send waiting for uploads compares it). */
+export function traySwitches() {
+  return switches;
+}
+
+/** The note under the composer (kind: warn, error or info); "" hides it. */
+export function showNote(text, kind = "warn") {
   ui.note.textContent = text || "";
   ui.note.className = `composer-note note-${kind}`;
   ui.note.hidden = !text;
@@ -228,13 +258,15 @@ export function hasAttachments() {
  * `onWait` is called once if an upload is still running.
  */
 export async function readyIds(onWait = null) {
-  if (items.some((i) => i.status === "uploading")) {
+  const list = items; // this conversation's files: a switch meanwhile shows another tray
+  if (list.some((i) => i.status === "uploading")) {
     onWait?.();
     showNote("Waiting for the files to finish uploading…", "info");
   }
-  while (items.some((i) => i.status === "uploading")) {
-    await Promise.all(items.map((i) => i.done));
+  while (list.some((i) => i.status === "uploading")) {
+    await Promise.all(list.map((i) => i.done));
   }
+  if (list !== items) return list.some((i) => i.status === "error") ? null : list.map((i) => i.id);
   checkNote();
   if (items.some((i) => i.status === "error")) return null;
   return items.map((i) => i.id);
@@ -265,38 +297,6 @@ export function restoreAttachments(list) {
   }
   renderTray();
   checkNote();
-}
-
-// ---------------------------------------------------------------- on messages
-
-/**
- * The attachments of a message: image thumbnails (a link to the full image, in a new tab) and file
- * chips. `urlOf(id)` gives the address (the owner's /attachments/ID; a share page has its own).
- */
-export function attachmentList(list, urlOf = (id) => `/attachments/${encodeURIComponent(id)}`) {
-  const box = el("div", "msg-attachments");
-  for (const a of list || []) {
-    if (!a || typeof a.id !== "string") continue;
-    const name = typeof a.name === "string" && a.name ? a.name : "attachment";
-    const url = urlOf(a.id);
-    const link = el("a", a.kind === "image" ? "att-image" : "att-file");
-    link.href = url;
-    link.target = "_blank";
-    link.rel = "noopener";
-    if (a.kind === "image") {
-      const img = el("img", "att-thumb");
-      img.src = url;
-      img.alt = name;
-      img.loading = "lazy";
-      link.title = `${name}: open the full image`;
-      link.append(img);
-    } else {
-      link.append(el("span", "attach-icon", "TXT"), el("span", "att-name", name));
-      link.title = `${name}: open the file`;
-    }
-    box.append(link);
-  }
-  return box;
 }
 
 // ---------------------------------------------------------------- binding

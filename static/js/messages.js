@@ -4,7 +4,7 @@
 import { el, hooks, state } from "./dom.js";
 import { TurnView } from "./render.js";
 import { reasoningSection, showStoredReasoning } from "./reasoning.js";
-import { attachmentList } from "./attachments.js";
+import { attachmentList } from "./attachment-links.js";
 import { messageTime } from "./msg-time.js";
 import { droppedWords, optionsWords } from "./options.js";
 import {
@@ -140,8 +140,9 @@ export function decorateFinished(art, m, isLast) {
     const more = hooks.continueButton?.(art, m, isLast); // stopped or cut off: go on from there
     if (more) actions.append(more);
     if (m.text) actions.append(actionButton("Copy", "Copy the reply as Markdown", (b) => copyText(m.text, b)));
-    const retryShown = m.status === "failed" && m.error && RETRYABLE.has(m.error.code);
-    if (!retryShown && canSend) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
+    // A failed reply offers Retry (a retryable error) or nothing that repeats it: an error no retry helps
+    // (quota, a refused key: "An administrator needs to…") leaves only another model ("Regenerate with…").
+    if (!(m.status === "failed" && m.error) && canSend) actions.append(actionButton("Regenerate", "Write a new answer to the message above", () => hooks.regenerate(m)));
     if (m.parent_id && canSend) {
       const w = actionButton("Regenerate with…", "Write a new answer with another model", (b) => hooks.regenerateWith(art, b));
       w.classList.add("regen-with");

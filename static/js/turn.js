@@ -10,7 +10,16 @@ import { announce, clearBanners, showBanner } from "./notices.js";
 import { announceAnswering, announceReply } from "./announce.js";
 import { consumeTurnStream } from "./render.js";
 import { trackReasoning } from "./reasoning.js";
-import { clearAttachments, hasAttachments, readyIds, restoreAttachments, sentAttachments } from "./attachments.js";
+import {
+  adoptTray,
+  clearAttachments,
+  hasAttachments,
+  readyIds,
+  restoreAttachments,
+  sentAttachments,
+  showNote,
+  traySwitches,
+} from "./attachments.js";
 import { optionsField, optionsSent } from "./options.js";
 import { watchTitle } from "./titles.js";
 import {
@@ -74,7 +83,13 @@ export async function sendFromComposer() {
   if (dom.input.disabled) return;
   if (!dom.input.value.trim() && !hasAttachments()) return;
   if (!composerFits()) return; // over the length limit: the note under the box says by how much
-  // Send waits for the uploads; a refused file keeps the message in the composer (the note says why).
+  // What is sent is what is on screen when Send is pressed: the text, the conversation, its files. Send waits
+  // for the uploads; a refused file keeps the message in the composer (the note says why), and opening another
+  // conversation meanwhile cancels the send (its text and files stay with the conversation they were typed in).
+  const pressed = dom.input.value;
+  const text = pressed.trim();
+  const conversationId = state.currentId;
+  const switches = traySwitches();
   sending = true;
   dom.send.disabled = true;
   let ids;
@@ -84,17 +99,24 @@ export async function sendFromComposer() {
     sending = false;
     dom.send.disabled = dom.input.disabled;
   }
+  if (traySwitches() !== switches || state.currentId !== conversationId) {
+    const words = "Not sent: another conversation was opened while the files were uploading. The message and its files are still in the conversation they were written in.";
+    showNote(words, "warn");
+    announce(words);
+    return;
+  }
   if (ids === null || state.turn) return;
-  const text = dom.input.value.trim();
   if (!text && !ids.length) return;
   const attachments = sentAttachments();
-  dom.input.value = "";
-  clearDraft();
-  autosize();
+  if (dom.input.value === pressed) {
+    dom.input.value = "";
+    clearDraft();
+    autosize();
+  } // else: typed on while the files uploaded; that text stays as the draft
   clearAttachments();
   const body = { message: text, ...modelField(), ...optionsField() };
   if (ids.length) body.attachments = ids;
-  if (state.currentId) body.conversation_id = state.currentId;
+  if (conversationId) body.conversation_id = conversationId;
   await startTurn(body, { userText: text, fromComposer: true, attachments });
 }
 
@@ -193,6 +215,7 @@ export async function followStream(turn, stream, userArt, isNew) {
       if (data.model || data.provider) setAnswerer(art, data.provider, data.model);
       if (isNew && state.currentId !== data.conversation_id && (state.currentId === null || state.turn === turn)) {
         state.currentId = data.conversation_id;
+        adoptTray(data.conversation_id); // files added while the first reply streams stay on screen
         setHash(data.conversation_id);
         setTitle(data.chat_name);
         refreshList();

@@ -7,6 +7,7 @@ import { renderList, setSidebar } from "./conversations.js";
 import { messageArticle } from "./messages.js";
 import { clearBanners } from "./notices.js";
 import { showDraft } from "./drafts.js";
+import { showTray } from "./attachments.js";
 import { showOptions } from "./options.js";
 import { placeSummaryMarker } from "./summary-marker.js";
 import { NO_PROVIDER_PLACEHOLDER, errorWords, fmtCost, numberFmt, usageTitle } from "./words.js";
@@ -52,6 +53,7 @@ export function newChat() {
   hooks.detachTurn();
   state.currentId = null;
   showDraft(null); // the new chat's own draft
+  showTray(null); // and its own files
   state.conv = null;
   showShareButton();
   clearBanners();
@@ -75,6 +77,7 @@ export async function openConversation(id) {
   const seq = ++state.loadSeq;
   state.currentId = id;
   showDraft(id); // before the load: what is typed while it loads is kept
+  showTray(id);
   setHash(id);
   clearBanners();
   renderList();
