@@ -29,7 +29,8 @@ export async function errorFrom(res) {
     /* not JSON: keep the status */
   }
   if (res.status === 401 && code !== "invalid_credentials") {
-    // The session ended: the login page will bring the user back.
+    // The session ended: the login page will bring the user back (and drafts.js stops keeping what is typed).
+    window.dispatchEvent(new Event("sessionended"));
     window.location.assign("/login");
   }
   const ra = res.headers.get("Retry-After");

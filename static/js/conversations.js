@@ -7,6 +7,7 @@ import { bindListKeys, displayName, groupConversations, listIcon, placeRoving, g
 import { dom, el, hooks, icon, isPhone, state } from "./dom.js";
 import { announce, showBanner } from "./notices.js";
 import { UNDO_KEYS, deleteWithUndo, isPendingDelete } from "./undo-delete.js";
+import { moveDraft } from "./drafts.js";
 import { errorWords } from "./words.js";
 
 let archivedOpen = false;
@@ -194,6 +195,9 @@ export function deleteConversation(c) {
   const inList = dom.list.contains(document.activeElement);
   const next = neighbour(c.id);
   const wasCurrent = state.currentId === c.id;
+  let typed = ""; // what the composer held when the conversation on screen was deleted
+  let earlier = ""; // the new chat's own draft then
+  let shown = ""; // what the composer showed after the delete
   const refocus = (id) => {
     const b = id ? dom.list.querySelector(`.conv[data-id="${CSS.escape(id)}"] .conv-open`) : null;
     if (b) {
@@ -204,13 +208,22 @@ export function deleteConversation(c) {
   deleteWithUndo(c, name, {
     changed: ({ hidden, restored, deleted }) => {
       if (hidden) {
-        if (wasCurrent) hooks.newChat();
-        else renderList();
+        if (wasCurrent) {
+          typed = dom.input.value;
+          hooks.newChat();
+          earlier = dom.input.value;
+          // The text typed stays in the composer as the new chat's draft, not in the deleted conversation's.
+          if (typed.trim()) moveDraft(c.id, null, (shown = earlier.trim() ? `${earlier}\n\n${typed}` : typed));
+        } else renderList();
         if (inList) refocus(next);
         announce(`Deleted “${name}”. ${UNDO_KEYS} or the Undo button brings it back for a few seconds.`);
       } else if (restored) {
         renderList();
-        if (wasCurrent && !state.currentId) hooks.openConversation(c.id);
+        if (wasCurrent && !state.currentId) {
+          const now = dom.input.value;
+          hooks.openConversation(c.id);
+          if (typed.trim() && now === shown) moveDraft(null, c.id, typed, earlier); // untouched since the delete: it goes back
+        }
         refocus(c.id);
         announce(`“${name}” is back.`);
       } else if (deleted) {

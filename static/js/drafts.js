@@ -1,7 +1,9 @@
 // Drafts: what is typed in the composer is kept per conversation (and for the new chat) in
 // localStorage, across switching and reloads; a send clears it, and logging out clears them all.
-// Keys are per user, so two accounts in one browser never see each other's drafts. Imports only
-// dom.js: view.js and turn.js call in here.
+// Keys are per user, so two accounts in one browser never see each other's drafts. Logging out in one
+// tab writes a marker key first: the user's other tabs see it (the `storage` event), empty their
+// composer, stop saving and go to the login page; a 401 anywhere (api.js's "sessionended") stops saving
+// too. Imports only dom.js: view.js and turn.js call in here.
 
 import { dom, state } from "./dom.js";
 
@@ -10,6 +12,9 @@ const NEW = "new";
 const MAX_AGE_MS = 30 * 24 * 3600 * 1000; // a draft left for a month is forgotten
 
 let shownKey = null; // the key the composer's text belongs to
+let stopped = false; // logged out (here or in another tab) or the session ended: nothing more is kept
+
+const LOGOUT = "chat.loggedout."; // + username: written at logout, read by the user's other tabs
 
 function userPrefix() {
   return `${PREFIX}${dom.body.dataset.username || ""}.`;
@@ -40,7 +45,7 @@ function read(key) {
 
 function write(key, text) {
   const s = store();
-  if (!s) return;
+  if (!s || stopped) return;
   try {
     if (text.trim()) s.setItem(key, JSON.stringify({ text, at: Date.now() }));
     else s.removeItem(key);
@@ -71,6 +76,18 @@ export function showDraft(id) {
   shownKey = key;
   dom.input.value = read(key);
   dom.input.dispatchEvent(new Event("draftshown")); // autosize and the length check listen
+}
+
+/**
+ * The composer now shows conversation `toId` (null: the new chat) and `text` goes with it: it is `toId`'s
+ * draft and no longer `fromId`'s, which keeps `left` (a deleted conversation's text stays in the composer, not in the deleted one).
+ */
+export function moveDraft(fromId, toId, text, left = "") {
+  write(keyOf(fromId), left);
+  shownKey = keyOf(toId);
+  dom.input.value = text;
+  write(shownKey, text);
+  dom.input.dispatchEvent(new Event("draftshown"));
 }
 
 /** The composer was sent: forget its draft. */
@@ -113,11 +130,38 @@ function pruneOld() {
   for (const k of doomed) s.removeItem(k);
 }
 
+/** Logged out elsewhere: nothing typed stays on screen or in storage, and the page goes to the login. */
+function loggedOutElsewhere() {
+  stopped = true;
+  dom.input.value = "";
+  dom.input.dispatchEvent(new Event("draftshown"));
+  window.location.assign("/login");
+}
+
+function onStorage(ev) {
+  if (stopped || ev.storageArea !== store()) return;
+  const user = dom.body.dataset.username || "";
+  // ev.key null: the whole storage was cleared. A draft key removed alone is a send in another tab, not a logout.
+  if (ev.key === null || (ev.key === LOGOUT + user && ev.newValue !== null)) loggedOutElsewhere();
+}
+
 /** Save on every edit, clear at logout (before the form posts), forget month-old drafts. */
 export function initDrafts() {
   pruneOld();
   dom.input.addEventListener("input", saveDraft);
   for (const form of document.querySelectorAll("form.logout-form")) {
-    form.addEventListener("submit", clearAllDrafts);
+    form.addEventListener("submit", () => {
+      try {
+        store()?.setItem(LOGOUT + (dom.body.dataset.username || ""), String(Date.now())); // tells the other tabs
+      } catch {
+        // Storage refused: the other tabs learn at their next request (a 401).
+      }
+      clearAllDrafts();
+      stopped = true;
+    });
   }
+  window.addEventListener("storage", onStorage);
+  window.addEventListener("sessionended", () => {
+    stopped = true;
+  });
 }

@@ -6,7 +6,7 @@
 import { currentEntry, deleteById, setSidebar } from "./conversations.js";
 import { dialogOpen, dom, el, isPhone } from "./dom.js";
 import { announce, openPanel } from "./notices.js";
-import { undoLastDelete } from "./undo-delete.js";
+import { undoDeleteFromComposer, undoLastDelete } from "./undo-delete.js";
 import { newChat } from "./view.js";
 
 const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || "");
@@ -154,6 +154,12 @@ function toggleSidebar() {
   if (open && !isPhone()) dom.list.querySelector('[tabindex="0"]')?.focus();
 }
 
+// Keys are matched by what they type (ev.key), so a German "-" or an AZERTY "M" on the US ";" position stays
+// itself; the physical key (ev.code) counts only when the layout types no Latin character there (Cyrillic, Greek…).
+function latin(key) {
+  return typeof key === "string" && key.length === 1 && /[\x20-\x7e\u00a0-\u024f]/.test(key);
+}
+
 /** What a key press asks for, or null (kept apart from the DOM so it reads as a table). */
 export function shortcutFor(ev, mac = IS_MAC) {
   if (ev.isComposing || ev.altKey) return null;
@@ -162,14 +168,15 @@ export function shortcutFor(ev, mac = IS_MAC) {
   if (mod && ev.shiftKey) {
     if (key === "o") return "new-chat";
     if (key === "c") return "copy-reply";
-    if (ev.code === "Semicolon") return "copy-code";
+    if (key === ";" || key === ":" || (ev.code === "Semicolon" && !latin(ev.key))) return "copy-code";
     if (key === "s") return "sidebar";
     if (key === "backspace") return "delete";
     return null;
   }
   if (mod && !ev.shiftKey && key === "k") return "search";
   if (mod && !ev.shiftKey && key === "z" && !typing(ev.target)) return "undo";
-  if (mod && (key === "/" || ev.code === "Slash")) return "help";
+  if (mod && !ev.shiftKey && key === "z" && ev.target instanceof HTMLElement && ev.target.id === "composer-input") return "undo-composer";
+  if (mod && (key === "/" || (ev.code === "Slash" && !latin(ev.key)))) return "help";
   if (!mod && !ev.ctrlKey && !ev.metaKey) {
     if (ev.key === "Escape" && ev.shiftKey) return "focus-composer";
     if (ev.key === "?" && !typing(ev.target)) return "help";
@@ -183,6 +190,11 @@ function onKey(ev) {
   if (!what) return;
   if (what === "undo") {
     if (undoLastDelete()) ev.preventDefault();
+    return;
+  }
+  if (what === "undo-composer") {
+    // The box's own undo unless a delete is waiting and nothing was typed since: then it brings that back.
+    if (undoDeleteFromComposer(dom.input.value)) ev.preventDefault();
     return;
   }
   ev.preventDefault();

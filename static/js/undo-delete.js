@@ -67,9 +67,22 @@ export function deleteWithUndo(entry, name, hooks) {
     p.toast.remove();
     hooks.changed({ restored: entry });
   };
-  pending.set(id, { timer, toast, entry, restore });
+  pending.set(id, { timer, toast, entry, restore, composer: null });
   undo.addEventListener("click", restore);
   hooks.changed({ hidden: entry });
+  const p = pending.get(id);
+  if (p) p.composer = document.getElementById("composer-input")?.value ?? null; // as the delete left it
+}
+
+/**
+ * Ctrl+Z in the message box while a delete's toast shows: undo the delete when the box is empty or
+ * unchanged since the delete (then nothing typed can be undone there instead); false otherwise.
+ */
+export function undoDeleteFromComposer(text) {
+  const last = Array.from(pending.values()).pop();
+  if (!last || (text.trim() && text !== last.composer)) return false;
+  last.restore();
+  return true;
 }
 
 /** Undo the latest delete that is still waiting; false when there is none. */
