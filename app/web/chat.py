@@ -48,6 +48,8 @@ def index() -> str:
         auto_titles=services().chat.settings.auto_titles,
         # The composer says the limit before a send that would be refused (413 message_too_long).
         max_message_chars=services().chat.settings.max_message_chars,
+        # The options popover offers no more output than the server takes (CHAT_MAX_OUTPUT_TOKENS caps the model's).
+        max_output_tokens=services().chat.settings.max_output_tokens,
         # The composer's attachment limits, so it can refuse early and word the refusal.
         paste_attachment_chars=current_app.config["CHAT_PASTE_ATTACHMENT_CHARS"],
         attachment_max_bytes=current_app.config["CHAT_ATTACHMENT_MAX_BYTES"],

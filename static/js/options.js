@@ -41,6 +41,19 @@ const ui = {
 let current = {};
 let dirty = false;
 let convId = null;
+// Changed and not yet sent, per conversation ("" the new chat): switching away and back keeps them, as drafts.
+const unsent = new Map();
+const keyOf = (id) => id || "";
+
+// The server's own cap on output (CHAT_MAX_OUTPUT_TOKENS, API "Options": the smaller of it and the model's).
+const SERVER_MAX_OUTPUT = Number(dom.body.dataset.maxOutputTokens) > 0 ? Number(dom.body.dataset.maxOutputTokens) : null;
+
+/** The largest value an option takes with this model: max_output_tokens is the model's and the server's smaller. */
+function maxOf(o, info) {
+  if (o.name !== "max_output_tokens") return o.max;
+  const caps = [info?.max_output_tokens, SERVER_MAX_OUTPUT].filter((n) => typeof n === "number" && n > 0);
+  return caps.length ? Math.min(...caps) : undefined;
+}
 
 /** "effort high · temperature 0.7": the options a reply was sent with, in the popover's order. */
 export function optionsWords(options) {
@@ -99,7 +112,7 @@ function control(o, info) {
     input = el("input", "option-input");
     input.type = "number";
     input.min = String(o.min);
-    const max = o.name === "max_output_tokens" ? info?.max_output_tokens : o.max;
+    const max = maxOf(o, info);
     if (typeof max === "number") input.max = String(max);
     input.step = String(o.step);
     input.placeholder = "Default";
@@ -109,7 +122,8 @@ function control(o, info) {
   }
   input.id = id;
   input.name = o.name;
-  const hintText = o.name === "max_output_tokens" ? (typeof info?.max_output_tokens === "number" ? `1 to ${info.max_output_tokens}` : "1 or more") : o.hint;
+  const outMax = maxOf(o, info);
+  const hintText = o.name === "max_output_tokens" ? (typeof outMax === "number" ? `1 to ${outMax}` : "1 or more") : o.hint;
   const error = el("span", "option-error");
   error.hidden = true;
   if (hintText) {
@@ -134,7 +148,7 @@ function take(o, input, error, info) {
     current[o.name] = raw;
   } else {
     const n = Number(raw);
-    const max = o.name === "max_output_tokens" ? info?.max_output_tokens : o.max;
+    const max = maxOf(o, info);
     const bad = !Number.isFinite(n) || n < o.min || (typeof max === "number" && n > max) || (o.kind === "integer" && !Number.isInteger(n));
     if (bad) {
       error.textContent = `Not accepted: ${o.kind === "integer" ? "a whole number" : "a number"} ${typeof max === "number" ? `from ${o.min} to ${max}` : `of ${o.min} or more`}.`;
@@ -173,9 +187,20 @@ function isOpen() {
   return !ui.popover.hidden;
 }
 
+// The popover opens upwards from the composer: it may take only the room above it (a phone, a tall draft),
+// and scrolls inside beyond that. The CSSOM is allowed by the CSP; a style attribute would not be.
+function fitPopover() {
+  ui.popover.style.maxHeight = "";
+  const bottom = ui.popover.getBoundingClientRect().bottom;
+  const room = Math.floor(bottom - 8);
+  const css = parseFloat(getComputedStyle(ui.popover).maxHeight) || Infinity;
+  ui.popover.style.maxHeight = `${Math.max(120, Math.min(css, room))}px`;
+}
+
 function openPopover() {
   render();
   ui.popover.hidden = false;
+  fitPopover();
   ui.open.setAttribute("aria-expanded", "true");
   (ui.fields.querySelector("select, input") || ui.close).focus();
 }
@@ -191,9 +216,11 @@ function closePopover(focusBack = true) {
 export function showOptions(conv) {
   const id = conv?.conversation_id || null;
   if (id === convId && dirty) return; // the same conversation reloaded after a turn: keep unsent changes
+  if (id !== convId && dirty) unsent.set(keyOf(convId), { ...current });
   convId = id;
-  current = conv?.options && typeof conv.options === "object" ? { ...conv.options } : {};
-  dirty = false;
+  const kept = unsent.get(keyOf(id));
+  current = kept ? { ...kept } : conv?.options && typeof conv.options === "object" ? { ...conv.options } : {};
+  dirty = Boolean(kept);
   showCount();
   if (isOpen()) render();
 }
@@ -208,8 +235,8 @@ export function optionsField() {
 
 /** A turn was accepted with the options sent: they are the conversation's now. */
 export function optionsSent(conversationId) {
-  dirty = false;
-  convId = conversationId || convId;
+  unsent.delete(keyOf(conversationId));
+  if (keyOf(conversationId) === keyOf(convId)) dirty = false; // the user may have moved on: theirs stay unsent
 }
 
 async function refreshModels() {
@@ -258,6 +285,9 @@ export function initOptions() {
   });
   dom.model.addEventListener("choice", () => {
     if (isOpen()) render();
+  });
+  window.addEventListener("resize", () => {
+    if (isOpen()) fitPopover();
   });
   showCount();
 }
