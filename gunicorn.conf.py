@@ -183,15 +183,26 @@ def _metrics_dir() -> str | None:
 
 def on_starting(server: Any) -> None:
     """Start the metrics afresh: set the directory for the workers (before they import
-    prometheus_client) and empty it of an earlier run's files."""
+    prometheus_client) and empty it of an earlier run's files.
+
+    A directory that cannot be made or emptied does not stop the server: each worker then finds
+    it unusable too and runs with metrics off (its `metrics_unavailable` line, app/observe/setup.py).
+    """
     path = _metrics_dir()
     if path is None:
         return
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-    os.makedirs(path, exist_ok=True)
-    for name in os.listdir(path):
-        if name.endswith(".db"):
-            os.remove(os.path.join(path, name))
+    try:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+    except OSError as exc:
+        server.log.error(
+            "metrics_unavailable dir=%s error=%s: running with metrics off",
+            path,
+            type(exc).__name__,
+        )
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -81,20 +81,37 @@ def build_observability(
     metrics_token: str | None,
     registry: rc.ProviderRegistry,
 ) -> Observability:
-    """The process's observers; metrics only with a token (no directory, no import without one)."""
+    """The process's observers; metrics only with a token (no directory, no import without one).
+
+    A multiprocess directory that cannot be made or written turns metrics off (logged once): the
+    app, its turn log and /healthz still serve.
+    """
     observers: list[TurnObserver] = [TurnLog(secret_key)]
     metrics = None
     if metrics_token:
-        path = multiproc.prepare(data_dir)
-        from .metrics import Metrics  # only now: PROMETHEUS_MULTIPROC_DIR is set
-
-        metrics = Metrics(
-            path,
-            metrics_token,
-            known_provider=lambda provider: known_provider(registry, provider),
-            known_model=lambda provider, model: known_model(registry, provider, model),
-        )
-        observers.insert(0, metrics)
+        try:
+            metrics = _metrics(data_dir, metrics_token, registry)
+        except OSError as exc:
+            log.error(
+                "metrics_unavailable dir=%s error=%s: running with metrics off",
+                multiproc.metrics_dir(data_dir),
+                type(exc).__name__,
+            )
+        else:
+            observers.insert(0, metrics)
     return Observability(
         observer=Observers(observers), metrics=metrics, health=DataDirProbe(data_dir)
+    )
+
+
+def _metrics(data_dir: Path, token: str, registry: rc.ProviderRegistry) -> Metrics:
+    """Prepare the multiprocess directory and the process's series (OSError when unwritable)."""
+    path = multiproc.prepare(data_dir)
+    from .metrics import Metrics  # only now: PROMETHEUS_MULTIPROC_DIR is set
+
+    return Metrics(
+        path,
+        token,
+        known_provider=lambda provider: known_provider(registry, provider),
+        known_model=lambda provider, model: known_model(registry, provider, model),
     )

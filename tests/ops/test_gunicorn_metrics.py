@@ -196,3 +196,53 @@ def test_metrics_are_summed_over_two_workers(server: Server, app, upstream, data
         assert time.monotonic() < deadline, sorted(p.name for p in metrics_dir.iterdir())
         time.sleep(0.1)
     assert total(scrape(browser), "chat_turns_total") == turns + 1
+
+
+def test_an_unusable_metrics_directory_starts_the_server_with_metrics_off(
+    data_dir: Path, upstream, app, tmp_path: Path
+):
+    # As root no directory is read-only: a file where a parent directory should be stands in.
+    (tmp_path / "blocker").write_text("not a directory")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        CHAT_DATA_DIR=str(data_dir),
+        OPENAI_API_KEY=SENTINEL_KEY,
+        OPENAI_BASE_URL=upstream.base_url,
+        CHAT_METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "blocker" / "metrics"),
+        SECRET_KEY=SECRET,
+        PYTHONUNBUFFERED="1",
+    )
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    served = Server(proc, f"http://127.0.0.1:{port}", log_path)
+    try:
+        browser = None
+        deadline = time.monotonic() + 60
+        while browser is None:
+            assert proc.poll() is None, served.log()[-3000:]  # the master started
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            try:
+                browser = Browser(served.url, app)  # a worker answers (its login)
+            except OSError:
+                time.sleep(0.1)
+        assert browser.request("GET", "/healthz")[0] == 200
+        assert one_turn(browser, {"message": MESSAGE})
+        status, _, _ = browser.request(
+            "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert status == 404  # off, as without a token
+        log = served.log()
+        assert log.count("metrics_unavailable") == 2  # the master's line, and the worker's
+        assert "turn {" in log  # the turn log writes on
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -15,6 +15,7 @@ import responses_client as rc
 from app.observe.setup import known_model, known_provider
 from responses_client.adapters.fake import FakeProvider
 from responses_client.registry import ModelInfo, ProviderSettings
+from tests.conftest import chat, login
 from tests.ops.promtext import run_python, total, value
 
 TOKEN = "metrics-token-for-tests-5d1e"
@@ -256,3 +257,51 @@ def test_prometheus_imported_too_early_still_serves_this_process(tmp_path):
     status, _, text = out.partition("\n")
     assert status == "200"
     assert value(text, "chat_streams_open") == 0 and "chat_turns_total" in text
+
+
+# -- an unwritable multiprocess directory turns metrics off, not the app ----------------------
+
+
+def test_a_file_in_place_of_the_metrics_directory_runs_with_metrics_off(
+    make_app, tmp_path, monkeypatch, caplog, capsys
+):
+    # As root no directory is read-only: a file where a parent directory should be stands in.
+    (tmp_path / "blocker").write_text("not a directory")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "blocker" / "metrics"))
+    with caplog.at_level("INFO"):
+        app = make_app(CHAT_METRICS_TOKEN=TOKEN)
+        client = login(app.test_client(), app)
+        capsys.readouterr()
+        frames = chat(client, message="hello")
+    assert frames[-1].event == "done" and frames[-1].data["status"] == "completed"
+    assert sum("metrics_unavailable" in r.getMessage() for r in caplog.records) == 1
+    assert '"event":"turn"' in capsys.readouterr().err  # the turn log still writes its line
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 404  # off, as without a token
+
+
+UNWRITABLE_FILES = """
+    import os
+    from pathlib import Path
+    from app import create_app
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    path.mkdir()
+    for kind in ("counter", "gauge_livesum", "histogram", "gauge_all"):
+        (path / f"{kind}_{os.getpid()}.db").mkdir()  # the value files cannot be made
+    app = create_app({
+        "TESTING": True, "CHAT_DATA_DIR": os.environ["DATA"], "SECRET_KEY": "k" * 40,
+        "CHAT_METRICS_TOKEN": "t" * 20,
+    })
+    client = app.test_client()
+    print(client.get("/healthz").status_code)
+    print(client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 20}).status_code)
+"""
+
+
+def test_metric_files_that_cannot_be_made_run_with_metrics_off(tmp_path):
+    out = run_python(
+        UNWRITABLE_FILES,
+        {"DATA": str(tmp_path / "data"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")},
+    )
+    assert out.split() == ["200", "404"]
