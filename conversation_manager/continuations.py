@@ -31,6 +31,9 @@ CONTINUING = "continuing"
 CONTINUATIONS = "continuations"
 # `metadata[CONTINUATION_ERROR]`: {"code", "message"} of the last continuation when it failed.
 CONTINUATION_ERROR = "continuation_error"
+# `metadata[CONTINUED_AT]`: when the last continuation that added to the reply ended; its
+# `timestamp` stays when it was made.
+CONTINUED_AT = "continued_at"
 # Call metadata that says how a reply ended: a continuation that gives none drops the old value.
 ENDING_KEYS = ("finish_reason", "upstream_response_id", "refusal")
 USAGE_FIELDS = (
@@ -210,7 +213,8 @@ def finish_continuation(
         msg.provider = provider
     if price is not None:
         msg.price = dict(price)
-    msg.timestamp = now
+    # Not `timestamp`: the reply's usage and cost are counted on the day it was made (app.stats).
+    msg.metadata[CONTINUED_AT] = now
     return msg
 
 

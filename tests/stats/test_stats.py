@@ -4,6 +4,7 @@ model, within from/to, and never another user's."""
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -327,3 +328,32 @@ def test_real_turns_against_the_fake_upstream(app, client, upstream):
     after = client.get("/stats?group_by=model").get_json()
     assert after["totals"]["turns"] == 2
     assert default_model not in {g["key"] for g in after["groups"]}
+
+
+def test_a_continued_reply_counts_on_the_day_it_was_made(app, client, upstream):
+    # Its usage and cost are summed into the reply: they stay on the reply's day, not the
+    # continuation's (a row is dated by the message's timestamp).
+    made = time.time() - DAY
+    store = app.extensions["services"].store
+    conv = store.create(
+        "alice",
+        chat_name="cut off",
+        model="gpt-5.4-mini",
+        provider="openai",
+        instructions="",
+        messages=[
+            user_msg("m_1", None, made - 1),
+            reply("m_2", "m_1", made, "openai", "gpt-5.4-mini", 1, 0.0011, status="stopped"),
+        ],
+    )
+    upstream.reply = " and the rest"
+    frames = chat(client, conversation_id=conv.id, continue_message_id="m_2")
+    assert frames[-1].event == "done" and frames[-1].data["status"] == "completed"
+    days = client.get(f"/stats?from={made - DAY}&to={time.time() + DAY}").get_json()
+    assert [g["key"] for g in days["groups"]] == [
+        datetime.fromtimestamp(made, tz=UTC).strftime("%Y-%m-%d")
+    ]
+    (row,) = days["groups"]
+    assert row["turns"] == 1 and row["output_tokens"] > usage(1)["output_tokens"]  # summed
+    saved = store.get("alice", conv.id).message("m_2")
+    assert saved.timestamp == made and saved.metadata["continued_at"] > made

@@ -282,7 +282,7 @@ def test_the_store_merges_a_call_into_the_reply():
     assert merged.cost_usd == 0.75 and merged.response_id == "resp_new"
     assert merged.reasoning_summary == "first thoughts\n\nmore thoughts"
     assert merged.latency_ms == {"first_token": 100, "total": 1300}
-    assert merged.metadata == {"continuations": 1, "finish_reason": "stop"}
-    assert merged.timestamp == 3.0 == conv.last_update
+    assert merged.metadata == {"continuations": 1, "finish_reason": "stop", "continued_at": 3.0}
+    assert merged.timestamp == 1.0 and conv.last_update == 3.0  # its usage stays on its day
     assert continuations.summed_cost(0.5, None) is None
     assert continuations.summed_usage(None, None) is None
