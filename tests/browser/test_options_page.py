@@ -110,7 +110,8 @@ def test_the_popover_lists_what_the_chosen_model_takes(server: Server, open_page
     effort = page.get_by_label("Reasoning effort")
     efforts = effort.locator("option").evaluate_all("els => els.map(e => e.value)")
     assert efforts == ["", "low", "medium", "high"]  # the model's own list, "" is the default
-    expect(pop.locator("#opt-max_output_tokens-hint")).to_have_text("1 to 32000")
+    # The model takes 32000, the server CHAT_MAX_OUTPUT_TOKENS (16000): the smaller is offered (API "Options").
+    expect(pop.locator("#opt-max_output_tokens-hint")).to_have_text("1 to 16000")
     shot(page, "70-options-popover")
 
     # Another model: its own options, none of the reasoning ones.
@@ -119,6 +120,8 @@ def test_the_popover_lists_what_the_chosen_model_takes(server: Server, open_page
     pick(page, "plain-text")
     page.get_by_role("button", name="Model settings").click()
     assert field_names(page) == ["temperature", "top_p", "max_output_tokens"]
+    # This model's own limit is the smaller one.
+    expect(pop.locator("#opt-max_output_tokens-hint")).to_have_text("1 to 4096")
 
     # A value out of range is refused in words, and not kept.
     temp = page.get_by_label("Temperature")
