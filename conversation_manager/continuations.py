@@ -78,9 +78,10 @@ def begin_continuation(conv: Conversation, mid: str, *, now: float) -> Message:
 
 
 def summed_usage(earlier: Usage | None, call: Usage | None) -> Usage | None:
-    """Two calls' usage added up field by field (None when neither reported any)."""
+    """Two calls' usage added up field by field; unknown (None) when either is unknown, like the
+    cost: a part that is not counted would make the sum look smaller than what was used."""
     if earlier is None or call is None:
-        return call if earlier is None else earlier
+        return None
     fields = {f: getattr(earlier, f) + getattr(call, f) for f in USAGE_FIELDS}
     total = (earlier.total_tokens or 0) + (call.total_tokens or 0)
     return Usage(**fields, total_tokens=total)
@@ -93,11 +94,23 @@ def summed_cost(earlier: float | None, call: float | None) -> float | None:
     return round(earlier + call, 10)
 
 
+def with_call(
+    usage: Usage | None, cost_usd: float | None, call: Usage | None, call_cost: float | None
+) -> tuple[Usage | None, float | None]:
+    """A reply's usage and cost with one more call's added.
+
+    A call that created no response upstream (no usage, priced 0 by the turn) used nothing and
+    changes neither; otherwise an unknown part (a response created but no usage reported, or an
+    unknown price) makes the sum unknown, as for any reply.
+    """
+    if call is None and call_cost == 0:
+        return usage, cost_usd
+    return summed_usage(usage, call), summed_cost(cost_usd, call_cost)
+
+
 def _add_call(msg: Message, usage: Usage | None, cost_usd: float | None) -> None:
-    """Add one call's usage and cost to the reply's (a call that created a response upstream but
-    reported no usage has an unknown cost, which makes the reply's unknown, as for any reply)."""
-    msg.usage = summed_usage(msg.usage, usage)
-    msg.cost_usd = summed_cost(msg.cost_usd, cost_usd)
+    """Add one call's usage and cost to the reply's (see `with_call`)."""
+    msg.usage, msg.cost_usd = with_call(msg.usage, msg.cost_usd, usage, cost_usd)
 
 
 def _count(msg: Message) -> None:
@@ -116,7 +129,7 @@ def _merged_estimates(msg: Message, metadata: dict[str, Any], had_usage: bool) -
     """The call's token estimate added to the reply's, so reported / estimated input stays the
     calibration's ratio (app.context.tokens) for the summed usage."""
     if not had_usage:
-        return  # the reply's usage is the call's alone: so is its estimate
+        return  # the reply's usage is unknown: the call's estimate pairs with nothing (no calibration)
     earlier, call = msg.metadata.get("token_count"), metadata.get("token_count")
     if isinstance(earlier, dict) and isinstance(call, dict):
         if earlier.get("method") == call.get("method"):

@@ -208,8 +208,9 @@ class ContinuationRun(TurnRun):
         merged = plan.saved.merged if plan.saved is not None else None
         if merged is None:  # not saved (the conversation went meanwhile): summed from the plan
             call = cm.Usage.model_validate(data["usage"]) if data.get("usage") else None
-            usage = continuations.summed_usage(plan.continued.usage, call)
-            cost = continuations.summed_cost(plan.continued.cost_usd, data.get("cost_usd"))
+            usage, cost = continuations.with_call(
+                plan.continued.usage, plan.continued.cost_usd, call, data.get("cost_usd")
+            )
             return event, {**data, "usage": _usage_json(usage), "cost_usd": cost}
         return event, {
             **data,

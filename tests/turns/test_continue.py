@@ -225,8 +225,9 @@ def test_a_failed_call_that_created_a_response_makes_the_cost_unknown(service, f
     assert frames[-1].event == "error" and frames[-1].data["message_id"] == mid
     after = reply(service, cid, mid)
     assert after.text == "One two" and after.status == "incomplete"
-    # No usage came, but a response was created upstream: its cost is unknown, never guessed.
-    assert after.usage is not None and after.usage.output_tokens == 2
+    # No usage came, but a response was created upstream: its usage and cost are unknown, and
+    # so are the reply's sums (never guessed, never smaller than what was used).
+    assert after.usage is None
     assert after.cost_usd is None
     assert after.metadata["continuation_error"]["code"] == "upstream_error"
 
@@ -286,3 +287,10 @@ def test_the_store_merges_a_call_into_the_reply():
     assert merged.timestamp == 1.0 and conv.last_update == 3.0  # its usage stays on its day
     assert continuations.summed_cost(0.5, None) is None
     assert continuations.summed_usage(None, None) is None
+    some = cm.Usage(input_tokens=3, output_tokens=1)
+    # Like the cost: an unknown part makes the sum unknown, whichever side it is.
+    assert continuations.summed_usage(None, some) is None
+    assert continuations.summed_usage(some, None) is None
+    # A call that created no response upstream (no usage, priced 0) adds nothing.
+    assert continuations.with_call(some, 0.5, None, 0.0) == (some, 0.5)
+    assert continuations.with_call(some, 0.5, None, None) == (None, None)
