@@ -1,7 +1,8 @@
 """Secrets and share tokens never reach a log line: the configured secrets, `redact()`, and the
 log-record factory that applies it to every record of the process.
 
-Imports nothing of ours and no Flask, so the turns and the providers can redact upstream text too.
+Imports no Flask, and of ours only `responses_client.secret_values` (the one reading of a URL's
+user-info), so the turns and the providers can redact upstream text too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
+
+from responses_client.secret_values import url_credentials
 
 REDACTED = "[redacted]"
 # API.md "Secrets": variables named like this hold secrets, whatever else they are called.
@@ -26,20 +29,6 @@ _KEY_LIKE_RE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\s+\S+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_re: re.Pattern[str] | None = None
-
-
-def url_credentials(url: str) -> list[str]:
-    """Return the user-info parts of a URL (`user:password`, the user, the password), if any."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return []
-    if "@" not in parts.netloc:
-        return []
-    userinfo = parts.netloc.rpartition("@")[0]
-    found = [userinfo, unquote(userinfo)]
-    found += [unquote(p) for p in (parts.username, parts.password) if p]
-    return found
 
 
 def secrets_in(values: Mapping[str, Any], names: Iterable[str] = ()) -> list[str]:
