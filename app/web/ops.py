@@ -2,7 +2,7 @@
 host check (API "Operations").
 
 Part of the web layer; imports only `app.web.current` of it. `/metrics` answers 404, exactly as an
-unknown path, unless `CHAT_METRICS_TOKEN` is set and the request carries it as a Bearer token.
+unknown path, unless `CHAT_METRICS_TOKEN` is set and a GET (or HEAD) carries it as a Bearer token.
 """
 
 from __future__ import annotations
@@ -31,12 +31,17 @@ def _bearer() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@bp.get("/metrics")
+# Every method reaches the view, so that anything but GET/HEAD with the token answers 404 like an
+# unknown path (a 405 with `Allow` would say the route exists).
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@bp.route("/metrics", methods=ANY_METHOD, provide_automatic_options=False)
 def metrics() -> Response:
     """The Prometheus text summed over the worker processes, for the configured Bearer token."""
     ops = services().ops
     metrics = ops.metrics if ops is not None else None
-    if metrics is None:
+    if metrics is None or request.method not in ("GET", "HEAD"):
         raise NotFound()
     # Constant time: the comparison says nothing about how much of a guess was right.
     if not hmac.compare_digest(_bearer().encode(), metrics.token.encode()):

@@ -305,3 +305,19 @@ def test_metric_files_that_cannot_be_made_run_with_metrics_off(tmp_path):
         {"DATA": str(tmp_path / "data"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")},
     )
     assert out.split() == ["200", "404"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("configured", [False, True])
+def test_another_method_is_404_like_an_unknown_path(
+    make_app, tmp_path, monkeypatch, method, configured
+):
+    # A 405 (with `Allow`) would say that the route exists; an unknown path is 404.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prom"))
+    app = make_app(CHAT_METRICS_TOKEN=TOKEN) if configured else make_app()
+    client = app.test_client()
+    for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+        response = client.open("/metrics", method=method, headers=headers)
+        unknown = client.open("/no-such-path", method=method, headers=headers)
+        assert (response.status_code, response.get_json()) == (404, unknown.get_json())
+        assert "Allow" not in response.headers
