@@ -12,6 +12,7 @@ from collections.abc import Callable
 import conversation_manager as cm
 import stream_processor as sp
 from app import messages
+from conversation_manager import continuations
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ def load_repairing(
         last = coordination.last_frame(conversation_id)
         if last is None or last[1] not in sp.TERMINAL_EVENTS:
             return conversation
-        stale = [m for m in stale if m.id == header.get("turn_id")]
+        stale = [
+            m
+            for m in stale
+            if m.id == header.get("turn_id") and not _continued_since(m, header.get("started_at"))
+        ]
         if not stale:
             return conversation
     try:
@@ -47,6 +52,17 @@ def load_repairing(
     except (cm.StorageBusy, cm.StorageFull, cm.StorageError, OSError):
         log.warning("repair_deferred conversation=%s", conversation_id)
         return conversation
+
+
+def _continued_since(message: cm.Message, journal_started_at: object) -> bool:
+    """Whether a continuation of `message` began after the journal on disk: that journal is of an
+    earlier call of the same reply (a continuation's journal has the reply's id too), and the
+    continuation's own is not begun yet, so its worker has not finished with the store."""
+    marker = message.metadata.get(continuations.CONTINUING)
+    started = marker.get("started_at") if isinstance(marker, dict) else None
+    if not isinstance(started, int | float):
+        return False
+    return not isinstance(journal_started_at, int | float) or started > journal_started_at
 
 
 def repair_stale(

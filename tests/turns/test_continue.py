@@ -294,3 +294,34 @@ def test_the_store_merges_a_call_into_the_reply():
     # A call that created no response upstream (no usage, priced 0) adds nothing.
     assert continuations.with_call(some, 0.5, None, 0.0) == (some, 0.5)
     assert continuations.with_call(some, 0.5, None, None) == (None, None)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_load_as_a_continuation_begins_does_not_repair_it(service, fake, monkeypatch, fails):
+    # Between the store's begin_continuation and the new journal, the journal on disk is the
+    # reply's earlier call: ended, and with the reply's id. A load then (GET /chat, a listing)
+    # must not take the running continuation for a dead one and mark it interrupted.
+    cid, mid = cut_off(service, fake, "One two")
+    real = service.store.begin_continuation
+    seen: list[cm.Message] = []
+
+    def begin(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        seen.append(service.load(USER, cid).message(mid))  # another request, right then
+        return out
+
+    monkeypatch.setattr(service.store, "begin_continuation", begin)
+    if fails:
+        fake.enqueue_error(rc.ProviderError(status=500))
+    else:
+        fake.enqueue_reply(" three.")
+    frames = run(service, conversation_id=cid, continue_message_id=mid)
+    assert seen[0].status == "in_progress"  # running, not repaired
+    after = reply(service, cid, mid)
+    assert after.metadata["continuations"] == 1  # counted once
+    if fails:
+        assert frames[-1].event == "error"
+        assert after.status == "incomplete" and after.text == "One two"  # as it was
+    else:
+        assert frames[-1].event == "done"
+        assert after.status == "completed" and after.text == "One two three."
