@@ -47,7 +47,10 @@ def conversation_files(udir: Path) -> dict[str, FileKey | None]:
             cid = name[:-5]
             if not is_valid_conversation_id(cid):
                 continue
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted since the directory was read: not there
+                continue
             files[cid] = file_key(st) if stat.S_ISREG(st.st_mode) else None
     return files
 

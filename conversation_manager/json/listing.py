@@ -97,7 +97,10 @@ def _scan(udir: Path) -> tuple[dict[str, FileKey | None], dict[str, float]]:
                 for entry in entries:
                     match = QUARANTINE_RE.fullmatch(entry.name)
                     if match:
-                        mtime = entry.stat(follow_symlinks=False).st_mtime
+                        try:
+                            mtime = entry.stat(follow_symlinks=False).st_mtime
+                        except FileNotFoundError:  # removed since the directory was read
+                            continue
                         quarantined[match["id"]] = max(quarantined.get(match["id"], 0), mtime)
     except OSError as exc:
         raise storage_error(exc, "listing") from exc

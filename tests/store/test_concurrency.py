@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import conversation_manager
 from conversation_manager import JsonConversationStore, StorageBusy
+from conversation_manager.json import index as json_index
 from conversation_manager.json import locks as json_locks
 
 from .conftest import USER, new_conversation
@@ -150,3 +154,32 @@ def test_killed_lock_holder(data_dir: Path) -> None:
         except StorageBusy:
             assert time.monotonic() < deadline
     assert store.get(USER, conv.id).chat_name == "after"
+
+
+def test_listing_while_a_conversation_is_deleted(
+    store: JsonConversationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A DELETE between the directory read and the file's stat (the page lists while its undo-delete
+    # fires) gave a 500: a file gone meanwhile is simply not listed.
+    keep, gone = new_conversation(store), new_conversation(store)
+    real_scandir = os.scandir
+
+    class Racing:
+        def __init__(self, path: Any) -> None:
+            self.inner = real_scandir(path)
+
+        def __enter__(self) -> Racing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()
+
+        def __iter__(self) -> Iterator[os.DirEntry[str]]:
+            for entry in self.inner:
+                if entry.name == f"{gone.id}.json":
+                    store.delete(USER, gone.id)  # after the directory was read, before the stat
+                yield entry
+
+    monkeypatch.setattr(json_index.os, "scandir", Racing)
+    listed = [s.id for s in store.list(USER)]
+    assert keep.id in listed and gone.id not in listed
