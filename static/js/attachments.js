@@ -227,8 +227,13 @@ export function traySwitches() {
   return switches;
 }
 
-/** The note under the composer (kind: warn, error or info); "" hides it. */
-export function showNote(text, kind = "warn") {
+// A note that stays until the next send (a cancelled send): the tray's own checks, which run on every
+// switch and upload, fall back to it instead of hiding it.
+let lasting = null;
+
+/** The note under the composer (kind: warn, error or info); "" hides it; `lasting` keeps it until `endNote`. */
+export function showNote(text, kind = "warn", { lasting: keep = false } = {}) {
+  if (keep) lasting = { text, kind };
   ui.note.textContent = text || "";
   ui.note.className = `composer-note note-${kind}`;
   ui.note.hidden = !text;
@@ -246,7 +251,14 @@ export function checkNote() {
     showNote(`${choice.model} takes text only: it cannot see images. Pick a model that takes images, or remove them.`);
     return;
   }
-  showNote("");
+  showNote(lasting?.text || "", lasting?.kind);
+}
+
+/** Drop the lasting note (the user sends again). */
+export function endNote() {
+  if (!lasting) return;
+  lasting = null;
+  checkNote();
 }
 
 export function hasAttachments() {

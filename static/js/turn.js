@@ -13,6 +13,7 @@ import { trackReasoning } from "./reasoning.js";
 import {
   adoptTray,
   clearAttachments,
+  endNote,
   hasAttachments,
   readyIds,
   restoreAttachments,
@@ -83,6 +84,7 @@ export async function sendFromComposer() {
   if (dom.input.disabled) return;
   if (!dom.input.value.trim() && !hasAttachments()) return;
   if (!composerFits()) return; // over the length limit: the note under the box says by how much
+  endNote(); // a cancelled send's note has been read
   // What is sent is what is on screen when Send is pressed: the text, the conversation, its files. Send waits
   // for the uploads; a refused file keeps the message in the composer (the note says why), and opening another
   // conversation meanwhile cancels the send (its text and files stay with the conversation they were typed in).
@@ -101,7 +103,7 @@ export async function sendFromComposer() {
   }
   if (traySwitches() !== switches || state.currentId !== conversationId) {
     const words = "Not sent: another conversation was opened while the files were uploading. The message and its files are still in the conversation they were written in.";
-    showNote(words, "warn");
+    showNote(words, "warn", { lasting: true });
     announce(words);
     return;
   }
