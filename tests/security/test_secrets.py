@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import threading
+import time
 
 import filelock
 import pytest
@@ -221,3 +222,25 @@ def test_secrets_are_found_by_name():
     )
     assert {"k" * 10, "t" * 10, "s" * 10, "q" * 10, "p@ss", "u:p%40ss"} <= set(found)
     assert "gpt-5.4-mini" not in found and "https://h.example/v1" not in found
+
+
+def test_redaction_is_linear_and_covers_secrets_with_spaces(monkeypatch):
+    from app import redaction
+
+    for name, empty in (("_secrets", set()), ("_pieces", frozenset()), ("_spaced_re", None)):
+        monkeypatch.setattr(redaction, name, empty)  # restored afterwards, all three
+    redaction.add_secrets(
+        ["k" * 6 + "-long-secret-value-0123456789abcdef", "a pass phrase with spaces"]
+    )
+    assert redaction.redact_secrets("x=kkkkkk-long-secret-value-0123456789abcdef;") == "[redacted]"
+    assert redaction.redact_secrets("see value-0123456789 here") == "see [redacted] here"
+    said = redaction.redact_secrets("it was: pass phrase with spaces. ok")
+    assert said == "it [redacted] ok", said  # the words a piece touches, as for any secret
+    assert redaction.redact_secrets("nothing secret in this line") == "nothing secret in this line"
+    # A long log line, one word or many, is redacted in linear time (a regex wrapping every
+    # piece in \S* took seconds here); the bound is generous.
+    words = ("abcdefghij" * 20_000, " ".join(["wordqrstuvwx"] * 20_000))
+    started = time.monotonic()
+    for text in words:
+        assert redaction.redact_secrets(text) == text
+    assert time.monotonic() - started < 5
