@@ -1,14 +1,17 @@
-"""Commit a planned turn to the store: create a new conversation, add the user message and the
-`in_progress` reply (or open the reply a continuation extends).
+"""Commit a planned turn to the store in one durable write: the user message and the
+`in_progress` reply (with the conversation itself when it is new), or the reply a continuation
+extends, opened again.
 
 Imports no Flask and no SDK.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import conversation_manager as cm
+from conversation_manager.edits import add_turn
 from conversation_manager.models import ContextMode
 
 from .continuation import ContinuationPlan
@@ -18,8 +21,8 @@ from .plan import TurnPlan
 def commit_turn(
     store: cm.ConversationStore, plan: TurnPlan, context_mode: Callable[[TurnPlan], ContextMode]
 ) -> cm.Conversation:
-    """Write the turn's records (the conversation first when it is new; `context_mode`: the mode
-    the new reply is recorded with); return the conversation."""
+    """Write the turn's records in one commit (`context_mode`: the mode the new reply is recorded
+    with); return the conversation."""
     user, cid = plan.user, plan.conversation.id
     if isinstance(plan, ContinuationPlan):
         conversation, _ = store.begin_continuation(
@@ -27,8 +30,21 @@ def commit_turn(
         )
         return conversation
     if plan.is_new:
-        c = plan.conversation
-        store.create(
+        # The conversation is created holding the turn's two messages: one commit, not two.
+        c = plan.conversation.model_copy(deep=True)
+        add_turn(
+            c,
+            now=time.time(),
+            text=plan.text,
+            parent_id=None,
+            model=plan.model,
+            provider=plan.provider.name,
+            context_mode=context_mode(plan),
+            user_message_id=plan.user_message_id,
+            assistant_message_id=plan.assistant_id,
+            attachments=plan.attachments,
+        )
+        return store.create(
             user,
             chat_name=c.chat_name,
             model=c.model,
@@ -36,7 +52,6 @@ def commit_turn(
             instructions=c.instructions,
             conversation_id=c.id,
             created_at=c.created_at,
-            last_update=c.last_update,
             chat_name_source=c.chat_name_source,
             messages=c.messages,
             template_id=c.template_id,
