@@ -52,6 +52,11 @@ TemplateStarter = Callable[[str, str, Mapping[str, str] | None, str], TemplateSt
 class TurnLimits(Protocol):
     """The per-user limits as turns use them (app.limits.TurnLimits)."""
 
+    @property
+    def budget(self) -> object | None:
+        """The spend budget; None: nothing reads a turn's estimated cost."""
+        ...
+
     def precheck(self, user: str) -> None:
         """Refuse (429) a turn that could not be admitted now; changes nothing."""
         ...
@@ -287,9 +292,11 @@ class ChatService:
         if self.limits is None:
             return None
         tokens = plan.estimated_tokens(self.settings)
-        output = self.settings.max_output_tokens or 0
-        estimate = {"input_tokens": max(0, tokens - output), "output_tokens": output}
-        cost = self.price(plan.provider.name, plan.model, estimate).cost_usd
+        cost = None
+        if self.limits.budget is not None:  # only a budget reads the estimate (a price lookup)
+            output = self.settings.max_output_tokens or 0
+            estimate = {"input_tokens": max(0, tokens - output), "output_tokens": output}
+            cost = self.price(plan.provider.name, plan.model, estimate).cost_usd
         return self.limits.admit(plan.user, estimated_tokens=tokens, estimated_cost_usd=cost)
 
     def _part_maker(self, plan: TurnPlan) -> Callable[[Candidate], Candidate] | None:

@@ -240,6 +240,8 @@ def test_an_incomplete_reason_outside_the_known_set_becomes_other(service, fake)
 class RecordingLimits:
     """Limits that admit everything and record what turns asked of them."""
 
+    budget = None  # no budget: a turn's cost estimate is never priced
+
     def __init__(self) -> None:
         self.calls: list[str] = []
 
