@@ -179,38 +179,47 @@ class ModelCache:
 
     def _load_locked(self) -> None:
         signature = self._stat()
-        self._signature = signature
+        self._lists = self._read(signature)
+        self._signature = signature  # after the lists: a reader without the lock sees both
+
+    def _read(self, signature: tuple[int, int, int] | None) -> dict[str, ProviderList]:
         if signature is None:
-            self._lists = {}
-            return
+            return {}
         assert self.path is not None
         try:
             if signature[1] > MAX_BYTES:
                 raise ValueError("too large")
-            self._lists = parse_cache(self.path.read_bytes(), self._secrets)
+            return parse_cache(self.path.read_bytes(), self._secrets)
         except (OSError, ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
             # ValueError covers bad JSON and UTF-8 too, RecursionError a too deeply nested file,
             # the rest a shape the reader did not expect: a cache must never stop the start or a
             # lookup. The reason is ours, never the file's text.
             reason = "unreadable" if isinstance(exc, OSError) else "not a cache of this app"
             log.warning("model_cache_ignored reason=%r (a refresh rewrites it)", reason)
-            self._lists = {}
+            return {}
+
+    def _current(self) -> dict[str, ProviderList]:
+        """The lists, re-read when another process's refresh changed the file. The lock is taken
+        only then: a turn looks models up several times, from hundreds of threads at once. The
+        dict is never changed once published (`keep` and `save` replace it)."""
+        if self._stat() != self._signature:
+            with self._lock:
+                if self._stat() != self._signature:
+                    self._load_locked()
+        return self._lists
 
     def lists(self) -> dict[str, ProviderList]:
         """Every cached list, re-read when another process's refresh changed the file."""
-        with self._lock:
-            if self._stat() != self._signature:
-                self._load_locked()
-            return dict(self._lists)
+        return dict(self._current())
 
     def get(self, provider: str) -> ProviderList | None:
         """The cached list of `provider`, or None."""
-        return self.lists().get(provider)
+        return self._current().get(provider)
 
     def keep(self, fresh: Mapping[str, ProviderList]) -> None:
         """Use `fresh` lists in this process without writing them (the file could not be)."""
         with self._lock:
-            self._lists.update(fresh)
+            self._lists = {**self._lists, **fresh}
 
     def save(self, fresh: Mapping[str, ProviderList], failed: Mapping[str, str]) -> None:
         """Write `fresh` lists over the file's, and each failure's code on its earlier list.

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -25,6 +26,9 @@ LOCK_CACHE_SIZE = 256
 class _Entry:
     lock: FileLock
     users: int = 0  # threads inside `held` with this object: waiting for it or holding it
+    # Threads of this process queue here first, woken the moment the holder is done; only one
+    # at a time then polls the file lock, which other processes may hold (10 ms polls).
+    local: threading.RLock = field(default_factory=threading.RLock)
 
 
 class LockCache:
@@ -50,17 +54,24 @@ class LockCache:
     def held(self, path: Path) -> Iterator[None]:
         """Hold the lock file `path`; StorageBusy when not had within `timeout` seconds."""
         entry = self._checkout(str(path))
+        busy = StorageBusy(retry_after=max(1, round(self.timeout)))
         try:
+            deadline = time.monotonic() + self.timeout
+            if not entry.local.acquire(timeout=max(0.0, self.timeout)):
+                raise busy
             try:
-                entry.lock.acquire()
-            except Timeout as exc:
-                raise StorageBusy(retry_after=max(1, round(self.timeout))) from exc
-            except OSError as exc:
-                raise storage_error(exc, "locking") from exc
-            try:
-                yield
+                try:
+                    entry.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                except Timeout as exc:
+                    raise busy from exc
+                except OSError as exc:
+                    raise storage_error(exc, "locking") from exc
+                try:
+                    yield
+                finally:
+                    entry.lock.release()
             finally:
-                entry.lock.release()
+                entry.local.release()
         finally:
             self._checkin(entry)
 

@@ -88,3 +88,42 @@ def test_threads_exclude_each_other_while_the_cache_churns(tmp_path: Path) -> No
         t.join(60)
     assert overlaps == 0
     assert len(cache) <= 2
+
+
+def test_threads_of_one_process_queue_before_the_file_lock(tmp_path: Path) -> None:
+    """A waiting thread does not poll the file lock while another thread of this process holds
+    it: it is woken when that thread is done (polling is for other processes' holds)."""
+    cache = LockCache(10.0)
+    path = tmp_path / "user.lock"
+    calls: list[str] = []
+    held, release, entered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with cache.held(path):
+            held.set()
+            release.wait(10)
+
+    def wait_then_enter() -> None:
+        with cache.held(path):
+            entered.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+    entry = cache._entries[str(path)]
+    real_acquire = entry.lock.acquire
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(threading.current_thread().name)
+        return real_acquire(*args, **kwargs)  # type: ignore[arg-type]
+
+    entry.lock.acquire = counted  # type: ignore[method-assign]
+    waiter = threading.Thread(target=wait_then_enter, name="waiter")
+    waiter.start()
+    time.sleep(0.2)
+    assert calls == [] and not entered.is_set()  # queued in the process, not polling the file
+    release.set()
+    assert entered.wait(5)
+    holder.join(5)
+    waiter.join(5)
+    assert calls == ["waiter"]  # one acquire of the file lock, once it was free here
