@@ -208,6 +208,11 @@ def render(data: bytes, fmt: str) -> tuple[str, bytes]:
     """
     with RENDER_SLOTS:
         frame = _decoded(data)
+    return _fit(frame, fmt)
+
+
+def _fit(frame: Image.Image, fmt: str) -> tuple[str, bytes]:
+    """Encode `frame` at most MAX_EDGE px and MAX_SEND_BYTES (smaller and lossier as needed)."""
     edge = MAX_EDGE
     image = frame
     while True:

@@ -102,8 +102,9 @@ def buffer_chunked_body() -> None:
     except (OSError, ValueError):  # a malformed chunk
         raise BadRequest("the chunked body is malformed") from None
     if limit is not None and len(data) > limit:
-        if environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug"):
-            _drain(stream)
+        # Read the rest (boundedly) so the client gets the 413 rather than a reset: the socket
+        # closed over unread data resets the connection (werkzeug and gunicorn's gevent worker).
+        _drain(stream)
         raise RequestEntityTooLarge()
     environ["wsgi.input"] = io.BytesIO(data)
     # From here on an ordinary body: werkzeug ignores Content-Length while the request says chunked.
@@ -118,7 +119,8 @@ def _drain(stream: Any) -> None:
 
     werkzeug's development server discards unread input after the response with a blocking read
     that waits for the client to close, while the client waits for the answer: without this the
-    413 would hang until a timeout. (gunicorn closes the connection itself.)
+    413 would hang until a timeout. gunicorn's gevent worker closes the socket over the unread
+    input, which resets the connection before the client reads the 413.
     """
     left = DRAIN_BYTES
     try:

@@ -31,15 +31,16 @@ STALL = "fake-stall_start"  # the upstream accepts the request and stays silent 
 
 @pytest.fixture
 def gunicorn(data_dir: Path, upstream: Any, tmp_path: Path) -> Iterator[Any]:
-    """Return `start(workers, threads=None, **env) -> Gunicorn` (None: gunicorn.conf.py's threads)."""
+    """Return `start(workers, threads=None, **env) -> Gunicorn` (None: gunicorn.conf.py's workers;
+    a number: gthread workers with that many threads)."""
     started: list[Gunicorn] = []
 
     def start(workers: int, threads: int | None = None, **env: str) -> Gunicorn:
         port = free_port()
         log_path = tmp_path / f"gunicorn-{len(started)}.log"
         args = [str(GUNICORN), "-w", str(workers), "-b", f"127.0.0.1:{port}"]
-        if threads is not None:
-            args += ["--threads", str(threads)]
+        if threads is not None:  # the thread cap's tests: gthread workers (the config's are gevent)
+            args += ["-k", "gthread", "--threads", str(threads)]
         out = open(log_path, "wb")  # noqa: SIM115 - the process owns it until it exits
         proc = subprocess.Popen(
             [*args, "app:create_app()"],
