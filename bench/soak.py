@@ -10,7 +10,7 @@ workers' RSS and open file descriptors are sampled. At the end, with the server 
 - every reply the clients saw finish is saved exactly once, `completed`, with the text streamed.
 
 Prints the samples, the turn figures and the checks; exits 1 when a check fails.
-Run: .venv/bin/python bench/soak.py [--seconds 600] [--concurrency 100] [--worker-class gthread]
+Run: .venv/bin/python bench/soak.py [--seconds 600] [--concurrency 100] [--worker-class gevent]
 Smoke: .venv/bin/python bench/soak.py --seconds 20 --concurrency 10
 """
 
@@ -223,7 +223,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--worker-class", default="gevent")  # the production config's
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=300)
     parser.add_argument("--connections", type=int, default=1000)
