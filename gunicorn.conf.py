@@ -138,7 +138,7 @@ def worker_exit(server: Any, worker: Any) -> None:
 def patch_for_gevent() -> None:
     """Under gevent, run fsync, password hashing and image work in the hub's thread pool.
 
-    Monkey patching makes sockets, sleeps and filelock's polling cooperative, but an `os.fsync`
+    Monkey patching makes sockets, sleeps and the file locks' polling cooperative, but an `os.fsync`
     (the store's durable commits), an argon2 hash (a login) or an image's decode and encode (an
     upload's check, the copy sent upstream: up to a second for a large photo) would block every
     stream of the worker for its whole duration; in the pool they run beside the event loop (all

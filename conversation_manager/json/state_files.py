@@ -109,9 +109,9 @@ def read_json(path: Path) -> Any | None:
 
 
 # One lock-object cache per lock timeout (there are a few timeouts, so a few caches): the same
-# bounded `LockCache` the conversation store uses, which keeps one FileLock object per path while
-# any thread uses it (filelock refuses a second object for a path this thread holds) and drops
-# idle ones beyond its bound, so the objects do not grow with every path ever locked.
+# bounded `LockCache` the conversation store uses, which keeps one lock object per path while any
+# thread uses it and drops idle ones beyond its bound, so the objects do not grow with every path
+# ever locked.
 _caches: dict[float, LockCache] = {}
 _caches_guard = threading.Lock()
 
