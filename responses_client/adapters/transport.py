@@ -20,6 +20,7 @@ import os
 import select
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -46,12 +47,27 @@ def cancel_scope(token: CancelToken | None) -> Iterator[None]:
         _current.reset(reset)
 
 
+def _unpatched_poll() -> Any:
+    """`select.poll` as the OS gives it, also under gevent's monkey patching: a poll with timeout 0
+    never blocks, and gevent's own costs an event-loop round per call. httpcore2 asks every idle
+    pooled connection whether it is readable each time it hands a request a connection, so with
+    hundreds of open streams this runs thousands of times a second."""
+    monkey = sys.modules.get("gevent.monkey")  # loaded by whoever patched; never imported here
+    if monkey is not None and monkey.is_module_patched("select"):
+        return monkey.get_original("select", "poll")
+    return select.poll
+
+
+_POLL = _unpatched_poll()
+
+
 def _readable(sock: socket.socket) -> bool:
     # An idle pooled socket that is readable has been closed by the server (or shut by a stop).
-    if sock.fileno() < 0:
+    fd = sock.fileno()
+    if fd < 0:
         return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
+    poller = _POLL()
+    poller.register(fd, select.POLLIN)
     return bool(poller.poll(0))
 
 

@@ -99,3 +99,29 @@ def test_gevent_streams_cap_follows_worker_connections(monkeypatch: pytest.Monke
         conf["post_fork"](None, SimpleNamespace(cfg=cfg))
         assert os.environ["CHAT_MAX_STREAMS_PER_PROCESS"] == expected
     monkeypatch.delenv("CHAT_MAX_STREAMS_PER_PROCESS", raising=False)
+
+
+def test_pooled_connection_checks_use_the_real_poll_under_gevent() -> None:
+    """httpcore2 asks every idle pooled connection whether it is readable each time it assigns a
+    request; under gevent that check must not cost an event-loop round (it never blocks)."""
+    script = r"""
+from gevent import monkey
+monkey.patch_all()
+import socket
+from responses_client.adapters import transport
+assert transport._POLL is monkey.get_original("select", "poll")
+a, b = socket.socketpair()
+assert not transport._readable(a)
+b.close()
+assert transport._readable(a)  # the peer closed: readable (EOF), so the pool drops it
+print("ok")
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.stdout.strip() == "ok", out.stderr
