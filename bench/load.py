@@ -96,14 +96,17 @@ class Bench:
 
     async def warm(self) -> None:
         """Rounds of turns, so every worker has loaded what a turn needs (token tables, SDKs)."""
-        cookie = self.cookies[self.users[0]]
-        for _ in range(3):
+        # Several users and rounds: a gevent worker accepts whatever connections it can, so one
+        # small round may leave the other worker cold for the first measured scenario.
+        for round_ in range(6):
             await asyncio.gather(
                 *(
-                    request(self.port, "POST", "/chat", {"message": "hi"}, cookie)
-                    for _ in range(4 * self.args.workers)
+                    request(self.port, "POST", "/chat", {"message": "hi"}, self.cookies[user])
+                    for user in self.users[:4]
+                    for _ in range(2 * self.args.workers)
                 )
             )
+            await asyncio.sleep(0.05 * round_)
 
     def close(self) -> None:
         self.app.terminate()
