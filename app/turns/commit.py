@@ -36,7 +36,7 @@ def commit_turn(
             c,
             now=time.time(),
             text=plan.text,
-            parent_id=None,
+            parent_id=plan.place_under,  # under a template's seeded messages, if any
             model=plan.model,
             provider=plan.provider.name,
             context_mode=context_mode(plan),

@@ -383,6 +383,7 @@ def test_http_openai_to_anthropic_and_back_with_the_hybrid_chain(make_app, upstr
 def test_the_admission_estimate_uses_the_configured_price(tmp_path):
     class Limits:
         estimates: list[float | None] = []
+        budget = "a budget"  # the estimate is priced only for a budget
 
         def precheck(self, user: str) -> None:
             pass

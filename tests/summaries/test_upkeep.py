@@ -98,6 +98,8 @@ def test_a_stop_during_the_summary_call_stops_the_turn(
 class Recorded:
     """Limits that admit every turn and record what each settles."""
 
+    budget = None  # no budget: a turn's estimate is never priced
+
     def __init__(self) -> None:
         self.settled: list[tuple[float | None, int]] = []
 
