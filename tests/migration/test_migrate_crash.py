@@ -42,6 +42,16 @@ def _old_tree(source: Path, users: int, threads: int) -> dict[tuple[str, str], i
     return expected
 
 
+def _wait_for_files(dest: Path, count: int, child: subprocess.Popen[bytes]) -> None:
+    """Wait until `dest` holds `count` conversation files (or the run ended, or 30 s passed)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and child.poll() is None:
+        users = [p for p in dest.iterdir() if p.is_dir()] if dest.exists() else []
+        if sum(1 for u in users for f in u.glob("*.json")) >= count:
+            return
+        time.sleep(0.002)
+
+
 def test_killed_runs_resume_and_migrate_every_thread_exactly_once(tmp_path: Path) -> None:
     source = tmp_path / "chats"
     expected = _old_tree(source, users=3, threads=100)
@@ -59,7 +69,9 @@ def test_killed_runs_resume_and_migrate_every_thread_exactly_once(tmp_path: Path
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.1, 0.6))
+            # Kill once the run has written some conversations (a random share of them), not
+            # after a fixed time: how long the start-up and the writes take varies by machine.
+            _wait_for_files(dest, rng.randint(1, len(expected) // 2), child)
             child.send_signal(signal.SIGKILL)
             child.wait()
             partial = len(conversations(dest))
