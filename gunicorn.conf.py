@@ -149,27 +149,21 @@ def patch_for_gevent() -> None:
 
     from app.attachments import checks, prepare
 
-    real_fsync = os.fsync
+    pooled = (
+        (os, "fsync"),
+        (argon2.PasswordHasher, "hash"),
+        (argon2.PasswordHasher, "verify"),
+        (checks, "check_image"),
+        (prepare, "_decoded"),
+        (prepare, "_fit"),
+    )
+    for owner, name in pooled:
+        real = getattr(owner, name)
 
-    def fsync(fd: Any) -> None:
-        get_hub().threadpool.apply(real_fsync, (fd,))
-
-    os.fsync = fsync
-    hasher = argon2.PasswordHasher
-    for name in ("hash", "verify"):
-        real = getattr(hasher, name)
-
-        def pooled(self: Any, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            return get_hub().threadpool.apply(_real, (self, *args), kwargs)
-
-        setattr(hasher, name, pooled)
-    for module, name in ((checks, "check_image"), (prepare, "_decoded"), (prepare, "_fit")):
-        real = getattr(module, name)
-
-        def pooled_call(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+        def in_pool(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
             return get_hub().threadpool.apply(_real, args, kwargs)
 
-        setattr(module, name, pooled_call)
+        setattr(owner, name, in_pool)
 
 
 # -- metrics: prometheus_client's multiprocess directory (API "Operations", app/observe/) ---------

@@ -22,6 +22,7 @@ from ..atomic_files import storage_error
 from ..errors import StorageBusy, StorageError
 from ..names import validate_user
 from ..store import Reservation, SlotKind, SpendTotals
+from .locks import OPEN_FLAGS
 from .state_files import app_dir, locked, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 _KEEP_BUCKETS = {"day": 40, "month": 13}
 _KEEP_OTHER = 64
 _SLOT_DIRS: dict[str, str] = {"turn": "slots", "stream": "streams"}
-_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class FlockSlot:
@@ -249,7 +249,7 @@ class JsonLimitRecords:
         directory = self.dir / _SLOT_DIRS[kind]
         for i in range(limit):
             try:
-                fd = os.open(directory / f"{user}.{i}", _OPEN_FLAGS, 0o600)
+                fd = os.open(directory / f"{user}.{i}", OPEN_FLAGS, 0o600)
             except OSError as exc:
                 raise storage_error(exc, "opening a slot file") from exc
             try:

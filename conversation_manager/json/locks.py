@@ -22,7 +22,7 @@ from ..errors import StorageBusy
 # Idle lock objects kept for reuse; one in use is never dropped, however many there are.
 LOCK_CACHE_SIZE = 256
 POLL_SECONDS = 0.01  # how often a lock another process holds is tried again
-_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class Timeout(Exception):
@@ -47,7 +47,7 @@ class FileLock:
             self._depth += 1
             return
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+        fd = os.open(self.path, OPEN_FLAGS, 0o600)
         try:
             while True:
                 try:
@@ -107,16 +107,15 @@ class LockCache:
     def held(self, path: Path) -> Iterator[None]:
         """Hold the lock file `path`; StorageBusy when not had within `timeout` seconds."""
         entry = self._checkout(str(path))
-        busy = StorageBusy(retry_after=max(1, round(self.timeout)))
         try:
             deadline = time.monotonic() + self.timeout
             if not entry.local.acquire(timeout=max(0.0, self.timeout)):
-                raise busy
+                raise self._busy()
             try:
                 try:
                     entry.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
                 except Timeout as exc:
-                    raise busy from exc
+                    raise self._busy() from exc
                 except OSError as exc:
                     raise storage_error(exc, "locking") from exc
                 try:
@@ -127,6 +126,9 @@ class LockCache:
                 entry.local.release()
         finally:
             self._checkin(entry)
+
+    def _busy(self) -> StorageBusy:
+        return StorageBusy(retry_after=max(1, round(self.timeout)))
 
     def _checkout(self, key: str) -> _Entry:
         with self._guard:
